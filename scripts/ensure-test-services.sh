@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Make sure what the test suite talks to is there: PostgreSQL, Mosquitto, NATS (JetStream) and
+# Debian's Chromium for the map's browser tests. Starts or installs only what is missing.
+set -euo pipefail
+
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {
+  for _ in $(seq 1 50); do up "$1" && return 0; sleep 0.2; done
+  echo "ensure-test-services: $2 did not come up on port $1" >&2
+  return 1
+}
+
+if ! up 5432 && command -v pg_ctlcluster >/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  wait_for 5432 PostgreSQL
+fi
+if ! up 1883 && command -v mosquitto >/dev/null; then
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  wait_for 1883 Mosquitto
+fi
+if ! up 4222 && command -v nats-server >/dev/null; then
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  wait_for 4222 NATS
+fi
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "ensure-test-services: installing Debian's chromium for the map tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi

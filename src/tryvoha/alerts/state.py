@@ -1,0 +1,123 @@
+"""The fold of the log: the only way alert state is computed.
+
+`AlertState.apply` takes one committed event and moves the state on; `fold` applies a whole log.
+Folding the full log and keeping the state incrementally give the same `canonical()` bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import orjson
+
+from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
+
+OpenKey = tuple[str, Threat, AlertStatus]
+"""An open alert is unique per region, threat and status: a drill never blocks a real alert."""
+
+
+class LogOrderError(ValueError):
+    """An event does not follow the state it is applied to (a gap or a replayed id)."""
+
+
+@dataclass(slots=True)
+class AlertState:
+    last_event_id: int = 0
+    last_recorded_at: datetime | None = None
+    open_alerts: dict[int, Alert] = field(default_factory=dict)
+    open_by_key: dict[OpenKey, int] = field(default_factory=dict)
+    last_event_at: dict[str, datetime] = field(default_factory=dict)
+    """Per region, the latest operator time of a live event: the next may not go back in time."""
+
+    def apply(self, event: Event) -> Alert:
+        """Apply one committed event and return the alert as it is after it."""
+        if event.id != self.last_event_id + 1:
+            raise LogOrderError(f"event {event.id} does not follow {self.last_event_id}")
+        if event.kind is EventKind.DECLARED:
+            alert = Alert(
+                id=event.alert_id,
+                region_id=event.region_id,
+                threat=event.threat,
+                status=event.status,
+                started_at=event.occurred_at,
+                originator=event.originator,
+                details=event.details,
+                notes=event.notes,
+                source=event.source,
+                last_event_id=event.id,
+            )
+        else:
+            previous = self.open_alerts.get(event.alert_id)
+            if previous is None:
+                # Imported history arrives as declared+ended pairs; an ended event without an
+                # open alert can only come from a corrupted log.
+                raise LogOrderError(f"event {event.id} changes alert {event.alert_id}, not open")
+            alert = replace(
+                previous,
+                details=event.details,
+                notes=event.notes,
+                updated_at=event.occurred_at,
+                last_event_id=event.id,
+            )
+            if event.kind is EventKind.ENDED:
+                alert = replace(alert, ended_at=event.occurred_at, ended_by=event.originator)
+        key = (alert.region_id, alert.threat, alert.status)
+        if alert.is_open:
+            self.open_alerts[alert.id] = alert
+            self.open_by_key[key] = alert.id
+        else:
+            self.open_alerts.pop(alert.id, None)
+            if self.open_by_key.get(key) == alert.id:
+                del self.open_by_key[key]
+        if event.is_live:
+            seen = self.last_event_at.get(event.region_id)
+            if seen is None or event.occurred_at > seen:
+                self.last_event_at[event.region_id] = event.occurred_at
+        self.last_event_id = event.id
+        self.last_recorded_at = event.recorded_at
+        return alert
+
+    def open_alert(self, region_id: str, threat: Threat, status: AlertStatus) -> Alert | None:
+        alert_id = self.open_by_key.get((region_id, threat, status))
+        return None if alert_id is None else self.open_alerts[alert_id]
+
+    def canonical(self) -> bytes:
+        """A byte-exact rendering of the state, to prove that replay rebuilds the same thing."""
+        alerts = [_alert_doc(a) for a in sorted(self.open_alerts.values(), key=lambda a: a.id)]
+        doc = {
+            "last_event_id": self.last_event_id,
+            "last_recorded_at": _iso(self.last_recorded_at),
+            "open_alerts": alerts,
+            "last_event_at": {k: _iso(v) for k, v in sorted(self.last_event_at.items())},
+        }
+        return orjson.dumps(doc)
+
+
+def fold(events: Iterable[Event], state: AlertState | None = None) -> AlertState:
+    """Fold events (in log order) into a state, a new empty one by default."""
+    state = state if state is not None else AlertState()
+    for event in events:
+        state.apply(event)
+    return state
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _alert_doc(alert: Alert) -> dict[str, object]:
+    return {
+        "id": alert.id,
+        "region_id": alert.region_id,
+        "threat": alert.threat.value,
+        "status": alert.status.value,
+        "started_at": _iso(alert.started_at),
+        "updated_at": _iso(alert.updated_at),
+        "originator": alert.originator,
+        "details": [d.value for d in alert.details],
+        "notes": alert.notes,
+        "source": alert.source,
+        "last_event_id": alert.last_event_id,
+    }

@@ -1,0 +1,68 @@
+"""The `tryvoha` command: serve a hub, manage tokens, operate alerts, explore regions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tryvoha import cli_alerts, cli_tokens
+from tryvoha.config import Settings
+from tryvoha.regions.cli import regions_app
+
+app = typer.Typer(
+    name="tryvoha",
+    help="tryvoha: a self-hostable air-raid alert hub.\n\n"
+    "Start with 'tryvoha serve' (embedded SQLite, the Ukrainian regions and real history "
+    "loaded), then make an operator token with 'tryvoha token create'.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(cli_tokens.app, name="token")
+app.add_typer(cli_alerts.app, name="alert")
+app.add_typer(regions_app, name="regions")
+app.command("status")(cli_alerts.status)
+
+
+@app.command()
+def serve(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="TRYVOHA_DB",
+            help="SQLite file (default tryvoha.db) or a URL such as postgresql://host/db.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", envvar="TRYVOHA_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", envvar="TRYVOHA_PORT")] = 8080,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="On first start, load the real alert record since 2022 into an empty log.",
+        ),
+    ] = True,
+    read_token: Annotated[
+        bool,
+        typer.Option("--read-token-required", help="Require a token for public reads too."),
+    ] = False,
+) -> None:
+    """Run the hub: API, streams and the alarm map.
+
+    Example: tryvoha serve --port 8080 --db postgresql://127.0.0.1/tryvoha
+    """
+    from tryvoha.serve import serve as run
+
+    settings = Settings(
+        db=db or Settings().db,
+        host=host,
+        port=port,
+        load_history=history,
+        read_token_required=read_token,
+    )
+    run(settings)
+
+
+if __name__ == "__main__":
+    app()

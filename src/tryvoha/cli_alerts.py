@@ -1,0 +1,217 @@
+"""`tryvoha alert` and `tryvoha status`: talk to a running hub over its HTTP API.
+
+Going through the API (not the database) keeps one writer of the log and the same rules for
+dispatchers at a console and scripts alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tryvoha.alerts.model import AlertStatus, Detail, Threat
+from tryvoha.cli_tokens import resolve_region
+from tryvoha.regions import load_catalogue
+
+app = typer.Typer(
+    help="Declare, update, end and list alerts on a running hub (needs a token: "
+    "'tryvoha token create').",
+    no_args_is_help=True,
+)
+console = Console()
+err = Console(stderr=True)
+
+UrlOption = Annotated[
+    str,
+    typer.Option("--url", envvar="TRYVOHA_URL", help="The hub's base URL."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="TRYVOHA_TOKEN", help="Operator token (or TRYVOHA_TOKEN)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the hub's JSON answer.")]
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    """One request to the hub; a clear message and exit code 1 on any error."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(
+            method, url.rstrip("/") + path, headers=headers, timeout=10, **kwargs
+        )
+    except httpx.HTTPError as exc:
+        err.print(f"[red]Cannot reach the hub at {url}: {exc}[/]")
+        raise typer.Exit(1) from exc
+    if response.status_code >= 400:
+        try:
+            problem = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            problem = response.text[:300]
+        err.print(f"[red]{response.status_code}: {problem}[/]")
+        raise typer.Exit(1)
+    return response.json()
+
+
+def _need_token(token: str | None) -> str:
+    if not token:
+        err.print("[red]An operator token is needed: --token or TRYVOHA_TOKEN.[/]")
+        raise typer.Exit(2)
+    return token
+
+
+def _print_alert(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    alert = doc["alert"]
+    event = doc["event"]
+    region = load_catalogue().get(alert["region_id"])
+    console.print(
+        f"{event['kind'].capitalize()} alert [bold]{alert['id']}[/]: {alert['threat']} "
+        f"({alert['status']}) in {region.name_en} / {region.name_uk}; log id {event['id']}"
+    )
+
+
+@app.command()
+def declare(
+    region: Annotated[str, typer.Argument(help="Region id or name, e.g. 'Kyivska oblast'.")],
+    threat: Annotated[Threat, typer.Option("--threat", "-t")] = Threat.AIR_RAID,
+    detail: Annotated[
+        list[Detail] | None, typer.Option("--detail", "-d", help="Repeat for several.")
+    ] = None,
+    status: Annotated[AlertStatus, typer.Option("--status")] = AlertStatus.ACTUAL,
+    notes: Annotated[str | None, typer.Option("--notes")] = None,
+    at: Annotated[
+        datetime | None, typer.Option("--at", help="Operator time (ISO 8601); now if omitted.")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Declare an alert.
+
+    Example: tryvoha alert declare "Kharkivska oblast" --detail ballistic_missile
+    """
+    body: dict[str, Any] = {
+        "region_id": resolve_region(region),
+        "threat": threat.value,
+        "details": [d.value for d in detail or []],
+        "status": status.value,
+        "notes": notes,
+    }
+    if at is not None:
+        body["occurred_at"] = _aware(at).isoformat()
+    _print_alert(call("POST", url, "/api/v1/alerts", _need_token(token), json=body), as_json)
+
+
+@app.command()
+def update(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id.")],
+    detail: Annotated[list[Detail] | None, typer.Option("--detail", "-d")] = None,
+    notes: Annotated[str | None, typer.Option("--notes")] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an open alert's details or notes."""
+    body: dict[str, Any] = {"notes": notes}
+    if detail is not None:
+        body["details"] = [d.value for d in detail]
+    doc = call("PATCH", url, f"/api/v1/alerts/{alert_id}", _need_token(token), json=body)
+    _print_alert(doc, as_json)
+
+
+@app.command()
+def end(
+    target: Annotated[str, typer.Argument(help="Alert id, or a region id or name.")],
+    threat: Annotated[Threat, typer.Option("--threat", "-t")] = Threat.AIR_RAID,
+    status: Annotated[AlertStatus, typer.Option("--status")] = AlertStatus.ACTUAL,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End an alert, by its id or by region and threat.
+
+    Example: tryvoha alert end "Kyiv" --threat air_raid
+    """
+    if target.isdigit() and target not in load_catalogue():
+        path = f"/api/v1/alerts/{target}/end"
+    else:
+        path = f"/api/v1/regions/{resolve_region(target)}/alerts/{threat.value}/end"
+        path += f"?status={status.value}"
+    _print_alert(call("POST", url, path, _need_token(token)), as_json)
+
+
+@app.command("list")
+def list_alerts(
+    region: Annotated[str | None, typer.Option("--region", "-r")] = None,
+    threat: Annotated[Threat | None, typer.Option("--threat", "-t")] = None,
+    drills: Annotated[bool, typer.Option("--drills", help="Exercise and test alerts.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """List open alerts, oldest first."""
+    params: dict[str, Any] = {}
+    if region:
+        params["region_id"] = resolve_region(region)
+    if threat:
+        params["threat"] = threat.value
+    if drills:
+        params["status"] = ["exercise", "test"]
+    doc = call("GET", url, "/api/v1/alerts/active", params=params)
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    catalogue = load_catalogue()
+    table = Table("id", "region", "threat", "details", "status", "since (UTC)", "by")
+    for a in doc["alerts"]:
+        r = catalogue.get(a["region_id"])
+        table.add_row(
+            str(a["id"]),
+            f"{r.name_en} ({r.level.value})",
+            a["threat"],
+            ", ".join(a["details"]),
+            a["status"],
+            a["started_at"].replace("T", " ")[:19],
+            a["originator"],
+        )
+    console.print(table)
+    console.print(f"{len(doc['alerts'])} open, log id {doc['log_id']}")
+
+
+def status(
+    threat: Annotated[Threat, typer.Option("--threat", "-t")] = Threat.AIR_RAID,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Which oblasts are under alert now (active or partial)."""
+    doc = call("GET", url, "/api/v1/status", params={"threat": threat.value})
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    table = Table("oblast", "status", "since (UTC)")
+    colours = {"active": "bold red", "partial": "yellow", "none": "green"}
+    oblasts = [r for r in doc["regions"] if r["level"] == "oblast"]
+    for r in oblasts:
+        since = (r["since"] or "").replace("T", " ")[:19]
+        table.add_row(
+            f"{r['name_en']} / {r['name_uk']}", f"[{colours[r['status']]}]{r['status']}", since
+        )
+    console.print(table)
+    under = sum(r["status"] == "active" for r in oblasts)
+    console.print(
+        f"{under} of {len(oblasts)} oblasts under {threat.value} alert; log id {doc['log_id']}"
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

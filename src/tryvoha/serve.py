@@ -1,0 +1,58 @@
+"""Start a hub: open the store, fold the log, and serve the HTTP app with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import uvicorn
+from rich.console import Console
+
+from tryvoha.api.app import create_app
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
+from tryvoha.regions import load_catalogue
+from tryvoha.store import SqlStore
+
+StartupHook = Callable[[Hub, Settings, Console], None]
+startup_hooks: list[StartupHook] = []
+"""Steps that run after the log is folded and before serving (e.g. loading bundled history)."""
+
+
+def open_hub(settings: Settings, console: Console | None = None) -> Hub:
+    console = console or Console(stderr=True)
+    with console.status("Loading regions and the log…"):
+        catalogue = load_catalogue()
+        store = SqlStore(settings.db_url)
+        hub = Hub(catalogue, store)
+        hub.load()
+    for hook in startup_hooks:
+        hook(hub, settings, console)
+    return hub
+
+
+def serve(settings: Settings, console: Console | None = None) -> None:
+    console = console or Console(stderr=True)
+    hub = open_hub(settings, console)
+    app = create_app(hub, settings)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"[bold green]tryvoha[/] is serving {len(hub.catalogue)} regions, "
+        f"log at event {hub.last_event_id}, database {settings.db_url}"
+    )
+    console.print(f"  map:  {base}/")
+    console.print(f"  API:  {base}/docs")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        proxy_headers=False,
+    )
+    try:
+        asyncio.run(uvicorn.Server(config).serve())
+    finally:
+        hub.close()

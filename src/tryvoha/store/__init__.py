@@ -1,0 +1,21 @@
+"""The log and its projections: SQLite embedded by default, PostgreSQL by URL."""
+
+from tryvoha.store.sql import (
+    AlertQuery,
+    IdempotencyRecord,
+    SqlStore,
+    StoreConflict,
+    TokenInfo,
+    hash_token,
+    sqlite_url,
+)
+
+__all__ = [
+    "AlertQuery",
+    "IdempotencyRecord",
+    "SqlStore",
+    "StoreConflict",
+    "TokenInfo",
+    "hash_token",
+    "sqlite_url",
+]

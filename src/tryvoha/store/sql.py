@@ -1,0 +1,406 @@
+"""The log and its projections in a SQL database: SQLite (embedded default) or PostgreSQL.
+
+Every append is one transaction holding the event, the alerts projection row and the idempotency
+record, so an acknowledged event and the answer given for it are on disk together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from tryvoha.alerts.commands import EventDraft
+from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.store import migrate
+from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
+from tryvoha.store.timeutil import from_us, to_us
+
+
+class StoreConflict(Exception):
+    """Another writer appended first: this node's view of the log is stale."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    originator: str
+    key: str
+    request_hash: str
+    response_status: int
+    response_body: str
+    event_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    name: str
+    scopes: tuple[str, ...] | None
+    drills_only: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Filters for the alert history; `before_id` is the pagination cursor (newest first)."""
+
+    region_ids: Collection[str] | None = None
+    threat: Threat | None = None
+    statuses: Collection[AlertStatus] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    source: str | None = None
+    open_only: bool = False
+    before_id: int | None = None
+    limit: int = 100
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class SqlStore:
+    """One store for both databases: the same code and the same test suite run against each."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            if self.url.drivername == "postgresql":
+                url = str(self.url.set(drivername="postgresql+psycopg"))
+            engine = create_engine(url, pool_pre_ping=True)
+        self.engine: Engine = engine
+        migrate.upgrade(engine)
+        self._last_id = self._read_last_id()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # The log ------------------------------------------------------------------------------------
+
+    @property
+    def last_event_id(self) -> int:
+        return self._last_id
+
+    def _read_last_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+
+    def append(
+        self,
+        draft: EventDraft,
+        recorded_at: datetime,
+        idempotency_record: tuple[str, str, str, int, str] | None = None,
+    ) -> Event:
+        """Append one event durably. `idempotency_record` is (originator, key, request hash,
+        response status, response body) with `{event_id}` left for this method to fill."""
+        return self.append_many([draft], recorded_at, idempotency_record)[0]
+
+    def append_many(
+        self,
+        drafts: Sequence[EventDraft],
+        recorded_at: datetime,
+        idempotency_record: tuple[str, str, str, int, str] | None = None,
+    ) -> list[Event]:
+        """Append events in one transaction; ids follow the log with no gap."""
+        next_id = self._last_id + 1
+        appended: list[Event] = []
+        pending_alert: dict[int, int] = {}
+        for offset, draft in enumerate(drafts):
+            event_id = next_id + offset
+            if draft.kind is EventKind.DECLARED:
+                alert_id = event_id
+            elif draft.alert_id is not None and draft.alert_id < 0:
+                alert_id = pending_alert[draft.alert_id]
+            else:
+                assert draft.alert_id is not None
+                alert_id = draft.alert_id
+            if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
+                pending_alert[draft.alert_id] = event_id
+            appended.append(_event_from_draft(draft, event_id, alert_id, recorded_at))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(events), [_event_row(e) for e in appended])
+                self._project(conn, appended)
+                if idempotency_record is not None:
+                    originator, key, request_hash, status, body = idempotency_record
+                    conn.execute(
+                        insert(idempotency).values(
+                            originator=originator,
+                            key=key,
+                            request_hash=request_hash,
+                            response_status=status,
+                            response_body=body.replace("{event_id}", str(appended[-1].id)),
+                            event_id=appended[-1].id,
+                        )
+                    )
+        except Exception as exc:
+            if self._read_last_id() != self._last_id:
+                raise StoreConflict("the log moved on under this writer") from exc
+            raise
+        self._last_id = appended[-1].id if appended else self._last_id
+        return appended
+
+    def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
+        declared = [e for e in appended if e.kind is EventKind.DECLARED]
+        if declared:
+            conn.execute(insert(alerts), [_alert_row(e) for e in declared])
+        for e in appended:
+            if e.kind is EventKind.DECLARED:
+                continue
+            values: dict[str, Any] = {
+                "details": _details_text(e.details),
+                "notes": e.notes,
+                "updated_at": to_us(e.occurred_at),
+                "last_event_id": e.id,
+            }
+            if e.kind is EventKind.ENDED:
+                values.update(ended_at=to_us(e.occurred_at), ended_by=e.originator)
+            conn.execute(update(alerts).where(alerts.c.id == e.alert_id).values(**values))
+
+    def events_after(self, after_id: int, limit: int | None = None) -> list[Event]:
+        query = select(events).where(events.c.id > after_id).order_by(events.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_event_from_row(row) for row in conn.execute(query)]
+
+    def iter_events(self, after_id: int = 0, chunk: int = 50_000) -> Iterator[Event]:
+        """Every event after `after_id`, in order, read in chunks so memory stays flat."""
+        while True:
+            batch = self.events_after(after_id, chunk)
+            yield from batch
+            if len(batch) < chunk:
+                return
+            after_id = batch[-1].id
+
+    # Projections --------------------------------------------------------------------------------
+
+    def query_alerts(self, q: AlertQuery) -> list[Alert]:
+        conditions = []
+        if q.region_ids is not None:
+            conditions.append(alerts.c.region_id.in_(list(q.region_ids)))
+        if q.threat is not None:
+            conditions.append(alerts.c.threat == q.threat.value)
+        if q.statuses is not None:
+            conditions.append(alerts.c.status.in_([s.value for s in q.statuses]))
+        if q.since is not None:
+            since = to_us(q.since)
+            conditions.append((alerts.c.ended_at.is_(None)) | (alerts.c.ended_at > since))
+        if q.until is not None:
+            conditions.append(alerts.c.started_at < to_us(q.until))
+        if q.source is not None:
+            conditions.append(alerts.c.source == q.source)
+        if q.open_only:
+            conditions.append(alerts.c.ended_at.is_(None))
+        if q.before_id is not None:
+            conditions.append(alerts.c.id < q.before_id)
+        query = select(alerts).where(and_(True, *conditions)).order_by(alerts.c.id.desc())
+        with self.engine.connect() as conn:
+            return [_alert_from_row(row) for row in conn.execute(query.limit(q.limit))]
+
+    def get_alert(self, alert_id: int) -> Alert | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        return None if row is None else _alert_from_row(row)
+
+    # Idempotency ----------------------------------------------------------------------------------
+
+    def find_idempotent(self, originator: str, key: str) -> IdempotencyRecord | None:
+        query = select(idempotency).where(
+            idempotency.c.originator == originator, idempotency.c.key == key
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else IdempotencyRecord(**row._asdict())
+
+    # Tokens -------------------------------------------------------------------------------------
+
+    def create_token(
+        self, name: str, scopes: Sequence[str] | None, drills_only: bool = False
+    ) -> tuple[str, TokenInfo]:
+        """Make a token; only its hash is kept, so the plain text is shown exactly once."""
+        plain = "tv_" + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            token_id = conn.execute(
+                insert(tokens).values(
+                    name=name,
+                    token_hash=hash_token(plain),
+                    scopes="*" if scopes is None else ",".join(scopes),
+                    drills_only=drills_only,
+                    created_at=to_us(now),
+                )
+            ).inserted_primary_key[0]
+        info = TokenInfo(
+            int(token_id), name, None if scopes is None else tuple(scopes), drills_only, now, None
+        )
+        return plain, info
+
+    def list_tokens(self) -> list[TokenInfo]:
+        with self.engine.connect() as conn:
+            return [_token_from_row(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
+
+    def token_by_plaintext(self, plain: str) -> TokenInfo | None:
+        query = select(tokens).where(tokens.c.token_hash == hash_token(plain))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _token_from_row(row)
+
+    def valid_token_hashes(self) -> set[str]:
+        query = select(tokens.c.token_hash).where(tokens.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def revoke_token(self, name: str) -> bool:
+        query = (
+            update(tokens)
+            .where(tokens.c.name == name, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=to_us(datetime.now(UTC)))
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    # Meta ---------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                conn.execute(insert(meta).values(key=key, value=value))
+
+
+def _details_text(details: tuple[Detail, ...]) -> str:
+    return ",".join(d.value for d in details)
+
+
+def _details(text: str) -> tuple[Detail, ...]:
+    return tuple(Detail(d) for d in text.split(",")) if text else ()
+
+
+def _event_from_draft(draft: EventDraft, event_id: int, alert_id: int, at: datetime) -> Event:
+    return Event(
+        id=event_id,
+        kind=draft.kind,
+        alert_id=alert_id,
+        region_id=draft.region_id,
+        threat=draft.threat,
+        status=draft.status,
+        occurred_at=draft.occurred_at,
+        recorded_at=at,
+        originator=draft.originator,
+        details=draft.details,
+        notes=draft.notes,
+        source=draft.source,
+        idempotency_key=draft.idempotency_key,
+    )
+
+
+def _event_row(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "kind": e.kind.value,
+        "alert_id": e.alert_id,
+        "region_id": e.region_id,
+        "threat": e.threat.value,
+        "status": e.status.value,
+        "details": _details_text(e.details),
+        "notes": e.notes,
+        "occurred_at": to_us(e.occurred_at),
+        "recorded_at": to_us(e.recorded_at),
+        "originator": e.originator,
+        "source": e.source,
+        "idempotency_key": e.idempotency_key,
+    }
+
+
+def _event_from_row(row: Any) -> Event:
+    return Event(
+        id=row.id,
+        kind=EventKind(row.kind),
+        alert_id=row.alert_id,
+        region_id=row.region_id,
+        threat=Threat(row.threat),
+        status=AlertStatus(row.status),
+        occurred_at=from_us(row.occurred_at),
+        recorded_at=from_us(row.recorded_at),
+        originator=row.originator,
+        details=_details(row.details),
+        notes=row.notes,
+        source=row.source,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def _alert_row(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.alert_id,
+        "region_id": e.region_id,
+        "threat": e.threat.value,
+        "status": e.status.value,
+        "started_at": to_us(e.occurred_at),
+        "ended_at": None,
+        "updated_at": None,
+        "originator": e.originator,
+        "ended_by": None,
+        "details": _details_text(e.details),
+        "notes": e.notes,
+        "source": e.source,
+        "last_event_id": e.id,
+    }
+
+
+def _alert_from_row(row: Any) -> Alert:
+    return Alert(
+        id=row.id,
+        region_id=row.region_id,
+        threat=Threat(row.threat),
+        status=AlertStatus(row.status),
+        started_at=from_us(row.started_at),
+        originator=row.originator,
+        details=_details(row.details),
+        notes=row.notes,
+        ended_at=None if row.ended_at is None else from_us(row.ended_at),
+        updated_at=None if row.updated_at is None else from_us(row.updated_at),
+        source=row.source,
+        last_event_id=row.last_event_id,
+        ended_by=row.ended_by,
+    )
+
+
+def _token_from_row(row: Any) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        name=row.name,
+        scopes=None if row.scopes == "*" else tuple(s for s in row.scopes.split(",") if s),
+        drills_only=bool(row.drills_only),
+        created_at=from_us(row.created_at),
+        revoked_at=None if row.revoked_at is None else from_us(row.revoked_at),
+    )

@@ -1,0 +1,113 @@
+"""Shared fixtures: the catalogue, stores on SQLite and PostgreSQL, hubs and HTTP clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tryvoha.api.app import create_app
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
+from tryvoha.regions import Catalogue, load_catalogue
+from tryvoha.store import SqlStore
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PG_ADMIN_URL = os.environ.get(
+    "TRYVOHA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def service_up(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(port: int, name: str) -> None:
+    """Skip locally when a service is absent; in CI (CI=true) its absence is a failure."""
+    if service_up(port):
+        return
+    message = (
+        f"{name} is not running on 127.0.0.1:{port} (scripts/ensure-test-services.sh starts it)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    need_service(5432, "PostgreSQL")
+    name = f"tryvoha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The same tests run against both databases."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def hub(catalogue: Catalogue, sqlite_url: str) -> Iterator[Hub]:
+    h = Hub(catalogue, SqlStore(sqlite_url))
+    h.load()
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings(db=sqlite_url, load_history=False)
+
+
+@pytest.fixture
+async def client(hub: Hub, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(hub, settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+        yield c
+
+
+@pytest.fixture
+def admin_token(hub: Hub) -> str:
+    plain, _ = hub.store.create_token("test-admin", None)
+    return plain
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,129 @@
+"""The store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tryvoha.alerts.commands import EventDraft
+from tryvoha.alerts.model import AlertStatus, Detail, EventKind, Threat
+from tryvoha.alerts.state import fold
+from tryvoha.hub import Hub
+from tryvoha.regions import Catalogue
+from tryvoha.store import AlertQuery, SqlStore
+
+T0 = datetime(2023, 3, 9, 2, 0, 0, 123456, tzinfo=UTC)
+
+
+def declared(region: str, at: datetime, placeholder: int | None = None) -> EventDraft:
+    return EventDraft(
+        EventKind.DECLARED,
+        region,
+        Threat.AIR_RAID,
+        AlertStatus.ACTUAL,
+        at,
+        "token:t",
+        details=(Detail.BALLISTIC_MISSILE,),
+        notes="пуски",
+        alert_id=placeholder,
+    )
+
+
+def ended(region: str, at: datetime, alert_id: int) -> EventDraft:
+    return EventDraft(
+        EventKind.ENDED,
+        region,
+        Threat.AIR_RAID,
+        AlertStatus.ACTUAL,
+        at,
+        "token:t",
+        details=(Detail.BALLISTIC_MISSILE,),
+        notes="пуски",
+        alert_id=alert_id,
+    )
+
+
+def test_append_assigns_gapless_ids_and_round_trips(store: SqlStore, catalogue: Catalogue) -> None:
+    oblast = catalogue.oblasts[0].id
+    first = store.append(declared(oblast, T0), T0)
+    second = store.append(ended(oblast, T0 + timedelta(hours=1), first.id), T0)
+    assert (first.id, second.id) == (1, 2)
+    assert second.alert_id == first.id
+    events = store.events_after(0)
+    assert events == [first, second]  # microsecond times, details and Ukrainian notes survive
+    alert = store.get_alert(first.id)
+    assert alert is not None and alert.ended_at == T0 + timedelta(hours=1)
+    assert alert.details == (Detail.BALLISTIC_MISSILE,)
+
+
+def test_append_many_pairs_placeholders(store: SqlStore, catalogue: Catalogue) -> None:
+    regions = [o.id for o in catalogue.oblasts[:3]]
+    drafts = []
+    for n, region in enumerate(regions, 1):
+        drafts += [declared(region, T0, -n), ended(region, T0 + timedelta(minutes=n), -n)]
+    events = store.append_many(drafts, T0)
+    assert [e.id for e in events] == list(range(1, 7))
+    assert [e.alert_id for e in events] == [1, 1, 3, 3, 5, 5]
+    assert not fold(store.iter_events(chunk=2)).open_alerts
+
+
+def test_query_alerts_filters_and_pages(store: SqlStore, catalogue: Catalogue) -> None:
+    oblast = catalogue.oblasts[0]
+    raion = catalogue.children(oblast.id)[0]
+    drafts = []
+    for n in range(1, 6):
+        start = T0 + timedelta(hours=n)
+        drafts += [
+            declared(raion.id, start, -n),
+            ended(raion.id, start + timedelta(minutes=30), -n),
+        ]
+    store.append_many(drafts, T0)
+    page = store.query_alerts(AlertQuery(region_ids=[raion.id], limit=2))
+    assert [a.id for a in page] == [9, 7]
+    nxt = store.query_alerts(AlertQuery(region_ids=[raion.id], limit=2, before_id=page[-1].id))
+    assert [a.id for a in nxt] == [5, 3]
+    window = store.query_alerts(
+        AlertQuery(since=T0 + timedelta(hours=2, minutes=10), until=T0 + timedelta(hours=4))
+    )
+    assert [a.id for a in window] == [5, 3]
+    assert store.query_alerts(AlertQuery(region_ids=[catalogue.oblasts[1].id])) == []
+
+
+def test_reopen_keeps_log_and_tokens(db_url: str, catalogue: Catalogue) -> None:
+    s = SqlStore(db_url)
+    s.append(declared(catalogue.oblasts[0].id, T0), T0)
+    plain, _ = s.create_token("ops", [catalogue.oblasts[0].id])
+    s.close()
+    again = SqlStore(db_url)
+    assert again.last_event_id == 1
+    found = again.token_by_plaintext(plain)
+    assert found is not None and found.scopes == (catalogue.oblasts[0].id,)
+    assert again.token_by_plaintext(plain + "x") is None
+    assert again.revoke_token("ops") and not again.revoke_token("ops")
+    again.close()
+
+
+def test_token_plaintext_is_not_stored(store: SqlStore) -> None:
+    plain, _ = store.create_token("ops", None)
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text("SELECT * FROM tokens"))]
+    assert plain not in repr(rows)
+
+
+@pytest.mark.parametrize("count", [3])
+async def test_restart_rebuilds_same_state(db_url: str, catalogue: Catalogue, count: int) -> None:
+    from tryvoha.alerts.commands import Actor, Declare
+
+    hub = Hub(catalogue, SqlStore(db_url))
+    hub.load()
+    for oblast in catalogue.oblasts[:count]:
+        await hub.submit(Declare(oblast.id, Threat.AIR_RAID), Actor("token:t"))
+    before = hub.state.canonical()
+    hub.close()
+    reopened = Hub(catalogue, SqlStore(db_url))
+    reopened.load()
+    assert reopened.state.canonical() == before
+    reopened.close()
