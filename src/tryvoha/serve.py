@@ -49,7 +49,7 @@ def serve(settings: Settings, console: Console | None = None) -> None:
         log_level="warning",
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         proxy_headers=False,
     )
     try:
