@@ -66,26 +66,54 @@ def wait_up(url: str, timeout: float = 60) -> None:
 def start_hub(workdir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "TRYVOHA_LOAD_HISTORY": "0"}
     cmd = [
-        "taskset", "-c", "0", str(ROOT / ".venv/bin/tryvoha"), "serve",
-        "--db", str(workdir / "bench.db"), "--port", str(port), "--no-history",
+        "taskset",
+        "-c",
+        "0",
+        str(ROOT / ".venv/bin/tryvoha"),
+        "serve",
+        "--db",
+        str(workdir / "bench.db"),
+        "--port",
+        str(port),
+        "--no-history",
     ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def make_token(workdir: Path) -> str:
     out = subprocess.run(
-        [str(ROOT / ".venv/bin/tryvoha"), "token", "create", "bench", "--json",
-         "--db", str(workdir / "bench.db")],
-        capture_output=True, text=True, check=True,
+        [
+            str(ROOT / ".venv/bin/tryvoha"),
+            "token",
+            "create",
+            "bench",
+            "--json",
+            "--db",
+            str(workdir / "bench.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out)["token"]
 
 
 def poll(url: str, label: str, pids: list[int], duration: int, out: Path) -> dict:
     cmd = [
-        sys.executable, str(HARNESS / "poll.py"), "--url", url, "--label", label,
-        "--server-pid", *map(str, pids), "--duration", str(duration), "--repeat", "3",
-        "--out", str(out),
+        sys.executable,
+        str(HARNESS / "poll.py"),
+        "--url",
+        url,
+        "--label",
+        label,
+        "--server-pid",
+        *map(str, pids),
+        "--duration",
+        str(duration),
+        "--repeat",
+        "3",
+        "--out",
+        str(out),
     ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text().strip().splitlines()[-1])
@@ -125,7 +153,9 @@ def main() -> None:
     try:
         wait_up(base + "/api/v1/status/compact")
         token = make_token(workdir)
-        oblasts = [r["id"] for r in httpx.get(base + "/api/v1/regions?level=oblast").json()["regions"]]
+        oblasts = [
+            r["id"] for r in httpx.get(base + "/api/v1/regions?level=oblast").json()["regions"]
+        ]
         headers = {"Authorization": f"Bearer {token}"}
         for region in oblasts[:8]:  # a realistic night: several oblasts under alert
             httpx.post(base + "/api/v1/alerts", json={"region_id": region}, headers=headers)
@@ -140,15 +170,21 @@ def main() -> None:
         nginx = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", str(conf)])
         wait_up(f"http://127.0.0.1:{nginx_port}/status.json")
         nginx_pids = [nginx.pid] + [
-            int(p) for p in subprocess.run(
+            int(p)
+            for p in subprocess.run(
                 ["pgrep", "-P", str(nginx.pid)], capture_output=True, text=True
             ).stdout.split()
         ]
 
         out = workdir / "poll.jsonl"
         rows = [
-            poll(f"http://127.0.0.1:{nginx_port}/status.json", "nginx-static", nginx_pids,
-                 args.duration, out),
+            poll(
+                f"http://127.0.0.1:{nginx_port}/status.json",
+                "nginx-static",
+                nginx_pids,
+                args.duration,
+                out,
+            ),
             poll(base + "/api/v1/status/compact", "tryvoha-compact", [hub.pid], args.duration, out),
         ]
         samples = declare_to_visible(base, token, oblasts[8:], args.cycles)
@@ -159,20 +195,29 @@ def main() -> None:
                 proc.wait(timeout=10)
 
     nginx_row, hub_row = rows
-    print(f"\nBody: {len(body)} bytes, same bytes from both servers; server on CPU 0, wrk on CPU 1.")
+    print(
+        f"\nBody: {len(body)} bytes, same bytes from both servers; server on CPU 0, wrk on CPU 1."
+    )
     print("| server | 200 req/s | 304 req/s | p99 304 (ms) |")
     print("|---|---|---|---|")
     for row in rows:
         r200, r304 = row["200"]["median_run"], row["304"]["median_run"]
-        print(f"| {row['label']} | {r200['requests_per_s']:,.0f} | {r304['requests_per_s']:,.0f} "
-              f"| {r304['lat_p99_ms']} |")
-    share = hub_row["304"]["median_run"]["requests_per_s"] / nginx_row["304"]["median_run"]["requests_per_s"]
+        print(
+            f"| {row['label']} | {r200['requests_per_s']:,.0f} | {r304['requests_per_s']:,.0f} "
+            f"| {r304['lat_p99_ms']} |"
+        )
+    share = (
+        hub_row["304"]["median_run"]["requests_per_s"]
+        / nginx_row["304"]["median_run"]["requests_per_s"]
+    )
     print(f"\ntryvoha 304 rate = {share:.0%} of nginx's (target ≥ 25%)")
     samples.sort()
     p50 = statistics.median(samples)
     p99 = samples[int(len(samples) * 0.99) - 1]
-    print(f"declare → visible in /api/v1/status/compact over {len(samples)} cycles on SQLite: "
-          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1]:.2f} ms (target p99 ≤ 10 ms)")
+    print(
+        f"declare → visible in /api/v1/status/compact over {len(samples)} cycles on SQLite: "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {samples[-1]:.2f} ms (target p99 ≤ 10 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -111,3 +111,45 @@ def admin_token(hub: Hub) -> str:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class LiveHub:
+    """A real hub process (`tryvoha serve`) on a free port, for tests that need real HTTP."""
+
+    def __init__(self, db: str, port: int, proc: object) -> None:
+        self.db, self.port, self.proc = db, port, proc
+        self.url = f"http://127.0.0.1:{port}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_live_hub(db: str, *extra: str) -> LiveHub:
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {**os.environ, "TRYVOHA_LOAD_HISTORY": "0"}
+    cmd = [sys.executable, "-m", "tryvoha.cli", "serve", "--db", db, "--port", str(port), *extra]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hub exited: {proc.stderr.read().decode()[-2000:]}")
+        if service_up(port):
+            return LiveHub(db, port, proc)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("hub did not start within 30 s")
+
+
+@pytest.fixture
+def live_hub(tmp_path: Path) -> Iterator[LiveHub]:
+    hub = start_live_hub(str(tmp_path / "live.db"), "--no-history")
+    yield hub
+    hub.proc.terminate()  # type: ignore[attr-defined]
+    hub.proc.wait(timeout=10)  # type: ignore[attr-defined]

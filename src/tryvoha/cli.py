@@ -9,7 +9,6 @@ import typer
 from tryvoha import cli_alerts, cli_tokens
 from tryvoha.config import Settings
 from tryvoha.regions.cli import regions_app
-from tryvoha.regions.cli import regions_app
 
 app = typer.Typer(
     name="tryvoha",
@@ -21,7 +20,6 @@ app = typer.Typer(
 )
 app.add_typer(cli_tokens.app, name="token")
 app.add_typer(cli_alerts.app, name="alert")
-app.add_typer(regions_app, name="regions")
 app.add_typer(regions_app, name="regions")
 app.command("status")(cli_alerts.status)
 

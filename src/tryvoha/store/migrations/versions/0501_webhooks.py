@@ -38,13 +38,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),
         sa.Column("last_attempt_at", sa.BigInteger),
         sa.Column("last_status", sa.Integer),
         sa.Column("last_error", sa.Text),
         sa.Column("delivered_at", sa.BigInteger),
         sa.UniqueConstraint("subscription_id", "event_id", name="uq_webhook_outbox_sub_event"),
     )
-    op.create_index("ix_webhook_outbox_state_sub", "webhook_outbox", ["state", "subscription_id", "id"])
+    op.create_index(
+        "ix_webhook_outbox_state_sub", "webhook_outbox", ["state", "subscription_id", "id"]
+    )
 
 
 def downgrade() -> None:

@@ -1,0 +1,106 @@
+"""The `tryvoha` CLI against a real hub process: tokens, alerts, status, readable errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import httpx
+from typer.testing import CliRunner
+
+from tryvoha.cli import app
+from tryvoha.regions import Catalogue
+
+from .conftest import LiveHub, start_live_hub
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    result = runner.invoke(app, list(args), env=env)
+    return result
+
+
+def test_help_teaches() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("serve", "token", "alert", "status", "regions"):
+        assert command in result.output
+    assert "Example" in run("alert", "declare", "--help").output
+
+
+def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    created = run(
+        "token", "create", "lviv", "--region", "Lvivska oblast", "--json", "--db", live_hub.db
+    )
+    assert created.exit_code == 0, created.output
+    doc = json.loads(created.output)
+    lviv = catalogue.resolve("Lvivska oblast")
+    assert doc["scopes"] == [lviv.id] and doc["token"].startswith("tv_")
+    duplicate = run("token", "create", "lviv", "--db", live_hub.db)
+    assert duplicate.exit_code != 0 and "exists already" in duplicate.output
+    listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).output)
+    assert [t["name"] for t in listed] == ["lviv"] and "token" not in listed[0]
+    assert run("token", "revoke", "lviv", "--db", live_hub.db).exit_code == 0
+    r = httpx.post(
+        f"{live_hub.url}/api/v1/alerts",
+        json={"region_id": lviv.id},
+        headers={"Authorization": f"Bearer {doc['token']}"},
+    )
+    assert r.status_code == 401
+
+
+def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    token = json.loads(run("token", "create", "ops", "--json", "--db", live_hub.db).output)["token"]
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": token}
+    kharkiv = catalogue.resolve("Kharkivska oblast")
+    declared = run(
+        "alert", "declare", "Kharkivska oblast", "-d", "ballistic_missile", "--json", env=env
+    )
+    assert declared.exit_code == 0, declared.output
+    alert = json.loads(declared.output)["alert"]
+    assert alert["region_id"] == kharkiv.id and alert["details"] == ["ballistic_missile"]
+
+    listed = run("alert", "list", env=env)
+    assert kharkiv.name_en in listed.output and "1 open" in listed.output
+    status = json.loads(run("status", "--json", env=env).output)
+    by_id = {r["id"]: r["status"] for r in status["regions"]}
+    assert by_id[kharkiv.id] == "active"
+
+    again = run("alert", "declare", "Kharkivska oblast", env=env)
+    assert again.exit_code == 1 and "409" in again.output and "already open" in again.output
+    ended = run("alert", "end", "Kharkivska oblast", "--json", env=env)
+    assert ended.exit_code == 0 and json.loads(ended.output)["event"]["kind"] == "ended"
+    unknown = run("alert", "declare", "Atlantis", env=env)
+    assert unknown.exit_code != 0 and "Atlantis" in unknown.output
+
+
+def test_cli_without_token_or_hub_says_so(live_hub: LiveHub) -> None:
+    result = run("alert", "declare", "Kyiv", env={"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": ""})
+    assert result.exit_code == 2 and "token" in result.output
+    result = run("status", env={"TRYVOHA_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 1 and "Cannot reach the hub" in result.output
+
+
+def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> None:
+    db = str(tmp_path / "crash.db")
+    hub = start_live_hub(db, "--no-history")
+    token = json.loads(run("token", "create", "ops", "--json", "--db", db).output)["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    acknowledged = []
+    for oblast in catalogue.oblasts[:5]:
+        r = httpx.post(f"{hub.url}/api/v1/alerts", json={"region_id": oblast.id}, headers=headers)
+        assert r.status_code == 201
+        acknowledged.append(r.json()["event"]["id"])
+    os.kill(hub.proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    hub.proc.wait()  # type: ignore[attr-defined]
+    again = start_live_hub(db, "--no-history")
+    try:
+        log = httpx.get(f"{again.url}/api/v1/log").json()
+        assert [e["id"] for e in log["events"]] == acknowledged
+        active = httpx.get(f"{again.url}/api/v1/alerts/active").json()
+        assert len(active["alerts"]) == 5
+    finally:
+        again.proc.terminate()  # type: ignore[attr-defined]
+        again.proc.wait(timeout=10)  # type: ignore[attr-defined]
