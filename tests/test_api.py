@@ -246,3 +246,9 @@ async def test_reads_can_require_a_token(hub: Hub, sqlite_url: str) -> None:
         for path in ("/api/v1/status/compact", "/api/v1/status"):
             assert (await c.get(path)).status_code == 401
             assert (await c.get(path, headers=auth(token))).status_code == 200
+
+
+async def test_openapi_page(client) -> None:
+    assert (await client.get("/docs")).status_code == 200
+    spec = (await client.get("/openapi.json")).json()
+    assert "/api/v1/alerts" in spec["paths"] and "/api/v1/status/compact" in spec["paths"]

@@ -127,3 +127,41 @@ async def test_restart_rebuilds_same_state(db_url: str, catalogue: Catalogue, co
     reopened.load()
     assert reopened.state.canonical() == before
     reopened.close()
+
+
+async def test_restart_property_over_random_commands(sqlite_url: str, catalogue: Catalogue) -> None:
+    """Random valid and invalid commands through a real hub; reopening folds the same state."""
+    import random
+
+    from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Update
+
+    rng = random.Random(20240224)
+    regions = [catalogue.oblasts[4].id]
+    for raion in catalogue.children(regions[0])[:3]:
+        regions += [raion.id, *(h.id for h in catalogue.children(raion.id)[:2])]
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    hub.load()
+    accepted = rejected = 0
+    for _ in range(300):
+        region = rng.choice(regions)
+        threat = rng.choice([Threat.AIR_RAID, Threat.ARTILLERY_SHELLING])
+        command = rng.choice(
+            [
+                Declare(region, threat),
+                End(AlertRef(region_id=region, threat=threat)),
+                Update(AlertRef(alert_id=rng.randint(1, 50)), details=(Detail.DRONES,)),
+            ]
+        )
+        try:
+            await hub.submit(command, Actor("token:prop"))
+            accepted += 1
+        except Rejected:
+            rejected += 1
+    assert accepted > 50 and rejected > 50
+    before = hub.state.canonical()
+    assert fold(hub.store.iter_events()).canonical() == before
+    hub.close()
+    reopened = Hub(catalogue, SqlStore(sqlite_url))
+    reopened.load()
+    assert reopened.state.canonical() == before
+    reopened.close()
