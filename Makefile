@@ -19,11 +19,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check src tests bench scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
