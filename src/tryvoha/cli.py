@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha import cli_alerts, cli_tokens
+from tryvoha import cli_alerts, cli_history, cli_tokens, cli_webhooks
 from tryvoha.config import Settings
 from tryvoha.regions.cli import regions_app
 
@@ -20,8 +20,12 @@ app = typer.Typer(
 )
 app.add_typer(cli_tokens.app, name="token")
 app.add_typer(cli_alerts.app, name="alert")
+app.add_typer(cli_webhooks.app, name="webhook")
 app.add_typer(regions_app, name="regions")
 app.command("status")(cli_alerts.status)
+app.add_typer(cli_history.import_app, name="import")
+app.command("replay")(cli_history.replay)
+app.command("stats")(cli_history.stats)
 
 
 @app.command()
@@ -47,6 +51,23 @@ def serve(
         bool,
         typer.Option("--read-token-required", help="Require a token for public reads too."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="TRYVOHA_WORKERS",
+            min=1,
+            help="Processes serving live streams (one process holds at most ~19,000).",
+        ),
+    ] = 1,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt",
+            envvar="TRYVOHA_MQTT",
+            help="Publish statuses and events to this MQTT broker, e.g. mqtt://127.0.0.1:1883.",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: API, streams and the alarm map.
 
@@ -60,6 +81,8 @@ def serve(
         port=port,
         load_history=history,
         read_token_required=read_token,
+        workers=workers,
+        mqtt=mqtt,
     )
     run(settings)
 

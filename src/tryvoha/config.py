@@ -28,6 +28,10 @@ class Settings:
     )
     load_history: bool = field(default_factory=lambda: _env_bool("TRYVOHA_LOAD_HISTORY", True))
     max_body_bytes: int = 16 * 1024
+    workers: int = field(default_factory=lambda: int(os.environ.get("TRYVOHA_WORKERS", "1")))
+    """Processes serving live streams: the hub plus `workers - 1` stream followers."""
+    mqtt: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_MQTT") or None)
+    """MQTT broker URL (e.g. mqtt://127.0.0.1:1883); MQTT is off when unset."""
 
     @property
     def db_url(self) -> str:

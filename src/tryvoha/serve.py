@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import uvicorn
 from rich.console import Console
 
 from tryvoha.api.app import create_app
+from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol
+from tryvoha.channels.streams.workers import start_followers
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
@@ -48,11 +49,14 @@ def serve(settings: Settings, console: Console | None = None) -> None:
         port=settings.port,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        http=StreamingHttpToolsProtocol,  # stream paths skip ASGI: see channels/streams
         ws="websockets-sansio",
         proxy_headers=False,
     )
+    followers = start_followers(hub, settings) if settings.workers > 1 else None
     try:
-        asyncio.run(uvicorn.Server(config).serve())
+        uvicorn.Server(config).run()  # sets up uvloop, as asyncio.run would not
     finally:
+        if followers is not None:
+            followers.stop()
         hub.close()

@@ -7,11 +7,15 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from tryvoha import __version__
-from tryvoha.api import errors, operator, public
+from tryvoha import __version__, compat
+from tryvoha.api import errors, operator, public, streams
+from tryvoha.api import stats as stats_api
+from tryvoha.api import web as map_web
+from tryvoha.api import webhooks as webhooks_api
 from tryvoha.api.auth import ReadGate
 from tryvoha.api.http_cache import BodyLimitMiddleware, CachedView, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
+from tryvoha.channels.lifespan import lifespan
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.metrics import render as render_metrics
@@ -34,6 +38,7 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         default_response_class=JSONResponse,
+        lifespan=lifespan,  # webhook dispatcher, MQTT: see tryvoha.channels.lifespan
     )
     app.state.hub = hub
     app.state.settings = settings
@@ -41,6 +46,9 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(operator.router)
     app.include_router(public.router, dependencies=[Depends(gate.check)])
+    app.include_router(stats_api.router, dependencies=[Depends(gate.check)])
+    app.include_router(streams.router)  # read gate applied inside: WebSocket routes too
+    app.include_router(webhooks_api.router)
 
     views: dict[str, CachedView] = {
         "/api/v1/status/compact": CachedView(
@@ -54,6 +62,9 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
         """Prometheus text format: delivery latency per channel, subscribers, webhook backlog."""
         return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
+    map_web.install(app)  # the alarm map at `/`: explicit paths, after the API
+
     app.add_middleware(ConditionalGetMiddleware, hub=hub, views=views, read_allowed=gate.allows)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    compat.install(app, hub)  # alerts.in.ua + ukrainealarm APIs; its gate runs first
     return app

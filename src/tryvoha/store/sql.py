@@ -165,9 +165,10 @@ class SqlStore:
         return appended
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
-        declared = [e for e in appended if e.kind is EventKind.DECLARED]
-        if declared:
-            conn.execute(insert(alerts), [_alert_row(e) for e in declared])
+        # An alert declared and changed in the same batch (imported history) is inserted in its
+        # final form: one INSERT per alert instead of an INSERT and an UPDATE.
+        new_rows = {e.alert_id: _alert_row(e) for e in appended if e.kind is EventKind.DECLARED}
+        changes = []
         for e in appended:
             if e.kind is EventKind.DECLARED:
                 continue
@@ -179,7 +180,14 @@ class SqlStore:
             }
             if e.kind is EventKind.ENDED:
                 values.update(ended_at=to_us(e.occurred_at), ended_by=e.originator)
-            conn.execute(update(alerts).where(alerts.c.id == e.alert_id).values(**values))
+            if e.alert_id in new_rows:
+                new_rows[e.alert_id].update(values)
+            else:
+                changes.append((e.alert_id, values))
+        if new_rows:
+            conn.execute(insert(alerts), list(new_rows.values()))
+        for alert_id, values in changes:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
 
     def events_after(self, after_id: int, limit: int | None = None) -> list[Event]:
         query = select(events).where(events.c.id > after_id).order_by(events.c.id)

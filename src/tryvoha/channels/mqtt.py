@@ -1,0 +1,334 @@
+"""MQTT for siren controllers and LED maps: one retained topic per region with its current status,
+and the live events on a topic tree that follows the region tree.
+
+Topics (the prefix is `tryvoha` unless configured):
+- `<prefix>/status/<region_id>` retained JSON `{"region_id", "status", "threats", "log_id"}`;
+- `<prefix>/status/<region_id>/<threat>` retained plain text `active`, `partial` or `none`;
+- `<prefix>/head` retained JSON `{"log_id", "updated_at"}`: the log id every retained status
+  reflects, published after the statuses;
+- `<prefix>/online` retained `true`, or `false` (the broker sends it as our will when we vanish);
+- `<prefix>/events/<oblast>/<raion>/<hromada>` live actual events (`event_doc`), and
+  `<prefix>/drills/events/…` exercise and test events.
+
+Statuses come from `hub.statuses()`, the same fold every other interface renders, and only changed
+regions are republished. On every (re)connect every region's status is published again, so a broker
+that lost its retained messages is repaired; live events are queued while the broker is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+import orjson
+import paho.mqtt.client as paho
+from prometheus_client import Counter, Gauge
+
+from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
+from tryvoha.alerts.status import ThreatStatus
+from tryvoha.alerts.wire import event_doc, iso
+from tryvoha.hub import Hub
+from tryvoha.metrics import observe_handover, registry
+
+log = logging.getLogger(__name__)
+CHANNEL = "mqtt"
+DEFAULT_URL = "mqtt://127.0.0.1:1883"
+MAX_QUEUED_EVENTS = 100_000
+
+mqtt_connected = Gauge(
+    "tryvoha_mqtt_connected", "1 while connected to the MQTT broker.", registry=registry
+)
+mqtt_published = Counter(
+    "tryvoha_mqtt_messages_total",
+    "MQTT messages published, by kind (status, event, head).",
+    ["kind"],
+    registry=registry,
+)
+mqtt_reconnects = Counter(
+    "tryvoha_mqtt_reconnects_total", "Connections made to the MQTT broker.", registry=registry
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """`mqtt://[user:password@]host[:1883]` or `mqtts://…[:8883]` (TLS)."""
+    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+        raise ValueError(f"MQTT broker URL must start with mqtt:// or mqtts://, not {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"MQTT broker URL has no host: {url!r}")
+    tls = parts.scheme in {"mqtts", "ssl"}
+    return BrokerAddress(
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+def overall(threats: dict[str, str]) -> str:
+    """One colour for an LED: active if any threat is active, else partial if any is."""
+    values = set(threats.values())
+    for status in (RegionStatus.ACTIVE.value, RegionStatus.PARTIAL.value):
+        if status in values:
+            return status
+    return RegionStatus.NONE.value
+
+
+def region_threats(statuses: dict[Threat, ThreatStatus], region_id: str) -> dict[str, str]:
+    return {t.value: s.of(region_id).value for t, s in statuses.items()}
+
+
+def changed_regions(
+    before: dict[Threat, ThreatStatus] | None, after: dict[Threat, ThreatStatus]
+) -> dict[Threat, set[str]] | None:
+    """Per threat, the regions whose status for it differs; None means everything."""
+    if before is None:
+        return None
+    return {
+        threat: (now.active ^ before[threat].active) | (now.partial ^ before[threat].partial)
+        for threat, now in after.items()
+    }
+
+
+class MqttPublisher:
+    def __init__(
+        self,
+        hub: Hub,
+        url: str = DEFAULT_URL,
+        prefix: str = "tryvoha",
+        reconnect_max: float = 5.0,
+        per_threat_topics: bool = True,
+    ) -> None:
+        self.hub = hub
+        self.address = parse_broker_url(url)
+        self.prefix = prefix.rstrip("/")
+        self.reconnect_max = reconnect_max
+        self.per_threat_topics = per_threat_topics
+        self.connected = False
+        self.published_log_id = -1
+        """The log id the broker's retained statuses reflect (after `<prefix>/head` went out)."""
+        self.connections = 0
+        self._events: deque[Event] = deque()
+        self._wake = asyncio.Event()
+        self._sent: dict[Threat, ThreatStatus] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._caught_up = asyncio.Event()
+
+    # Life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._unsubscribe = self.hub.bus.subscribe(self._on_event, live_only=True)
+        self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._set_connected(False)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[MqttPublisher]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def wait_published(self, log_id: int, timeout: float = 10.0) -> None:
+        """Until the broker holds the statuses of `log_id` (or later): for tests and benchmarks."""
+        async with asyncio.timeout(timeout):
+            while self.published_log_id < log_id or self._events:
+                self._caught_up.clear()
+                await self._caught_up.wait()
+
+    # Topics -------------------------------------------------------------------------------------
+
+    def status_topic(self, region_id: str) -> str:
+        return f"{self.prefix}/status/{region_id}"
+
+    def event_topic(self, event: Event) -> str:
+        catalogue = self.hub.catalogue
+        path = [r.id for r in reversed(catalogue.ancestors(event.region_id))]
+        path = [p for p in path if p != catalogue.country.id] + [event.region_id]
+        root = "events" if event.status is AlertStatus.ACTUAL else "drills/events"
+        return f"{self.prefix}/{root}/" + "/".join(path)
+
+    # Work ---------------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if len(self._events) >= MAX_QUEUED_EVENTS:
+            log.error("MQTT event queue full: event %d not published", self._events[0].id)
+            self._events.popleft()
+        self._events.append(event)
+        self._wake.set()
+
+    def _client(self) -> aiomqtt.Client:
+        a = self.address
+        return aiomqtt.Client(
+            a.host,
+            a.port,
+            username=a.username,
+            password=a.password,
+            identifier=f"tryvoha-{uuid.uuid4().hex[:12]}",
+            keepalive=15,
+            timeout=10,
+            max_inflight_messages=1000,
+            tls_context=ssl.create_default_context() if a.tls else None,
+            will=aiomqtt.Will(f"{self.prefix}/online", b"false", qos=1, retain=True),
+        )
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._client() as client:
+                    self.connections += 1
+                    mqtt_reconnects.inc()
+                    self._set_connected(True)
+                    delay = 0.1
+                    await client.publish(f"{self.prefix}/online", b"true", qos=1, retain=True)
+                    self._sent = None  # the broker may have lost what it held: send everything
+                    try:
+                        while True:
+                            self._wake.clear()
+                            await self._flush(client)
+                            await _unless_lost(client, self._wake.wait())
+                    except asyncio.CancelledError:
+                        # A clean goodbye: the broker sends the will only when we vanish.
+                        with contextlib.suppress(Exception):
+                            await client.publish(
+                                f"{self.prefix}/online", b"false", qos=1, retain=True, timeout=1
+                            )
+                        raise
+            except aiomqtt.MqttError as exc:
+                self._set_connected(False)
+                log.warning(
+                    "MQTT broker %s:%d: %s; retrying in %.1f s",
+                    self.address.host,
+                    self.address.port,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(self.reconnect_max, delay * 2)
+
+    async def _flush(self, client: aiomqtt.Client) -> None:
+        """Queued events, then the statuses at the hub's current log id, then the head.
+
+        Messages are handed to the connection without waiting for each one; the head is sent with
+        QoS 1 and awaited last. A broker handles one connection's messages in order, so its ack
+        means everything before it is stored. Only then are the events dropped from the queue: if
+        the connection breaks first they are sent again after reconnecting (receivers tell a
+        repeat by the event id), and a reconnect republishes every status anyway.
+        """
+        while True:
+            log_id = self.hub.last_event_id
+            batch = list(self._events)
+            if not batch and log_id == self.published_log_id and self._sent is not None:
+                self._caught_up.set()
+                return
+            for event in batch:
+                self._fire(client, self.event_topic(event), orjson.dumps(event_doc(event)), 1)
+                observe_handover(CHANNEL, event)
+            mqtt_published.labels("event").inc(len(batch))
+            if batch:
+                await asyncio.sleep(0)  # let the events reach the socket before the statuses
+            statuses = self.hub.statuses()  # at `log_id`: nothing awaited since it was read
+            sent = self._fire_statuses(client, statuses, log_id)
+            mqtt_published.labels("status").inc(sent)
+            head = {"log_id": log_id, "updated_at": iso(self.hub.state.last_recorded_at)}
+            await _unless_lost(
+                client,
+                client.publish(
+                    f"{self.prefix}/head", orjson.dumps(head), qos=1, retain=True, timeout=10
+                ),
+            )
+            mqtt_published.labels("head").inc()
+            for _ in batch:
+                self._events.popleft()
+            self._sent = statuses
+            self.published_log_id = log_id
+
+    def _fire_statuses(
+        self, client: aiomqtt.Client, statuses: dict[Threat, ThreatStatus], log_id: int
+    ) -> int:
+        """Every region's JSON status whose status changed (all on a fresh connection), and the
+        plain per-threat topics that changed."""
+        changed = changed_regions(self._sent, statuses)
+        if changed is None:
+            regions: Iterable[str] = (r.id for r in self.hub.catalogue)
+        else:
+            regions = sorted(set().union(*changed.values()))
+        count = 0
+        for region_id in regions:
+            threats = region_threats(statuses, region_id)
+            doc = {
+                "region_id": region_id,
+                "status": overall(threats),
+                "threats": threats,
+                "log_id": log_id,
+            }
+            topic = self.status_topic(region_id)
+            self._fire(client, topic, orjson.dumps(doc), 0, retain=True)
+            count += 1
+            if not self.per_threat_topics:
+                continue
+            for threat in Threat:
+                if changed is None or region_id in changed[threat]:
+                    value = threats[threat.value].encode()
+                    self._fire(client, f"{topic}/{threat.value}", value, 0, retain=True)
+                    count += 1
+        return count
+
+    @staticmethod
+    def _fire(
+        client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool = False
+    ) -> None:
+        """Hand one message to the connection without awaiting it (aiomqtt's `publish` waits for
+        every single message, which makes a full snapshot of ~12,000 topics take seconds)."""
+        info = client._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
+
+    def _set_connected(self, value: bool) -> None:
+        self.connected = value
+        mqtt_connected.set(1 if value else 0)
+
+
+async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[None]) -> None:
+    """Await `awaitable`, but raise at once when the connection drops meanwhile: a publish waiting
+    for its ack would otherwise wait out its timeout, and an idle publisher would not notice a
+    restarted broker that has lost the retained statuses."""
+    task = asyncio.ensure_future(awaitable)
+    lost = client._disconnected  # aiomqtt's own "connection ended" future
+    try:
+        await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+    if task.done() and not task.cancelled():
+        task.result()
+        return
+    raise aiomqtt.MqttError("the connection to the broker was lost")

@@ -1,0 +1,380 @@
+"""Stream followers: extra processes that hold subscribers when one process cannot hold them all.
+
+A process may hold only so many sockets (20,000 here), so `tryvoha serve --workers N` starts
+N - 1 followers beside the hub. The hub still accepts every connection on its one port; a stream
+request is parsed and admitted there, then the socket itself is passed to the least loaded process
+(`SCM_RIGHTS` over a Unix `SOCK_SEQPACKET` pair), which answers it and streams to it from then on.
+
+Each follower is a read-only follower of the log: it folds the log from the database at start,
+then applies every committed event the hub sends down the same ordered channel (gaps, should any
+appear, are filled from the log). It runs the very same broadcaster as the hub, so snapshots,
+resume, filters, heartbeats and slow-consumer drops behave identically in every process, and
+every process delivers each event exactly once, in log order, to each of its subscribers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+from collections import deque
+from typing import Any
+
+import orjson
+
+from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.channels.streams.admission import Admitted
+from tryvoha.channels.streams.registry import broadcaster_for, set_router
+from tryvoha.channels.streams.spec import parse_spec
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
+from tryvoha.store.timeutil import from_us, to_us
+
+log = logging.getLogger(__name__)
+EVENT, SUBSCRIBER, COUNTS = b"E", b"S", b"C"
+MAX_MESSAGE = 256 * 1024
+
+
+def encode_event(event: Event) -> bytes:
+    """Lossless (µs times, idempotency key) so a follower's state equals the hub's."""
+    return EVENT + orjson.dumps(
+        [
+            event.id,
+            event.kind.value,
+            event.alert_id,
+            event.region_id,
+            event.threat.value,
+            event.status.value,
+            to_us(event.occurred_at),
+            to_us(event.recorded_at),
+            event.originator,
+            [d.value for d in event.details],
+            event.notes,
+            event.source,
+            event.idempotency_key,
+        ]
+    )
+
+
+def decode_event(body: bytes) -> Event:
+    (eid, kind, alert_id, region, threat, status, occ, rec, orig, details, notes, source, key) = (
+        orjson.loads(body)
+    )
+    return Event(
+        id=eid,
+        kind=EventKind(kind),
+        alert_id=alert_id,
+        region_id=region,
+        threat=Threat(threat),
+        status=AlertStatus(status),
+        occurred_at=from_us(occ),
+        recorded_at=from_us(rec),
+        originator=orig,
+        details=tuple(Detail(d) for d in details),
+        notes=notes,
+        source=source,
+        idempotency_key=key,
+    )
+
+
+class Channel:
+    """The hub's end of one follower's socket pair: ordered messages out, counts back in."""
+
+    def __init__(self, sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
+        self.sock = sock
+        self.process = process
+        self.queue: deque[tuple[bytes, int | None]] = deque()
+        self.assigned = 0
+        self.closed = 0
+        self.counts = {"sse": 0, "ws": 0}
+        self.broken = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def load(self) -> int:
+        return self.assigned - self.closed
+
+    def send(self, message: bytes, fd: int | None = None) -> None:
+        if self.broken:
+            return
+        if self.queue:
+            self.queue.append((message, None if fd is None else os.dup(fd)))
+            return
+        try:
+            if fd is None:
+                self.sock.send(message)
+            else:
+                socket.send_fds(self.sock, [message], [fd])
+        except BlockingIOError:
+            self.queue.append((message, None if fd is None else os.dup(fd)))
+            self._want_write()
+        except OSError:
+            self._break()
+
+    def _want_write(self) -> None:
+        loop = self._loop()
+        if loop is not None:
+            loop.add_writer(self.sock.fileno(), self._flush)
+
+    def _flush(self) -> None:
+        while self.queue:
+            message, fd = self.queue[0]
+            try:
+                if fd is None:
+                    self.sock.send(message)
+                else:
+                    socket.send_fds(self.sock, [message], [fd])
+            except BlockingIOError:
+                return
+            except OSError:
+                self._break()
+                return
+            self.queue.popleft()
+            if fd is not None:
+                os.close(fd)
+        loop = self._loop()
+        if loop is not None:
+            loop.remove_writer(self.sock.fileno())
+
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        if self.loop is None:
+            try:
+                self.loop = asyncio.get_running_loop()
+                self.loop.add_reader(self.sock.fileno(), self._read)
+            except RuntimeError:
+                return None
+        return self.loop
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.sock.recv(MAX_MESSAGE)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._break()
+                return
+            if not message:
+                self._break()
+                return
+            if message[:1] == COUNTS:
+                report = orjson.loads(message[1:])
+                self.closed = report["closed"]
+                self.counts = {"sse": report["sse"], "ws": report["ws"]}
+
+    def _break(self) -> None:
+        if not self.broken:
+            self.broken = True
+            log.error("stream follower pid %d is gone", self.process.pid)
+            if self.loop is not None:
+                self.loop.remove_reader(self.sock.fileno())
+                self.loop.remove_writer(self.sock.fileno())
+            for _, fd in self.queue:
+                if fd is not None:
+                    os.close(fd)
+            self.queue.clear()
+
+
+class Followers:
+    """The hub side: feeds every follower and places each new subscriber on the least loaded."""
+
+    def __init__(self, hub: Hub, channels: list[Channel]) -> None:
+        self.hub = hub
+        self.channels = channels
+        self.local = broadcaster_for(hub)
+        self.local.extra_counts = self.remote_counts
+        self._unsubscribe = hub.bus.subscribe(self.feed, live_only=False)
+
+    def feed(self, event: Event) -> None:
+        message = encode_event(event)
+        for channel in self.channels:
+            channel._loop()
+            channel.send(message)
+
+    def remote_counts(self) -> dict[str, int]:
+        totals = {"sse": 0, "ws": 0}
+        for channel in self.channels:
+            if not channel.broken:
+                for name, n in channel.counts.items():
+                    totals[name] += n
+        return totals
+
+    def place(self, transport: Any, admitted: Admitted) -> None:
+        local_load = sum(self.local.counts.values())
+        target = None
+        for channel in self.channels:
+            channel._loop()
+            usable = not channel.broken and channel.load < local_load
+            if usable and (target is None or channel.load < target.load):
+                target = channel
+        if target is None:
+            self.local.accept(transport, admitted.spec, admitted.ws, admitted.head)
+            return
+        sock = transport.get_extra_info("socket")
+        message = SUBSCRIBER + orjson.dumps(
+            {
+                "query": admitted.spec.to_query(),
+                "ws": admitted.ws,
+                "head": admitted.head.decode("latin-1"),
+            }
+        )
+        transport.pause_reading()
+        target.send(message, sock.fileno())
+        target.assigned += 1
+        transport.close()  # the follower holds its own descriptor of the same connection
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        for channel in self.channels:
+            channel.sock.close()
+        for channel in self.channels:
+            try:
+                channel.process.wait(5)
+            except subprocess.TimeoutExpired:
+                channel.process.kill()
+
+
+def start_followers(hub: Hub, settings: Settings) -> Followers:
+    """Spawn `settings.workers - 1` followers; they inherit this process's CPU affinity."""
+    channels = []
+    for index in range(1, settings.workers):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        for s in (ours, theirs):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+        ours.setblocking(False)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tryvoha.channels.streams.workers",
+                "--fd",
+                str(theirs.fileno()),
+                "--db",
+                settings.db_url,
+                "--index",
+                str(index),
+            ],
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        channels.append(Channel(ours, process))
+    followers = Followers(hub, channels)
+    set_router(hub, followers)
+    return followers
+
+
+# The follower process ---------------------------------------------------------------------------
+
+
+class _Placeholder(asyncio.Protocol):
+    def data_received(self, data: bytes) -> None:  # replaced by the subscriber at once
+        pass
+
+
+class Follower:
+    def __init__(self, hub: Hub, sock: socket.socket) -> None:
+        self.hub = hub
+        self.sock = sock
+        self.broadcaster = broadcaster_for(hub)
+        self.failed = 0
+        self.reported: tuple[int, int, int] | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_readable(self) -> None:
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 4)
+            except BlockingIOError:
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message:
+                if not self.done.done():
+                    self.done.set_result(None)
+                return
+            kind, body = message[:1], message[1:]
+            if kind == EVENT:
+                self.apply(decode_event(body))
+            elif kind == SUBSCRIBER:
+                for fd in fds:
+                    asyncio.get_running_loop().create_task(self.adopt(orjson.loads(body), fd))
+
+    def apply(self, event: Event) -> None:
+        hub = self.hub
+        if event.id <= hub.last_event_id:
+            return
+        if event.id > hub.last_event_id + 1:  # never expected: fill from the log, in order
+            for missing in hub.store.events_after(
+                hub.last_event_id, event.id - 1 - hub.last_event_id
+            ):
+                self._apply_one(missing)
+        self._apply_one(event)
+
+    def _apply_one(self, event: Event) -> None:
+        self.hub.state.apply(event)
+        self.broadcaster.publish(event)
+
+    async def adopt(self, order: dict[str, Any], fd: int) -> None:
+        sock = socket.socket(fileno=fd)
+        try:
+            spec = parse_spec(order["query"], self.hub.catalogue)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.connect_accepted_socket(_Placeholder, sock)
+        except Exception:
+            log.exception("could not adopt a subscriber")
+            sock.close()
+            self.failed += 1
+            return
+        self.broadcaster.accept(transport, spec, order["ws"], order["head"].encode("latin-1"))
+
+    def report(self) -> None:
+        counts = self.broadcaster.counts
+        now = (self.broadcaster.closed_total + self.failed, counts["sse"], counts["ws"])
+        if now != self.reported:
+            self.reported = now
+            body = {"closed": now[0], "sse": now[1], "ws": now[2]}
+            try:
+                self.sock.send(COUNTS + orjson.dumps(body))
+            except BlockingIOError:
+                self.reported = None
+            except OSError:
+                pass
+        asyncio.get_running_loop().call_later(0.2, self.report)
+
+
+async def follow(fd: int, db_url: str) -> None:
+    from tryvoha.regions import load_catalogue
+    from tryvoha.store import SqlStore
+
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    hub = Hub(load_catalogue(), SqlStore(db_url))
+    hub.load()
+    follower = Follower(hub, sock)
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sock.fileno(), follower.on_readable)
+    follower.report()
+    follower.on_readable()
+    await follower.done
+    follower.broadcaster.stop()
+    await asyncio.sleep(0.2)
+    hub.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A stream follower (started by tryvoha serve).")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--index", type=int, default=1)
+    args = parser.parse_args(argv)
+    import uvloop
+
+    uvloop.run(follow(args.fd, args.db))
+
+
+if __name__ == "__main__":
+    main()

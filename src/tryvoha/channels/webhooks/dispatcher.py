@@ -1,0 +1,404 @@
+"""The webhook dispatcher: follows the committed log into a durable outbox, then delivers it.
+
+Two halves, both restart-safe:
+- the follower reads the log by id from its stored position (woken by the bus, which carries only
+  committed events) and writes one outbox row per matching live event, moving the position in
+  the same transaction;
+- one sender per subscription with pending rows posts the oldest one, and only after a 2xx moves
+  to the next, so a receiver sees its events in log order. Failures are retried with exponential
+  backoff and jitter until the row expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from prometheus_client import Counter
+
+from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
+from tryvoha.channels.webhooks import sender
+from tryvoha.channels.webhooks.config import WebhookConfig
+from tryvoha.channels.webhooks.payload import render
+from tryvoha.channels.webhooks.signing import SIGNATURE_HEADER, new_secret, signature_header
+from tryvoha.channels.webhooks.store import (
+    EXPIRED,
+    PENDING,
+    Delivery,
+    NewDelivery,
+    Subscription,
+    WebhookStore,
+)
+from tryvoha.hub import Hub
+from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_backlog
+from tryvoha.regions import Catalogue
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+CHANNEL = "webhook"
+
+attempts_total = Counter(
+    "tryvoha_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (success, http_error, timeout, network).",
+    ["outcome"],
+    registry=registry,
+)
+
+
+class NotRunning(RuntimeError):
+    """Subscriptions change only while the dispatcher runs (it orders them against the log)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def matches(sub: Subscription, event: Event, catalogue: Catalogue) -> bool:
+    """A live event after the subscription began, of a wanted threat and status, about a region
+    the subscription covers: one of its regions, a region inside one, or a larger region that
+    contains one (an oblast-wide alert puts every hromada in it under alert)."""
+    if event.id <= sub.after_event_id or not event.is_live:
+        return False
+    if sub.threats and event.threat not in sub.threats:
+        return False
+    if event.status not in sub.statuses:
+        return False
+    return any(
+        catalogue.is_within(event.region_id, r) or catalogue.is_within(r, event.region_id)
+        for r in sub.regions
+    )
+
+
+def backoff(attempt: int, config: WebhookConfig, rng: Callable[[], float] = random.random) -> float:
+    """Delay before retry number `attempt` (1-based): doubling, capped, with half of it random so
+    many receivers that failed together do not all come back at the same instant."""
+    delay = min(config.backoff_max, config.backoff_base * 2 ** (attempt - 1))
+    return delay / 2 + rng() * delay / 2
+
+
+class WebhookDispatcher:
+    def __init__(self, hub: Hub, config: WebhookConfig | None = None) -> None:
+        self.hub = hub
+        self.config = config or WebhookConfig()
+        self.store = WebhookStore(hub.store.engine)
+        self.position = 0
+        self.running = False
+        self._db: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._recent: deque[Event] = deque(maxlen=10_000)
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._worker_wake: dict[int, asyncio.Event] = {}
+        self._subs: dict[int, Subscription] = {}
+        self._bases: OrderedDict[int, Alert] = OrderedDict()
+        self._follower: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._client = sender.new_client(self.config)
+        self._backlog = 0
+
+    # Life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoha-webhooks")
+        subs = await self.run_db(self.store.all)
+        self._subs = {s.id: s for s in subs}
+        stored = await self.run_db(self.store.position)
+        if stored is None:
+            # First start: nothing before the oldest subscription (or the log head) is wanted.
+            stored = min([self.hub.store.last_event_id, *(s.after_event_id for s in subs)])
+        self.position = stored
+        self._set_backlog(await self.run_db(self.store.backlog))
+        subscribers.labels(CHANNEL).set(len(self._subs))
+        self._unsubscribe = self.hub.bus.subscribe(self._on_event, live_only=False)
+        self.running = True
+        for sub_id in await self.run_db(self.store.with_pending):
+            self._ensure_worker(sub_id)
+        self._follower = asyncio.create_task(self._follow(), name="webhook-follower")
+
+    async def stop(self) -> None:
+        self.running = False
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        tasks = [t for t in (self._follower, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+        await self._client.aclose()
+        if self._db is not None:
+            self._db.shutdown(wait=True)
+
+    @contextlib.asynccontextmanager
+    async def running_context(self) -> AsyncIterator[WebhookDispatcher]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Every webhook database call runs in one thread of its own, off the event loop and
+        never queued behind the hub's log writer or its readers."""
+        assert self._db is not None
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    # Subscriptions (ordered against the log) ----------------------------------------------------
+
+    async def create(
+        self,
+        owner: str,
+        url: str,
+        regions: Sequence[str],
+        threats: Sequence[Threat],
+        statuses: Sequence[AlertStatus],
+        description: str | None = None,
+    ) -> Subscription:
+        """Make a subscription; it receives exactly the events after `after_event_id`: the
+        follower first catches up with the log, then the row is written under the same lock."""
+        if not self.running:
+            raise NotRunning("webhook delivery is not running on this hub")
+        async with self._lock:
+            await self._catch_up()
+            sub = await self.run_db(
+                self.store.create,
+                owner,
+                url,
+                list(regions),
+                list(threats),
+                list(statuses),
+                description,
+                new_secret(),
+                self.position,
+                utcnow(),
+            )
+            self._subs[sub.id] = sub
+            subscribers.labels(CHANNEL).set(len(self._subs))
+        return sub
+
+    async def delete(self, subscription_id: int) -> int:
+        """Remove a subscription; returns how many pending deliveries were dropped."""
+        if not self.running:
+            raise NotRunning("webhook delivery is not running on this hub")
+        async with self._lock:
+            dropped = await self.run_db(self.store.delete, subscription_id)
+            self._subs.pop(subscription_id, None)
+            subscribers.labels(CHANNEL).set(len(self._subs))
+            worker = self._workers.pop(subscription_id, None)
+            self._worker_wake.pop(subscription_id, None)
+            if worker is not None:
+                worker.cancel()
+            self._set_backlog(self._backlog - dropped)
+        return dropped
+
+    async def retry_now(self, subscription_id: int) -> int:
+        """Make every pending delivery due now and bring expired ones back."""
+        now = utcnow()
+        expires = now + timedelta(seconds=self.config.give_up_after)
+        count = await self.run_db(self.store.retry_now, subscription_id, now, expires)
+        self._set_backlog(await self.run_db(self.store.backlog))
+        if count:
+            self._ensure_worker(subscription_id)
+        return count
+
+    # The follower -------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        """Bus listener (runs right after each commit): remember the event, wake the follower."""
+        self._recent.append(event)
+        self._wake.set()
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.poll_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                async with self._lock:
+                    await self._catch_up()
+            except Exception:  # a database hiccup: the position is durable, try again later
+                log.exception("webhook follower failed at log id %d", self.position)
+                await asyncio.sleep(self.config.poll_interval)
+
+    async def _catch_up(self) -> None:
+        while True:
+            events = self._from_bus() or await self.run_db(
+                self.hub.store.events_after, self.position, self.config.batch
+            )
+            if not events:
+                return
+            subs = list(self._subs.values())
+            rows = await self.run_db(self._enqueue, events, subs)
+            self.position = events[-1].id
+            if rows:
+                self._set_backlog(self._backlog + len(rows))
+                for sub_id in {r.subscription_id for r in rows}:
+                    self._ensure_worker(sub_id)
+
+    def _from_bus(self) -> list[Event]:
+        """The next events straight from the bus when they follow the position with no gap (the
+        bus carries only committed events), saving a read of what was just written."""
+        while self._recent and self._recent[0].id <= self.position:
+            self._recent.popleft()
+        taken: list[Event] = []
+        expected = self.position + 1
+        while self._recent and self._recent[0].id == expected and len(taken) < self.config.batch:
+            taken.append(self._recent.popleft())
+            expected += 1
+        return taken
+
+    def _enqueue(self, events: list[Event], subs: list[Subscription]) -> list[NewDelivery]:
+        """In the database thread: match, render and write the rows with the new position."""
+        rows: list[NewDelivery] = []
+        catalogue = self.hub.catalogue
+        for event in events:
+            if event.kind is EventKind.DECLARED:
+                self._remember(event)
+            wanted = [s for s in subs if matches(s, event, catalogue)]
+            if not wanted:
+                continue
+            base = self._base_of(event)
+            if base is None:
+                log.error("event %d: alert %d not found, not delivered", event.id, event.alert_id)
+                continue
+            body = render(event, base)
+            rows.extend(NewDelivery(s.id, event.id, body, event.recorded_at) for s in wanted)
+        now = utcnow()
+        expires = now + timedelta(seconds=self.config.give_up_after)
+        self.store.enqueue(rows, events[-1].id, now, expires)
+        return rows
+
+    def _remember(self, event: Event) -> None:
+        self._bases[event.alert_id] = _declared_alert(event)
+        if len(self._bases) > 20_000:
+            self._bases.popitem(last=False)
+
+    def _base_of(self, event: Event) -> Alert | None:
+        if event.kind is EventKind.DECLARED:
+            return _declared_alert(event)
+        base = self._bases.get(event.alert_id)
+        if base is None:
+            base = self.hub.store.get_alert(event.alert_id)
+        return base
+
+    # The senders --------------------------------------------------------------------------------
+
+    def _ensure_worker(self, sub_id: int) -> None:
+        if not self.running:
+            return
+        wake = self._worker_wake.setdefault(sub_id, asyncio.Event())
+        wake.set()
+        task = self._workers.get(sub_id)
+        if task is None or task.done():
+            self._workers[sub_id] = asyncio.create_task(
+                self._work(sub_id), name=f"webhook-{sub_id}"
+            )
+
+    async def _work(self, sub_id: int) -> None:
+        wake = self._worker_wake[sub_id]
+        try:
+            while True:
+                wake.clear()
+                sub = self._subs.get(sub_id)
+                rows = [] if sub is None else await self.run_db(self.store.pending, sub_id, 100)
+                if not rows or sub is None:
+                    if wake.is_set() and sub_id in self._subs:
+                        continue
+                    return
+                wait = (rows[0].next_attempt_at - utcnow()).total_seconds()
+                if wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await wake.wait()
+                    continue
+                await self._send_in_order(sub, rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook sender for subscription %d failed", sub_id)
+            await asyncio.sleep(self.config.poll_interval)
+            self._workers.pop(sub_id, None)
+            self._ensure_worker(sub_id)
+        finally:
+            if self._workers.get(sub_id) is asyncio.current_task():
+                del self._workers[sub_id]
+
+    async def _send_in_order(self, sub: Subscription, rows: list[Delivery]) -> None:
+        """Send rows one after the other, each only after the previous one was acknowledged,
+        stopping at the first failure. Acknowledged rows are recorded together at the end: a
+        crash before that only means they are sent again (receivers dedupe by event id)."""
+        done: list[tuple[int, datetime, int]] = []
+        try:
+            for row in rows:
+                if sub.id not in self._subs or not await self._attempt(sub, row, done):
+                    return
+        finally:
+            if done:
+                self._set_backlog(
+                    self._backlog - await self.run_db(self.store.record_delivered, done)
+                )
+
+    async def _attempt(
+        self, sub: Subscription, head: Delivery, done: list[tuple[int, datetime, int]]
+    ) -> bool:
+        """One attempt; True when acknowledged (then appended to `done`)."""
+        attempt = head.attempts + 1
+        headers = {
+            "Content-Type": "application/json",
+            "X-Tryvoha-Event-Id": str(head.event_id),
+            "X-Tryvoha-Delivery-Id": str(head.id),
+            "X-Tryvoha-Subscription-Id": str(sub.id),
+            "X-Tryvoha-Attempt": str(attempt),
+            SIGNATURE_HEADER: signature_header(sub.secret, head.payload),
+        }
+        outcome = await sender.post(self._client, sub.url, head.payload, headers, self.config)
+        attempts_total.labels(outcome.kind).inc()
+        now = utcnow()
+        if outcome.ok:
+            delivery_latency.labels(CHANNEL).observe(
+                max(0.0, time.time() - head.committed_at.timestamp())
+            )
+            done.append((head.id, now, outcome.status or 200))
+            return True
+        if now >= head.expires_at:
+            if await self.run_db(
+                self.store.record_attempt, head.id, now, EXPIRED, outcome.status, outcome.error
+            ):
+                self._set_backlog(self._backlog - 1)
+            log.warning("webhook %d: event %d expired: %s", sub.id, head.event_id, outcome.error)
+            return False
+        retry_at = min(now + timedelta(seconds=backoff(attempt, self.config)), head.expires_at)
+        await self.run_db(
+            self.store.record_attempt,
+            head.id,
+            now,
+            PENDING,
+            outcome.status,
+            outcome.error,
+            retry_at,
+        )
+        return False
+
+    def _set_backlog(self, value: int) -> None:
+        self._backlog = max(0, value)
+        webhook_backlog.set(self._backlog)
+
+
+def _declared_alert(event: Event) -> Alert:
+    return Alert(
+        id=event.alert_id,
+        region_id=event.region_id,
+        threat=event.threat,
+        status=event.status,
+        started_at=event.occurred_at,
+        originator=event.originator,
+        source=event.source,
+    )

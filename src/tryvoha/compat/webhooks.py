@@ -1,0 +1,195 @@
+"""Webhook subscriptions of the ukrainealarm API (`/api/v3/webhook`) and their delivery.
+
+A key subscribes one URL (POST), changes it (PATCH) or drops it (DELETE). After each live change
+of an alert, every subscribed URL gets one POST per region it shows on, in the form older bots
+read: `{"status": "Activate"|"Deactivate", "regionId", "alarmType", "createdAt"}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, delete, insert, select
+from sqlalchemy import update as sql_update
+
+from tryvoha.alerts.model import Event, EventKind
+from tryvoha.alerts.wire import iso
+from tryvoha.compat.errors import compat_error
+from tryvoha.compat.ids import crosswalk
+from tryvoha.compat.levels import UA_ALERT_TYPES
+from tryvoha.hub import Hub
+from tryvoha.store.timeutil import to_us
+
+log = logging.getLogger(__name__)
+metadata = MetaData()
+compat_webhooks = Table(
+    "compat_webhooks",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    token_id: int
+    url: str
+
+
+class HookStore:
+    """Subscriptions in the hub's database (migration `0601_compat_webhooks`)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.engine = hub.store.engine
+        self.any = bool(self.all())
+        """False while nobody subscribed: then a change costs no database read at all."""
+
+    def get(self, token_id: int) -> Hook | None:
+        query = select(compat_webhooks).where(compat_webhooks.c.token_id == token_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Hook(row.token_id, row.url)
+
+    def all(self) -> list[Hook]:
+        with self.engine.connect() as conn:
+            return [Hook(r.token_id, r.url) for r in conn.execute(select(compat_webhooks))]
+
+    def put(self, token_id: int, url: str, must_exist: bool) -> bool:
+        now = to_us(datetime.now(UTC))
+        table = compat_webhooks
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                sql_update(table)
+                .where(table.c.token_id == token_id)
+                .values(url=url, updated_at=now)
+            ).rowcount
+            if changed:
+                return True
+            if must_exist:
+                return False
+            conn.execute(
+                insert(table).values(token_id=token_id, url=url, created_at=now, updated_at=now)
+            )
+        self.any = True
+        return True
+
+    def remove(self, token_id: int) -> bool:
+        with self.engine.begin() as conn:
+            table = compat_webhooks
+            removed = conn.execute(delete(table).where(table.c.token_id == token_id)).rowcount > 0
+        self.any = bool(self.all())
+        return removed
+
+
+def check_url(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) > 2000:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return value
+
+
+def payloads(hub: Hub, event: Event) -> list[bytes]:
+    """Form (a) for a declared or ended alert, once per region it shows on; nothing otherwise."""
+    if event.kind is EventKind.UPDATED or event.status.value != "actual" or not event.is_live:
+        return []
+    cw = crosswalk(hub.catalogue)
+    status = "Activate" if event.kind is EventKind.DECLARED else "Deactivate"
+    return [
+        orjson.dumps(
+            {
+                "status": status,
+                "regionId": cw.ua_id_of[target],
+                "alarmType": UA_ALERT_TYPES[event.threat],
+                "createdAt": iso(event.occurred_at),
+            }
+        )
+        for target in cw.targets(event.region_id, cw.ua_id_of)
+    ]
+
+
+class HookDelivery:
+    """Posts each live change to every subscribed URL; one try each, failures are logged."""
+
+    def __init__(self, hub: Hub, store: HookStore, timeout: float = 5.0) -> None:
+        self.hub = hub
+        self.store = store
+        self.timeout = timeout
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+
+    def on_event(self, event: Event) -> None:
+        if not self.store.any:
+            return
+        bodies = payloads(self.hub, event)
+        if not bodies:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(bodies))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, bodies: list[bytes]) -> None:
+        hooks = await self.hub.read(self.store.all)
+        if not hooks:
+            return
+        headers = {"content-type": "application/json", "user-agent": "tryvoha-compat-webhook"}
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for hook in hooks:
+                for body in bodies:
+                    try:
+                        response = await client.post(hook.url, content=body, headers=headers)
+                        self.delivered += response.is_success
+                    except httpx.HTTPError as exc:
+                        log.warning("compat webhook to %s failed: %s", hook.url, exc)
+
+
+def build_router(store: HookStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v3", tags=["compat: ukrainealarm"])
+
+    async def change(request: Request, must_exist: bool) -> Response:
+        token = getattr(request.state, "compat_token", None)
+        if token is None:
+            return compat_error(401, "key_required", "webhooks need an API key in Authorization")
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return compat_error(400, "invalid_json", 'the body must be JSON {"webHookUrl": …}')
+        url = check_url(body.get("webHookUrl") if isinstance(body, dict) else None)
+        if url is None:
+            return compat_error(400, "invalid_url", "webHookUrl must be an http(s) URL")
+        hub: Hub = request.app.state.hub
+        done = await hub.read(store.put, token.id, url, must_exist)
+        if not done:
+            return compat_error(404, "no_subscription", "this key has no webhook to change")
+        return Response(orjson.dumps({"webHookUrl": url}), media_type="application/json")
+
+    @router.post("/webhook", summary="Subscribe a URL to alert changes")
+    async def subscribe(request: Request) -> Response:
+        return await change(request, must_exist=False)
+
+    @router.patch("/webhook", summary="Change the subscribed URL")
+    async def modify(request: Request) -> Response:
+        return await change(request, must_exist=True)
+
+    @router.delete("/webhook", summary="Unsubscribe")
+    async def unsubscribe(request: Request) -> Response:
+        token = getattr(request.state, "compat_token", None)
+        if token is None:
+            return compat_error(401, "key_required", "webhooks need an API key in Authorization")
+        hub: Hub = request.app.state.hub
+        if not await hub.read(store.remove, token.id):
+            return compat_error(404, "no_subscription", "this key has no webhook")
+        return Response(b"{}", media_type="application/json")
+
+    return router

@@ -1,0 +1,248 @@
+"""The statistics engine: a columnar copy of the alerts projection in DuckDB.
+
+DuckDB's SQLite and PostgreSQL scanners are extensions it downloads on first use, which a
+self-hosted hub cannot count on; so the engine reads the store's `alerts` table once through the
+store's own connection (a few integer columns, regions as tree indexes) and keeps up with the log
+by folding only the events appended since. Every statistic is then one SQL query over an
+in-memory, oblast-sorted table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+from sqlalchemy import select
+
+from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.history import kyiv
+from tryvoha.regions import Catalogue, Level
+from tryvoha.store import SqlStore
+from tryvoha.store.schema import alerts
+from tryvoha.store.timeutil import to_us
+
+LEVEL_CODE = {Level.COUNTRY: 0, Level.OBLAST: 1, Level.RAION: 2, Level.HROMADA: 3}
+FULL_RELOAD = 200_000
+"""More new events than this since the last refresh: reading the table again is quicker."""
+
+_COLUMNS = ("id", "region", "raion", "oblast", "level", "threat", "status", "started", "ended")
+
+
+class RegionIndex:
+    """Region id ↔ tree index, with each unit's raion and oblast index (-1 when above)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        regions = list(catalogue)
+        self.ids = [r.id for r in regions]
+        self.index = {rid: i for i, rid in enumerate(self.ids)}
+        self.level = np.array([LEVEL_CODE[r.level] for r in regions], dtype=np.uint8)
+        self.oblast = np.full(len(regions), -1, dtype=np.int32)
+        self.raion = np.full(len(regions), -1, dtype=np.int32)
+        for i, r in enumerate(regions):
+            obl = catalogue.ancestor_at(r.id, Level.OBLAST)
+            rai = catalogue.ancestor_at(r.id, Level.RAION)
+            self.oblast[i] = -1 if obl is None else self.index[obl.id]
+            self.raion[i] = -1 if rai is None else self.index[rai.id]
+
+    def codes(self, region_ids: Sequence[str]) -> np.ndarray:
+        get = self.index.__getitem__
+        return np.fromiter((get(r) for r in region_ids), dtype=np.int32, count=len(region_ids))
+
+
+class StatsEngine:
+    """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe)."""
+
+    def __init__(self, catalogue: Catalogue, store: SqlStore | None = None) -> None:
+        self.catalogue = catalogue
+        self.regions = RegionIndex(catalogue)
+        self.store = store
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET threads TO 2").fetchall()
+        self.log_id = 0
+        self._lock = threading.RLock()
+        self._hours_span: tuple[int, int] = (0, 0)
+        # Enums, not strings: every statistic filters on both, over millions of rows.
+        for name, values in (("threat_t", Threat), ("status_t", AlertStatus)):
+            labels = ", ".join(f"'{v.value}'" for v in values)
+            self.con.execute(f"CREATE TYPE {name} AS ENUM ({labels})").fetchall()
+        self._create_empty()
+
+    # Loading ------------------------------------------------------------------------------------
+
+    def _create_empty(self) -> None:
+        self.con.execute(
+            "CREATE OR REPLACE TABLE alerts (id BIGINT, region INTEGER, raion INTEGER, "
+            "oblast INTEGER, level UTINYINT, threat threat_t, status status_t, started BIGINT, "
+            "ended BIGINT)"
+        ).fetchall()
+
+    def load_arrays(
+        self,
+        ids: np.ndarray,
+        region: np.ndarray,
+        threat: np.ndarray | str,
+        status: np.ndarray | str,
+        started: np.ndarray,
+        ended: np.ndarray,
+        log_id: int = 0,
+    ) -> None:
+        """Replace the table with these columns (`ended` < 0 means open); for bulk loads."""
+        frame: dict[str, Any] = {
+            "id": np.asarray(ids, dtype=np.int64),
+            "region": np.asarray(region, dtype=np.int32),
+            "started": np.asarray(started, dtype=np.int64),
+            "ended": np.asarray(ended, dtype=np.int64),
+        }
+        frame["raion"] = self.regions.raion[frame["region"]]
+        frame["oblast"] = self.regions.oblast[frame["region"]]
+        frame["level"] = self.regions.level[frame["region"]]
+        consts = {}
+        for name, value in (("threat", threat), ("status", status)):
+            if isinstance(value, str):
+                consts[name] = value
+            else:
+                frame[name] = np.asarray(value, dtype=object)
+        with self._lock:
+            self.con.register("incoming", frame)
+            cols = [
+                f"CAST({repr(consts[c]) if c in consts else c} AS {c}_t) AS {c}"
+                if c in ("threat", "status")
+                else c
+                for c in _COLUMNS
+                if c != "ended"
+            ]
+            self.con.execute(
+                "CREATE OR REPLACE TABLE alerts AS SELECT "
+                + ", ".join(cols)
+                + ", CASE WHEN ended < 0 THEN NULL ELSE ended END AS ended "
+                "FROM incoming ORDER BY oblast, started"
+            ).fetchall()
+            self.con.unregister("incoming")
+            self.log_id = log_id
+            self._hours_span = (0, 0)
+
+    def load_from_store(self, chunk: int = 500_000) -> None:
+        """Read the whole alerts projection of the store (the first time, or after a gap)."""
+        assert self.store is not None
+        log_id = self.store.last_event_id
+        query = select(
+            alerts.c.id,
+            alerts.c.region_id,
+            alerts.c.threat,
+            alerts.c.status,
+            alerts.c.started_at,
+            alerts.c.ended_at,
+        ).where(alerts.c.last_event_id <= log_id)
+        parts: list[tuple[np.ndarray, ...]] = []
+        with self.store.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            for rows in result.partitions(chunk):
+                parts.append(self._columns(rows))
+        if parts:
+            cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
+        else:
+            cols = [
+                np.empty(0, dtype=t)
+                for t in (np.int64, np.int32, object, object, np.int64, np.int64)
+            ]
+        ids, region, threat, status, started, ended = cols
+        self.load_arrays(ids, region, threat, status, started, ended, log_id)
+
+    def _columns(self, rows: Sequence[Any]) -> tuple[np.ndarray, ...]:
+        n = len(rows)
+        ids, region_ids, threats, statuses, started, ended = (
+            zip(*rows, strict=True) if n else ([],) * 6
+        )
+        return (
+            np.fromiter(ids, dtype=np.int64, count=n),
+            self.regions.codes(region_ids),
+            np.array(threats, dtype=object),
+            np.array(statuses, dtype=object),
+            np.fromiter(started, dtype=np.int64, count=n),
+            np.fromiter((-1 if e is None else e for e in ended), dtype=np.int64, count=n),
+        )
+
+    def refresh(self) -> int:
+        """Catch up with the store's log; returns the log id the engine now reflects."""
+        if self.store is None:
+            return self.log_id
+        with self._lock:
+            target = self.store.last_event_id
+            if target == self.log_id:
+                return self.log_id
+            if self.log_id == 0 or target - self.log_id > FULL_RELOAD:
+                self.load_from_store()
+                return self.log_id
+            new = self.store.events_after(self.log_id, target - self.log_id)
+            declared = [e for e in new if e.kind is EventKind.DECLARED]
+            if declared:
+                self.con.executemany(
+                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [
+                        self._row(e.alert_id, e.region_id, e.threat, e.status, e.occurred_at)
+                        for e in declared
+                    ],
+                )
+            ends = [(to_us(e.occurred_at), e.alert_id) for e in new if e.kind is EventKind.ENDED]
+            if ends:
+                self.con.executemany("UPDATE alerts SET ended = ? WHERE id = ?", ends)
+            self.log_id = new[-1].id if new else target
+            return self.log_id
+
+    def _row(self, alert_id: int, region_id: str, threat: str, status: str, at: datetime) -> list:
+        i = self.regions.index[region_id]
+        return [
+            alert_id,
+            i,
+            int(self.regions.raion[i]),
+            int(self.regions.oblast[i]),
+            int(self.regions.level[i]),
+            str(threat),
+            str(status),
+            to_us(at),
+        ]
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self.con.execute("SELECT count(*) FROM alerts").fetchall()[0][0])
+
+    def span(self) -> tuple[int | None, int | None]:
+        """First start and last end (µs) in the table."""
+        with self._lock:
+            lo, hi = self.con.execute("SELECT min(started), max(ended) FROM alerts").fetchall()[0]
+        return lo, hi
+
+    def ensure_hours(self, since_us: int, until_us: int) -> None:
+        """The UTC-hour → Kyiv-time table covers [since, until) (Kyiv offsets are whole hours,
+        so one row per UTC hour gives every alert's local hour, day and night by a plain join)."""
+        lo, hi = self._hours_span
+        if lo <= since_us and until_us <= hi:
+            return
+        lo = min(lo or since_us, since_us) - 86_400_000_000
+        hi = max(hi, until_us) + 86_400_000_000
+        table = kyiv.hour_table(lo // kyiv.HOUR_US, hi // kyiv.HOUR_US + 1)
+        self.con.register("hours_in", table)
+        self.con.execute("CREATE OR REPLACE TABLE hours AS SELECT * FROM hours_in").fetchall()
+        self.con.unregister("hours_in")
+        self._hours_span = (lo, hi)
+
+    def fetch(
+        self, query: str, params: Sequence[Any] = (), numpy: bool = False, **frames: dict
+    ) -> Any:
+        """Run one query under the engine's lock, with extra numpy frames registered by name."""
+        with self._lock:
+            for name, frame in frames.items():
+                self.con.register(name, frame)
+            try:
+                result = self.con.execute(query, list(params))
+                return result.fetchnumpy() if numpy else result.fetchall()
+            finally:
+                for name in frames:
+                    self.con.unregister(name)

@@ -1,0 +1,464 @@
+"""The alerts.in.ua and ukrainealarm surfaces against tryvoha's own API, in process.
+
+The consistency test drives a sequence of alerts and, after each step, checks every compatible
+view against `/api/v1/status` and `/api/v1/alerts/active` (rendered by `tryvoha.views`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from tryvoha.api.app import create_app
+from tryvoha.compat.ids import OBLAST_ORDER, crosswalk
+from tryvoha.compat.ukrainealarm import timespan
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
+from tryvoha.regions import Catalogue, Level, load_catalogue
+from tryvoha.store import SqlStore
+
+from .conftest import auth
+
+KRYVYI_RIH_UA = "279"  # hromada in Dnipropetrovska oblast (ukrainealarm id = alerts.in.ua uid)
+
+
+@pytest.fixture
+async def compat_app(
+    hub: Hub, settings: Settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    app = create_app(hub, settings)
+    config = app.state.compat.config
+    config.aiu_per_minute = config.aiu_history_per_minute = config.ua_per_minute = 0
+    config.keyless_per_5min = 0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+        yield c, app
+
+
+@pytest.fixture
+def api(compat_app: tuple[httpx.AsyncClient, FastAPI]) -> httpx.AsyncClient:
+    return compat_app[0]
+
+
+@pytest.fixture
+def reader(hub: Hub) -> str:
+    plain, _ = hub.store.create_token("compat-reader", [])
+    return plain
+
+
+async def declare(api: httpx.AsyncClient, token: str, region_id: str, **extra: Any) -> dict:
+    body = {"region_id": region_id, "threat": "air_raid", **extra}
+    r = await api.post("/api/v1/alerts", json=body, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()["alert"]
+
+
+async def end(api: httpx.AsyncClient, token: str, alert_id: int) -> None:
+    r = await api.post(f"/api/v1/alerts/{alert_id}/end", json={}, headers=auth(token))
+    assert r.status_code == 200, r.text
+
+
+def level_of(alert: dict) -> str:
+    return "yellow" if alert["details"] and set(alert["details"]) <= {"drones"} else "red"
+
+
+async def check_consistent(api: httpx.AsyncClient, token: str, catalogue: Catalogue) -> None:
+    """Every compatible view agrees with tryvoha's own status and active alerts."""
+    cw = crosswalk(catalogue)
+    ours = (await api.get("/api/v1/status", params={"threat": "air_raid"})).json()
+    status = {r["id"]: r["status"] for r in ours["regions"]}
+    active = (await api.get("/api/v1/alerts/active")).json()["alerts"]
+    air = [a for a in active if a["threat"] == "air_raid"]
+
+    def covering(region_id: str) -> list[dict]:
+        chain = {region_id, *(r.id for r in catalogue.ancestors(region_id))}
+        return [a for a in air if a["region_id"] in chain]
+
+    def expected(region_id: str, levels: bool) -> str:
+        value = status[region_id]
+        if value != "active":
+            return "P" if value == "partial" else "N"
+        if not levels:
+            return "A"
+        return "R" if any(level_of(a) == "red" for a in covering(region_id)) else "Y"
+
+    h = auth(token)
+    for version, levels in (("v1", False), ("v2", True)):
+        by_oblast = (
+            await api.get(f"/{version}/iot/active_air_raid_alerts_by_oblast.json", headers=h)
+        ).json()
+        assert by_oblast == "".join(expected(cw.by_uid[u].id, levels) for u in OBLAST_ORDER)
+        full = (await api.get(f"/{version}/iot/active_air_raid_alerts.json", headers=h)).json()
+        assert len(full) == cw.max_uid + 1
+        for uid, char in enumerate(full):
+            region = cw.by_uid.get(uid)
+            assert char == (" " if region is None else expected(region.id, levels)), uid
+        for uid in (*OBLAST_ORDER, int(KRYVYI_RIH_UA)):
+            one = (
+                await api.get(f"/{version}/iot/active_air_raid_alerts/{uid}.json", headers=h)
+            ).json()
+            assert one == expected(cw.by_uid[uid].id, levels)
+
+    listed = (await api.get("/v1/alerts/active.json", headers=h)).json()["alerts"]
+    assert {a["id"] for a in listed} == {a["id"] for a in active}
+    covered: set[str] = set()
+    for a in listed:
+        if a["alert_type"] == "air_raid":
+            region = cw.by_uid[int(a["location_uid"])]
+            covered |= {region.id, *(r.id for r in catalogue.descendants(region.id))}
+    assert {rid for rid in cw.uid_of if status[rid] == "active"} == covered & set(cw.uid_of)
+
+    records = (await api.get("/api/v3/alerts")).json()
+    for record in records:
+        rid = cw.by_ua_id[record["regionId"]].id
+        types = {e["type"] for e in record["activeAlerts"]}
+        assert ("AIR" in types) == (status[rid] == "active")
+    roots = {t for a in air for t in cw.targets(a["region_id"], cw.ua_id_of)}
+    assert roots <= {cw.by_ua_id[r["regionId"]].id for r in records}
+    for rid in [r.id for r in catalogue.oblasts if r.id in cw.ua_id_of] + [
+        cw.by_ua_id[KRYVYI_RIH_UA].id
+    ]:
+        one = (await api.get(f"/api/v3/alerts/{cw.ua_id_of[rid]}")).json()
+        assert len(one) == 1
+        types = {e["type"] for e in one[0]["activeAlerts"]}
+        assert ("AIR" in types) == (status[rid] == "active"), rid
+
+
+async def test_both_surfaces_agree_with_views_at_every_step(
+    api: httpx.AsyncClient, admin_token: str, reader: str, catalogue: Catalogue
+) -> None:
+    cw = crosswalk(catalogue)
+    kryvyi_rih = cw.by_ua_id[KRYVYI_RIH_UA]
+    lviv = cw.by_uid[27]
+    lviv_hromada = next(
+        r
+        for r in catalogue.descendants(lviv.id)
+        if r.id in cw.ua_id_of and r.level is Level.HROMADA
+    )
+    kharkiv_raion = next(r for r in catalogue.children(cw.by_uid[22].id) if r.id in cw.ua_id_of)
+    index = []
+
+    async def step() -> None:
+        await check_consistent(api, reader, catalogue)
+        index.append((await api.get("/api/v3/alerts/status")).json()["lastActionIndex"])
+
+    await step()
+    a1 = await declare(api, admin_token, kryvyi_rih.id)
+    await step()
+    a2 = await declare(api, admin_token, kharkiv_raion.id, details=["drones"])
+    await step()
+    a3 = await declare(api, admin_token, lviv.id, details=["ballistic_missile"])
+    await step()
+    a4 = await declare(api, admin_token, lviv_hromada.id)
+    await step()
+    await end(api, admin_token, a3["id"])  # Lviv oblast becomes partial
+    await step()
+    drill = await declare(api, admin_token, cw.by_uid[31].id, status="exercise")
+    art = await declare(api, admin_token, kryvyi_rih.id, threat="artillery_shelling")
+    await step()
+    country = await declare(api, admin_token, catalogue.country.id, details=["drones"])
+    await step()
+    for alert in (country, a1, a2, a4, drill, art):
+        await end(api, admin_token, alert["id"])
+        await step()
+    assert index == sorted(index) and len(set(index)) == len(index)
+
+
+async def test_iot_bodies_headers_and_exact_304(api: httpx.AsyncClient, reader: str) -> None:
+    h = auth(reader)
+    r = await api.get("/v1/iot/active_air_raid_alerts_by_oblast.json", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert len(r.content) == 29 and r.content.startswith(b'"') and r.content.endswith(b'"')
+    modified = r.headers["last-modified"]
+    same = await api.get(r.url, headers={**h, "If-Modified-Since": modified})
+    assert same.status_code == 304 and same.content == b""
+    empty = await api.get(r.url, headers={**h, "If-Modified-Since": ""})
+    assert empty.status_code == 200
+    later = parsedate_to_datetime(modified) + timedelta(seconds=5)
+    other = await api.get(
+        r.url, headers={**h, "If-Modified-Since": later.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    )
+    assert other.status_code == 200, "only an exact match is a 304"
+    one = await api.get("/v2/iot/active_air_raid_alerts/31.json", headers=h)
+    assert one.content == b'"N"' and "last-modified" in one.headers
+    missing = await api.get("/v1/iot/active_air_raid_alerts/99999.json", headers=h)
+    assert missing.status_code == 404 and "message" in missing.json()
+
+
+async def test_last_modified_changes_with_every_event(
+    api: httpx.AsyncClient, admin_token: str, reader: str, catalogue: Catalogue
+) -> None:
+    h = auth(reader)
+    cw = crosswalk(catalogue)
+    seen = []
+    for uid in (4, 8, 9):
+        r = await api.get("/v1/alerts/active.json", headers=h)
+        seen.append(r.headers["last-modified"])
+        meta = r.json()["meta"]["last_updated_at"]
+        assert datetime.strptime(meta, "%Y/%m/%d %H:%M:%S %z") == parsedate_to_datetime(seen[-1])
+        await declare(api, admin_token, cw.by_uid[uid].id)  # all within about one second
+    r = await api.get("/v1/alerts/active.json", headers={**h, "If-Modified-Since": seen[-1]})
+    assert r.status_code == 200
+    seen.append(r.headers["last-modified"])
+    times = [parsedate_to_datetime(s) for s in seen]
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+async def test_active_alert_object_fields(
+    api: httpx.AsyncClient, admin_token: str, reader: str, catalogue: Catalogue
+) -> None:
+    cw = crosswalk(catalogue)
+    hromada = cw.by_ua_id[KRYVYI_RIH_UA]
+    alert = await declare(
+        api, admin_token, hromada.id, details=["drones", "cruise_missile"], notes="n"
+    )
+    body = (await api.get("/v1/alerts/active.json", headers=auth(reader))).json()
+    assert isinstance(body["disclaimer"], str) and body["meta"]["type"] == "full"
+    (doc,) = body["alerts"]
+    assert doc["id"] == alert["id"] and doc["location_uid"] == KRYVYI_RIH_UA
+    assert doc["location_type"] == "hromada" and doc["location_oblast_uid"] == 9
+    assert doc["location_oblast"] == "Дніпропетровська область"
+    assert doc["location_raion"].endswith("район") and doc["notes"] == "n"
+    assert doc["finished_at"] is None and doc["calculated"] is None
+    for key in ("started_at", "updated_at"):
+        datetime.strptime(doc[key], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert doc["alert_level"] == "red"
+    assert {t["threat_type"]: t["level"] for t in doc["threats"]} == {
+        "drones": "yellow",
+        "cruise_missiles": "red",
+    }
+
+
+async def test_history_periods_and_errors(
+    api: httpx.AsyncClient, admin_token: str, reader: str, catalogue: Catalogue
+) -> None:
+    cw = crosswalk(catalogue)
+    h = auth(reader)
+    inside = await declare(api, admin_token, cw.by_ua_id[KRYVYI_RIH_UA].id)
+    await end(api, admin_token, inside["id"])
+    elsewhere = await declare(api, admin_token, cw.by_uid[27].id)
+    for period in ("day_ago", "week_ago", "month_ago"):
+        r = await api.get(f"/v1/regions/9/alerts/{period}.json", headers=h)
+        assert r.status_code == 200 and "last-modified" in r.headers
+        body = r.json()
+        assert [a["id"] for a in body["alerts"]] == [inside["id"]]
+        assert body["alerts"][0]["finished_at"] is not None and "meta" in body
+        assert "threats" not in body["alerts"][0]
+    again = await api.get(
+        "/v1/regions/9/alerts/day_ago.json",
+        headers={**h, "If-Modified-Since": r.headers["last-modified"]},
+    )
+    assert again.status_code == 304
+    bad = await api.get("/v1/regions/9/alerts/year_ago.json", headers=h)
+    assert bad.status_code == 400 and "year_ago" in bad.json()["message"]
+    unknown = await api.get("/v1/regions/Unknown UID/alerts/month_ago.json", headers=h)
+    assert unknown.status_code == 404 and "message" in unknown.json()
+    assert elsewhere["id"] not in [a["id"] for a in r.json()["alerts"]]
+
+
+async def test_ukrainealarm_history_and_date_history(
+    api: httpx.AsyncClient, admin_token: str, catalogue: Catalogue
+) -> None:
+    cw = crosswalk(catalogue)
+    oblast = cw.by_uid[9]
+    hromada = cw.by_ua_id[KRYVYI_RIH_UA]
+    first = await declare(api, admin_token, oblast.id)
+    await end(api, admin_token, first["id"])
+    second = await declare(api, admin_token, hromada.id, threat="artillery_shelling")
+    r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": KRYVYI_RIH_UA})
+    (entry,) = r.json()
+    assert entry["regionId"] == KRYVYI_RIH_UA
+    alarms = {a["alertType"]: a for a in entry["alarms"]}
+    assert set(alarms) == {"AIR", "ARTILLERY"}
+    assert alarms["AIR"]["isContinue"] is False and alarms["ARTILLERY"]["isContinue"] is True
+    start = datetime.fromisoformat(alarms["AIR"]["startDate"])
+    stop = datetime.fromisoformat(alarms["AIR"]["endDate"])
+    assert alarms["AIR"]["duration"] == timespan(stop - start)
+    today = datetime.now(UTC).astimezone().strftime("%Y%m%d")
+    day = (await api.get("/api/v3/alerts/dateHistory", params={"date": today})).json()
+    got = {(a["regionId"], a["alertType"]) for a in day}
+    assert ("9", "AIR") in got and (KRYVYI_RIH_UA, "ARTILLERY") in got
+    assert second["id"]
+    for bad in ("2024-01-01", "20241301", ""):
+        r = await api.get("/api/v3/alerts/dateHistory", params={"date": bad})
+        assert r.status_code == 400
+    r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "nope"})
+    assert r.status_code == 404
+
+
+def test_timespan_format() -> None:
+    assert timespan(timedelta(minutes=45, seconds=12)) == "00:45:12"
+    assert timespan(timedelta(days=1, hours=2, minutes=3, seconds=4.5)) == "1.02:03:04.5000000"
+
+
+async def test_regions_tree(api: httpx.AsyncClient, catalogue: Catalogue) -> None:
+    cw = crosswalk(catalogue)
+    r = await api.get("/api/v3/regions")
+    assert r.headers["content-type"] == "application/json"
+    states = r.json()["states"]
+    counts: dict[str, int] = {}
+
+    def walk(node: dict, depth: int) -> None:
+        counts[node["regionType"]] = counts.get(node["regionType"], 0) + 1
+        assert node["regionType"] == ("State", "District", "Community")[depth]
+        for child in node["regionChildIds"]:
+            region = cw.by_ua_id[child["regionId"]]
+            assert catalogue.is_within(region.id, cw.by_ua_id[node["regionId"]].id)
+            walk(child, depth + 1)
+
+    for state in states:
+        walk(state, 0)
+    levels = {Level.OBLAST: "State", Level.RAION: "District", Level.HROMADA: "Community"}
+    expected: dict[str, int] = {}
+    for rid in cw.ua_id_of:
+        name = levels[catalogue.get(rid).level]
+        expected[name] = expected.get(name, 0) + 1
+    assert counts == expected
+    assert any(s["regionId"] == "9999" for s in states)  # Crimea, as ukrainealarm names it
+
+
+async def test_region_alerts_always_one_element_and_404(api: httpx.AsyncClient) -> None:
+    r = await api.get("/api/v3/alerts/31")
+    assert r.status_code == 200
+    (record,) = r.json()
+    assert record["regionId"] == "31" and record["activeAlerts"] == []
+    assert record["regionType"] == "State" and record["regionName"] == "м. Київ"
+    assert (await api.get("/api/v3/alerts/123456")).status_code == 404
+
+
+async def test_keys_and_keyless_mode(
+    compat_app: tuple[httpx.AsyncClient, FastAPI], reader: str, hub: Hub
+) -> None:
+    api, app = compat_app
+    path = "/v1/iot/active_air_raid_alerts_by_oblast.json"
+    r = await api.get(path)
+    assert r.status_code == 401 and "message" in r.json() and "error" in r.json()
+    assert (await api.get(path, headers=auth("wrong"))).status_code == 401
+    assert (await api.get(path, params={"token": reader})).status_code == 200
+    assert (await api.get(path, headers=auth(reader))).status_code == 200
+    assert (await api.get("/api/v3/alerts/31")).status_code == 200  # keyless
+    assert (
+        await api.get("/api/v3/alerts/31", headers={"Authorization": reader})
+    ).status_code == 200
+    assert (await api.get("/api/v3/alerts/31", headers={"Authorization": "bad"})).status_code == 401
+    app.state.compat.config.keyless = False
+    assert (await api.get("/api/v3/alerts/31")).status_code == 403
+    hub.store.revoke_token("compat-reader")
+    app.state.compat.keys.forget()
+    assert (await api.get(path, headers=auth(reader))).status_code == 401
+
+
+async def test_rate_limits_answer_429_with_retry_after(
+    compat_app: tuple[httpx.AsyncClient, FastAPI], reader: str
+) -> None:
+    api, app = compat_app
+    config = app.state.compat.config
+    config.aiu_per_minute, config.aiu_history_per_minute, config.ua_per_minute = 12, 2, 3
+    path = "/v1/iot/active_air_raid_alerts_by_oblast.json"
+    codes = [(await api.get(path, headers=auth(reader))).status_code for _ in range(13)]
+    assert codes == [200] * 12 + [429]
+    r = await api.get(path, headers=auth(reader))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and "message" in r.json()
+    history = [
+        (await api.get("/v1/regions/9/alerts/day_ago.json", headers=auth(reader))).status_code
+        for _ in range(3)
+    ]
+    assert history == [200, 200, 429]
+    keyed = [
+        (await api.get("/api/v3/alerts/status", headers={"Authorization": reader})).status_code
+        for _ in range(4)
+    ]
+    assert keyed == [200, 200, 200, 429]
+
+
+async def test_last_action_index_and_last_modified_survive_restart(
+    catalogue: Catalogue, sqlite_url: str, settings: Settings
+) -> None:
+    async def read(hub: Hub) -> tuple[int, str]:
+        app = create_app(hub, settings)
+        token, _ = hub.store.create_token(f"reader-{id(app)}", [])
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://h"
+        ) as c:
+            index = (await c.get("/api/v3/alerts/status")).json()["lastActionIndex"]
+            modified = (await c.get("/v1/alerts/active.json", headers=auth(token))).headers[
+                "last-modified"
+            ]
+        return index, modified
+
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    hub.load()
+    admin, _ = hub.store.create_token("admin", None)
+    app = create_app(hub, settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+        for uid in (4, 8, 9):
+            r = await c.post(
+                "/api/v1/alerts",
+                json={"region_id": crosswalk(catalogue).by_uid[uid].id, "threat": "air_raid"},
+                headers=auth(admin),
+            )
+            assert r.status_code == 201
+    before = await read(hub)
+    hub.close()
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    hub.load()
+    after = await read(hub)
+    hub.close()
+    assert after[0] == before[0] == 3
+    assert after[1] == before[1], "same log, same Last-Modified: a client's copy stays valid"
+
+
+async def test_webhook_subscription_endpoints(
+    compat_app: tuple[httpx.AsyncClient, FastAPI], reader: str, hub: Hub
+) -> None:
+    api, app = compat_app
+    key = {"Authorization": reader}
+    body = {"webHookUrl": "http://127.0.0.1:9/hook"}
+    assert (await api.post("/api/v3/webhook", json=body)).status_code == 401
+    assert (await api.patch("/api/v3/webhook", json=body, headers=key)).status_code == 404
+    r = await api.post("/api/v3/webhook", json=body, headers=key)
+    assert r.status_code == 200 and r.json() == body
+    bad = await api.post("/api/v3/webhook", json={"webHookUrl": "ftp://x"}, headers=key)
+    assert bad.status_code == 400 and "webHookUrl" in bad.json()["error"]["message"]
+    moved = {"webHookUrl": "http://127.0.0.1:9/other"}
+    assert (await api.patch("/api/v3/webhook", json=moved, headers=key)).status_code == 200
+    store = app.state.compat_webhooks.store
+    assert [h.url for h in store.all()] == [moved["webHookUrl"]]
+    assert (await api.delete("/api/v3/webhook", headers=key)).status_code == 200
+    assert store.all() == []
+    assert (await api.delete("/api/v3/webhook", headers=key)).status_code == 404
+
+
+def test_crosswalk_covers_catalogue_ids() -> None:
+    catalogue = load_catalogue()
+    cw = crosswalk(catalogue)
+    assert sorted(OBLAST_ORDER) == sorted(r.alerts_in_ua_uid for r in catalogue.oblasts)
+    for region in catalogue:
+        if region.alerts_in_ua_uid is not None:
+            assert cw.uid_of[region.id] == region.alerts_in_ua_uid
+        if region.ukrainealarm_id is not None:
+            assert cw.ua_id_of[region.id] == region.ukrainealarm_id
+    assert orjson.dumps(cw.max_uid) == b"1804"
+
+
+async def test_alerts_in_ua_surface_under_a_prefix(
+    hub: Hub, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRYVOHA_COMPAT_PREFIX", "aiu/")
+    app = create_app(hub, settings)
+    token, _ = hub.store.create_token("prefixed", [])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+        moved = await c.get(
+            "/aiu/v1/iot/active_air_raid_alerts_by_oblast.json", headers=auth(token)
+        )
+        assert moved.status_code == 200 and len(moved.json()) == 27
+        history = await c.get("/aiu/v1/regions/16/alerts/week_ago.json", headers=auth(token))
+        assert history.status_code == 200 and "last-modified" in history.headers
+        assert (await c.get("/v1/iot/active_air_raid_alerts_by_oblast.json")).status_code == 404

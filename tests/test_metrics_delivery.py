@@ -1,0 +1,86 @@
+"""`/metrics` after real deliveries: per-channel latency histograms moved, webhook backlog and
+subscriber gauges follow, and `tryvoha serve --mqtt` wiring (the app's lifespan) publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tryvoha.api.app import create_app
+from tryvoha.channels.webhooks.receiver import Receiver
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
+from tryvoha.store import SqlStore
+
+from .conftest import auth, need_service
+from .test_mqtt import clear_retained
+from .test_webhooks import FAST
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple], float]:
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def latency_count(samples: dict, channel: str) -> float:
+    return samples.get(("tryvoha_delivery_latency_seconds_count", (("channel", channel),)), 0.0)
+
+
+@pytest.mark.mqtt
+async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: str) -> None:
+    need_service(1883, "Mosquitto")
+    prefix = f"tryvoha-test/{uuid.uuid4().hex[:10]}"
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    hub.load()
+    admin, _ = hub.store.create_token("admin", None)
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt="mqtt://127.0.0.1:1883"))
+    app.state.webhook_config = FAST
+    app.state.mqtt_prefix = prefix
+    down = True
+    receiver = Receiver(answer=lambda _r: 503 if down else 200)
+    await receiver.start()
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+                before = await scrape(client)
+                r = await client.post(
+                    "/api/v1/webhooks", json={"url": receiver.url}, headers=auth(admin)
+                )
+                assert r.status_code == 201
+                for oblast in catalogue.oblasts[:3]:
+                    r = await client.post(
+                        "/api/v1/alerts", json={"region_id": oblast.id}, headers=auth(admin)
+                    )
+                    assert r.status_code == 201
+                await receiver.wait_for(lambda x: len(x.received) >= 2)
+                stuck = await scrape(client)
+                assert stuck[("tryvoha_webhook_backlog", ())] == 3
+                assert stuck[("tryvoha_subscribers", (("channel", "webhook"),))] == 1
+                assert stuck[("tryvoha_mqtt_connected", ())] == 1
+
+                down = False
+                await receiver.wait_for(lambda x: len(x.acknowledged()) == 3)
+                await app.state.mqtt.wait_published(hub.last_event_id)
+                await asyncio.sleep(0.05)  # the last delivery's outcome is being recorded
+                after = await scrape(client)
+    finally:
+        await receiver.stop()
+        hub.close()
+        await clear_retained("127.0.0.1", 1883, prefix)
+    assert latency_count(after, "webhook") - latency_count(before, "webhook") == 3
+    assert latency_count(after, "mqtt") - latency_count(before, "mqtt") == 3
+    assert after[("tryvoha_webhook_backlog", ())] == 0
+    ok = ("tryvoha_webhook_attempts_total", (("outcome", "success"),))
+    failed = ("tryvoha_webhook_attempts_total", (("outcome", "http_error"),))
+    assert after[ok] - before.get(ok, 0) == 3
+    assert after[failed] - before.get(failed, 0) >= 2

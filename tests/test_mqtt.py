@@ -1,0 +1,324 @@
+"""MQTT with the real Mosquitto: retained statuses for late subscribers, statuses and events right
+after each change, and correct retained statuses after the broker restarts under load."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiomqtt
+import httpx
+import orjson
+import pytest
+
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End
+from tryvoha.alerts.model import AlertStatus, Threat
+from tryvoha.channels.mqtt import MqttPublisher, parse_broker_url
+from tryvoha.hub import Hub
+from tryvoha.regions import Catalogue
+
+from .conftest import need_service
+
+pytestmark = pytest.mark.mqtt
+ACTOR = Actor("test-dispatch")
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A topic prefix of this test's own; its retained messages are cleared afterwards."""
+    need_service(1883, "Mosquitto")
+    name = f"tryvoha-test/{uuid.uuid4().hex[:10]}"
+    yield name
+    asyncio.run(clear_retained("127.0.0.1", 1883, name))
+
+
+async def clear_retained(host: str, port: int, prefix: str) -> None:
+    topics = {t for t, _ in await retained(host, port, f"{prefix}/#", idle=0.3)}
+    async with aiomqtt.Client(host, port) as client:
+        for topic in topics:
+            client._client.publish(topic, b"", qos=0, retain=True)
+        await client.publish(f"{prefix}/cleared", b"", qos=1, retain=True)
+
+
+async def retained(
+    host: str, port: int, pattern: str, expect: int | None = None, idle: float = 1.0
+) -> list[tuple[str, bytes]]:
+    """What a device that connects now receives: every retained message under `pattern`."""
+    got: list[tuple[str, bytes]] = []
+    async with aiomqtt.Client(host, port) as client:
+        await client.subscribe(pattern, qos=1)
+        with contextlib.suppress(TimeoutError):
+            while expect is None or len(got) < expect:
+                async with asyncio.timeout(idle):
+                    message = await anext(client.messages)
+                if message.retain:
+                    got.append((str(message.topic), bytes(message.payload)))
+    return got
+
+
+async def statuses_from_broker(port: int, prefix: str, catalogue: Catalogue) -> dict[str, dict]:
+    got = await retained("127.0.0.1", port, f"{prefix}/status/+", expect=len(catalogue))
+    return {topic.rsplit("/", 1)[1]: orjson.loads(payload) for topic, payload in got}
+
+
+async def statuses_from_api(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """Per region, per threat, from the public HTTP API (another rendering of the same fold)."""
+    result: dict[str, dict[str, str]] = {}
+    for threat in Threat:
+        doc = (await client.get("/api/v1/status", params={"threat": threat.value})).json()
+        for region in doc["regions"]:
+            result.setdefault(region["id"], {})[threat.value] = region["status"]
+    return result
+
+
+async def assert_broker_agrees_with_api(
+    port: int, prefix: str, hub: Hub, client: httpx.AsyncClient
+) -> None:
+    broker = await statuses_from_broker(port, prefix, hub.catalogue)
+    api = await statuses_from_api(client)
+    assert broker.keys() == api.keys() == {r.id for r in hub.catalogue}
+    assert {k: v["threats"] for k, v in broker.items()} == api
+    assert {v["log_id"] for v in broker.values()} <= set(range(hub.last_event_id + 1))
+    head = await retained("127.0.0.1", port, f"{prefix}/head", expect=1)
+    assert orjson.loads(head[0][1])["log_id"] == hub.last_event_id
+
+
+async def test_late_subscriber_gets_every_region_status_at_once(
+    hub: Hub, client: httpx.AsyncClient, catalogue: Catalogue, prefix: str
+) -> None:
+    kharkiv, lviv = catalogue.oblasts[20], catalogue.oblasts[13]
+    raion = catalogue.children(lviv.id)[1]
+    await hub.submit(Declare(kharkiv.id, Threat.AIR_RAID), ACTOR)
+    await hub.submit(Declare(raion.id, Threat.AIR_RAID), ACTOR)
+    await hub.submit(Declare(raion.id, Threat.ARTILLERY_SHELLING), ACTOR)
+    await hub.submit(Declare(kharkiv.id, Threat.AIR_RAID, status=AlertStatus.EXERCISE), ACTOR)
+
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(hub.last_event_id)
+    # The hub is gone; a device connecting now still gets every region from the retained store.
+    await assert_broker_agrees_with_api(1883, prefix, hub, client)
+    broker = await statuses_from_broker(1883, prefix, catalogue)
+    assert broker[raion.id]["status"] == "active"
+    assert broker[lviv.id]["status"] == "partial"
+    hromada = catalogue.children(raion.id)[0]
+    assert broker[hromada.id]["threats"]["artillery_shelling"] == "active"
+    plain = dict(await retained("127.0.0.1", 1883, f"{prefix}/status/{hromada.id}/+", expect=5))
+    assert {t.rsplit("/", 1)[1]: p.decode() for t, p in plain.items()} == broker[hromada.id][
+        "threats"
+    ]
+    online = await retained("127.0.0.1", 1883, f"{prefix}/online", expect=1)
+    assert online == [(f"{prefix}/online", b"false")]  # said by the broker when we left
+
+
+async def test_statuses_and_events_follow_each_change(
+    hub: Hub, client: httpx.AsyncClient, catalogue: Catalogue, prefix: str
+) -> None:
+    oblast = catalogue.oblasts[8]
+    raion = catalogue.children(oblast.id)[0]
+    hromada = catalogue.children(raion.id)[0]
+    async with (
+        MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher,
+        aiomqtt.Client("127.0.0.1", 1883) as device,
+    ):
+        await publisher.wait_published(0)
+        await device.subscribe(f"{prefix}/status/{hromada.id}/air_raid", qos=1)
+        await device.subscribe(f"{prefix}/events/{oblast.id}/#", qos=1)
+        await device.subscribe(f"{prefix}/drills/events/#", qos=1)
+        await device.subscribe(f"{prefix}/head", qos=1)
+        messages = device.messages
+
+        async def next_on(suffix: str) -> aiomqtt.Message:
+            async with asyncio.timeout(5):
+                async for m in messages:
+                    if str(m.topic) == f"{prefix}/{suffix}" and not m.retain:
+                        return m
+            raise AssertionError(suffix)
+
+        declared = await hub.submit(Declare(raion.id, Threat.AIR_RAID), ACTOR)
+        event = await next_on(f"events/{oblast.id}/{raion.id}")
+        assert orjson.loads(event.payload)["id"] == declared.event.id
+        status = await next_on(f"status/{hromada.id}/air_raid")
+        assert status.payload == b"active"
+        head = await next_on("head")
+        assert orjson.loads(head.payload)["log_id"] == declared.event.id
+        await assert_broker_agrees_with_api(1883, prefix, hub, client)
+
+        drill = await hub.submit(
+            Declare(hromada.id, Threat.AIR_RAID, status=AlertStatus.TEST), ACTOR
+        )
+        path = f"drills/events/{oblast.id}/{raion.id}/{hromada.id}"
+        assert orjson.loads((await next_on(path)).payload)["id"] == drill.event.id
+
+        ended = await hub.submit(End(AlertRef(alert_id=declared.event.alert_id)), ACTOR)
+        event = await next_on(f"events/{oblast.id}/{raion.id}")
+        assert orjson.loads(event.payload)["kind"] == "ended"
+        assert (await next_on(f"status/{hromada.id}/air_raid")).payload == b"none"
+        head = await next_on("head")
+        assert orjson.loads(head.payload)["log_id"] == ended.event.id
+        await assert_broker_agrees_with_api(1883, prefix, hub, client)
+
+
+# A private broker, restarted under load ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A Mosquitto of this test's own on another port, so the shared one is never disturbed."""
+
+    def __init__(self, directory: Path, persistence: bool) -> None:
+        self.port = free_port()
+        self.conf = directory / "mosquitto.conf"
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "user root"]
+        if persistence:
+            lines += ["persistence true", f"persistence_location {directory}/"]
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)])
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            await asyncio.sleep(0.02)
+        raise RuntimeError("mosquitto did not start")
+
+    async def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+            await asyncio.to_thread(self.process.wait, 5)
+        self.process = None
+
+
+@pytest.fixture
+async def private_broker(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    if subprocess.run(["which", "mosquitto"], capture_output=True).returncode != 0:
+        pytest.skip("the mosquitto binary is not installed")
+    broker = Broker(tmp_path, persistence=request.param)
+    await broker.start()
+    yield broker
+    await broker.stop(signal.SIGKILL)
+
+
+async def load(hub: Hub, catalogue: Catalogue, stop: asyncio.Event) -> None:
+    """Declare and end alerts across the oblasts as fast as the hub takes them."""
+    open_ids: list[int] = []
+    i = 0
+    while not stop.is_set():
+        oblast = catalogue.oblasts[i % len(catalogue.oblasts)]
+        if len(open_ids) > 10:
+            await hub.submit(End(AlertRef(alert_id=open_ids.pop(0))), ACTOR)
+        outcome = await hub.submit(Declare(oblast.id, Threat.AIR_RAID), ACTOR)
+        if outcome.event is not None:
+            open_ids.append(outcome.event.alert_id)
+        i += 1
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("private_broker", [False], indirect=True)
+async def test_broker_killed_under_load_retained_statuses_are_repaired(
+    hub: Hub, client: httpx.AsyncClient, catalogue: Catalogue, private_broker: Broker
+) -> None:
+    """kill -9 with no persistence: the restarted broker knows nothing; the publisher reconnects
+    and publishes every status again, so a device connecting afterwards sees the truth."""
+    prefix = "tryvoha"
+    url = f"mqtt://127.0.0.1:{private_broker.port}"
+    stop = asyncio.Event()
+    async with MqttPublisher(hub, url, prefix=prefix, reconnect_max=0.3).running() as publisher:
+        await publisher.wait_published(0)
+        loader = asyncio.create_task(load(hub, catalogue, stop))
+        await asyncio.sleep(0.3)
+        await private_broker.stop(signal.SIGKILL)
+        at_kill = hub.last_event_id
+        await asyncio.sleep(0.4)  # events keep coming while the broker is away
+        await private_broker.start()
+        await asyncio.sleep(0.3)
+        stop.set()
+        await loader
+        assert hub.last_event_id > at_kill + 5
+        await publisher.wait_published(hub.last_event_id)
+        assert publisher.connections == 2
+    await assert_broker_agrees_with_api(private_broker.port, prefix, hub, client)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("private_broker", [True], indirect=True)
+async def test_broker_restarted_under_load_loses_no_event(
+    hub: Hub, client: httpx.AsyncClient, catalogue: Catalogue, private_broker: Broker
+) -> None:
+    """A device with a persistent session gets every live event published through a broker
+    restart, in log order, and the retained statuses are right afterwards."""
+    prefix = "tryvoha"
+    port = private_broker.port
+    url = f"mqtt://127.0.0.1:{port}"
+    seen: list[int] = []
+
+    async def device(ready: asyncio.Event) -> None:
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, identifier="siren-7", clean_session=False
+                ) as c:
+                    await c.subscribe(f"{prefix}/events/#", qos=1)
+                    ready.set()
+                    async for m in c.messages:
+                        seen.append(orjson.loads(m.payload)["id"])
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.05)
+
+    ready = asyncio.Event()
+    listener = asyncio.create_task(device(ready))
+    await ready.wait()
+    stop = asyncio.Event()
+    first_id = hub.last_event_id + 1
+    try:
+        async with MqttPublisher(hub, url, prefix=prefix, reconnect_max=0.3).running() as pub:
+            await pub.wait_published(0)
+            loader = asyncio.create_task(load(hub, catalogue, stop))
+            await asyncio.sleep(0.3)
+            await private_broker.stop(signal.SIGTERM)
+            await asyncio.sleep(0.4)
+            await private_broker.start()
+            await asyncio.sleep(0.3)
+            stop.set()
+            await loader
+            await pub.wait_published(hub.last_event_id)
+            expected = list(range(first_id, hub.last_event_id + 1))
+            async with asyncio.timeout(10):
+                while set(seen) < set(expected):
+                    await asyncio.sleep(0.02)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    assert set(seen) == set(expected)
+    firsts = list(dict.fromkeys(seen))
+    assert firsts == expected  # in log order (a repeat after reconnect only repeats)
+    await assert_broker_agrees_with_api(port, prefix, hub, client)
+
+
+def test_broker_urls() -> None:
+    a = parse_broker_url("mqtt://user:p%40ss@broker.example.org")
+    assert (a.host, a.port, a.username, a.password, a.tls) == (
+        "broker.example.org",
+        1883,
+        "user",
+        "p@ss",
+        False,
+    )
+    assert parse_broker_url("mqtts://h").port == 8883 and parse_broker_url("mqtts://h").tls
+    assert parse_broker_url("127.0.0.1:1884").port == 1884
+    with pytest.raises(ValueError, match="mqtt://"):
+        parse_broker_url("http://h")
