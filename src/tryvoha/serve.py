@@ -8,7 +8,7 @@ import uvicorn
 from rich.console import Console
 
 from tryvoha.api.app import create_app
-from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol
+from tryvoha.api.protocol import HubHttpToolsProtocol
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
@@ -49,7 +49,7 @@ def serve(settings: Settings, console: Console | None = None) -> None:
         port=settings.port,
         log_level="warning",
         loop="uvloop",
-        http=StreamingHttpToolsProtocol,  # stream paths skip ASGI: see channels/streams
+        http=HubHttpToolsProtocol,  # streams and polled views skip ASGI: see api/protocol
         ws="websockets-sansio",
         proxy_headers=False,
     )

@@ -7,6 +7,7 @@ Every view is a function of the log, so its validators change exactly when the l
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -87,6 +88,42 @@ class CachedView:
             self._etag = etag_of(body).encode()
         return self._body, self._etag
 
+    def answer(
+        self, hub: Hub, headers: dict[bytes, bytes], head_only: bool = False
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body for a GET with these request headers (200 or 304)."""
+        body, etag = self.current(hub)
+        common = [
+            (b"etag", etag),
+            (b"last-modified", _last_modified_header(hub)),
+            (b"cache-control", b"no-cache"),
+            *self.extra_headers,
+        ]
+        if is_not_modified(headers, etag.decode(), head_second(hub)):
+            return 304, common, b""
+        return (
+            200,
+            [
+                (b"content-type", self.content_type),
+                (b"content-length", str(len(body)).encode()),
+                *common,
+            ],
+            b"" if head_only else body,
+        )
+
+
+_lm_cache: tuple[datetime, int, bytes] | None = None
+
+
+def _last_modified_header(hub: Hub) -> bytes:
+    """`Last-Modified` bytes, formatted once per log head and wall-clock second."""
+    global _lm_cache
+    head = hub.state.last_recorded_at or hub.started_at
+    now = int(time.time())
+    if _lm_cache is None or _lm_cache[0] != head or _lm_cache[1] != now:
+        _lm_cache = (head, now, http_date(last_modified(hub)).encode())
+    return _lm_cache[2]
+
 
 class ConditionalGetMiddleware:
     """Adds validators to complete GET answers, answers 304, and serves `CachedView`s directly."""
@@ -118,24 +155,9 @@ class ConditionalGetMiddleware:
     async def _serve_view(
         self, view: CachedView, headers: dict[bytes, bytes], head_only: bool, send: Send
     ) -> None:
-        body, etag = view.current(self.hub)
-        common = [
-            (b"etag", etag),
-            (b"last-modified", http_date(last_modified(self.hub)).encode()),
-            (b"cache-control", b"no-cache"),
-            *view.extra_headers,
-        ]
-        if is_not_modified(headers, etag.decode(), head_second(self.hub)):
-            await send({"type": "http.response.start", "status": 304, "headers": common})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        response_headers = [
-            (b"content-type", view.content_type),
-            (b"content-length", str(len(body)).encode()),
-            *common,
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
-        await send({"type": "http.response.body", "body": b"" if head_only else body})
+        status, response_headers, body = view.answer(self.hub, headers, head_only)
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _validate(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = dict(scope["headers"])

@@ -17,7 +17,7 @@ from tryvoha.channels.streams.admission import STREAM_PATHS, Admitted, admit
 from tryvoha.channels.streams.registry import broadcaster_for, router_for
 
 
-def _app_state(app: Any) -> Any:
+def app_state(app: Any) -> Any:
     """Find the FastAPI app's state under any ASGI wrappers uvicorn may have added."""
     for _ in range(8):
         state = getattr(app, "state", None)
@@ -39,7 +39,7 @@ class StreamingHttpToolsProtocol(HttpToolsProtocol):
         if not in_flight:
             parsed = httptools.parse_url(self.url)
             path = parsed.path.decode("latin-1")
-            if path in STREAM_PATHS and _app_state(self.app) is not None:
+            if path in STREAM_PATHS and app_state(self.app) is not None:
                 self._stream = (path, (parsed.query or b"").decode("latin-1"))
                 self.scope["method"] = self.parser.get_method().decode("ascii")
                 return
@@ -66,7 +66,7 @@ class StreamingHttpToolsProtocol(HttpToolsProtocol):
         path, query = self._stream  # type: ignore[misc]
         self.connections.discard(self)
         self._unset_keepalive_if_required()
-        state = _app_state(self.app)
+        state = app_state(self.app)
         hub = state.hub
         headers = dict(self.headers)
         gate = getattr(state, "read_gate", None)

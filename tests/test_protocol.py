@@ -1,0 +1,81 @@
+"""The parser-level answers for polled views, over real sockets against a real hub process."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+from .conftest import LiveHub, start_live_hub
+
+
+def exchange(hub: LiveHub, raw: bytes, expect: int) -> list[bytes]:
+    """Send raw bytes, read until `expect` complete responses (or the server closes)."""
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
+        sock.sendall(raw)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < expect or not _complete(data, expect):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return [b"HTTP/1.1 " + part for part in data.split(b"HTTP/1.1 ")[1:]]
+
+
+def _complete(data: bytes, expect: int) -> bool:
+    parts = data.split(b"HTTP/1.1 ")[1:]
+    if len(parts) < expect:
+        return False
+    head, _, body = parts[-1].partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return b"\r\n\r\n" in parts[-1]
+
+
+def test_same_answer_as_the_app_and_304(live_hub: LiveHub) -> None:
+    fast = httpx.get(f"{live_hub.url}/api/v1/status/compact")
+    routed = httpx.get(f"{live_hub.url}/api/v1/status/compact?drills=false")  # through the app
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.headers["etag"] == routed.headers["etag"]
+    again = httpx.get(
+        f"{live_hub.url}/api/v1/status/compact", headers={"If-None-Match": fast.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    head = httpx.head(f"{live_hub.url}/api/v1/status/compact")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(fast.content))
+
+
+def test_pipelined_requests_keep_their_order(live_hub: LiveHub) -> None:
+    get = b"GET %s HTTP/1.1\r\nHost: hub\r\n\r\n"
+    raw = (
+        get % b"/api/v1/status/compact"
+        + get % b"/api/v1/regions/UA"
+        + get % b"/api/v1/status/compact"
+        + get % b"/api/v1/nothing"
+    )
+    answers = exchange(live_hub, raw, 4)
+    assert [a.split(b"\r\n", 1)[0] for a in answers] == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 404 Not Found",
+    ]
+    assert b'"log_id"' in answers[0] and b'"children"' in answers[1]
+
+
+def test_http_10_gets_connection_close(live_hub: LiveHub) -> None:
+    answers = exchange(live_hub, b"GET /api/v1/status/compact HTTP/1.0\r\n\r\n", 1)
+    assert answers and b"connection: close" in answers[0].lower()
+
+
+def test_reads_token_gate_applies_to_the_short_cut(tmp_path) -> None:
+    hub = start_live_hub(str(tmp_path / "gated.db"), "--no-history", "--read-token-required")
+    try:
+        r = httpx.get(f"{hub.url}/api/v1/status/compact")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "token_required"
+    finally:
+        hub.proc.terminate()  # type: ignore[attr-defined]
+        hub.proc.wait(timeout=10)  # type: ignore[attr-defined]
