@@ -31,6 +31,16 @@ async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple], float]:
     return samples
 
 
+async def scrape_until(client: httpx.AsyncClient, ready, timeout: float = 10.0) -> dict:
+    """Scrape until `ready(samples)` holds: the follower and senders run on their own time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        samples = await scrape(client)
+        if ready(samples) or asyncio.get_running_loop().time() > deadline:
+            return samples
+        await asyncio.sleep(0.02)
+
+
 def latency_count(samples: dict, channel: str) -> float:
     return samples.get(("tryvoha_delivery_latency_seconds_count", (("channel", channel),)), 0.0)
 
@@ -63,16 +73,20 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
                     )
                     assert r.status_code == 201
                 await receiver.wait_for(lambda x: len(x.received) >= 2)
-                stuck = await scrape(client)
-                assert stuck[("tryvoha_webhook_backlog", ())] == 3
+                backlog = ("tryvoha_webhook_backlog", ())
+                stuck = await scrape_until(client, lambda m: m.get(backlog) == 3)
+                assert stuck[backlog] == 3
                 assert stuck[("tryvoha_subscribers", (("channel", "webhook"),))] == 1
                 assert stuck[("tryvoha_mqtt_connected", ())] == 1
 
                 down = False
                 await receiver.wait_for(lambda x: len(x.acknowledged()) == 3)
                 await app.state.mqtt.wait_published(hub.last_event_id)
-                await asyncio.sleep(0.05)  # the last delivery's outcome is being recorded
-                after = await scrape(client)
+                ok = ("tryvoha_webhook_attempts_total", (("outcome", "success"),))
+                after = await scrape_until(
+                    client,
+                    lambda m: m.get(ok, 0) - before.get(ok, 0) == 3 and m.get(backlog) == 0,
+                )
     finally:
         await receiver.stop()
         hub.close()
@@ -80,7 +94,6 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
     assert latency_count(after, "webhook") - latency_count(before, "webhook") == 3
     assert latency_count(after, "mqtt") - latency_count(before, "mqtt") == 3
     assert after[("tryvoha_webhook_backlog", ())] == 0
-    ok = ("tryvoha_webhook_attempts_total", (("outcome", "success"),))
     failed = ("tryvoha_webhook_attempts_total", (("outcome", "http_error"),))
     assert after[ok] - before.get(ok, 0) == 3
     assert after[failed] - before.get(failed, 0) >= 2
