@@ -127,6 +127,9 @@ class MqttPublisher:
         """The log id the broker's retained statuses reflect (after `<prefix>/head` went out)."""
         self.connections = 0
         self._events: deque[Event] = deque()
+        self._fired_upto = 0
+        """Events up to this id were handed to the current connection already."""
+        self._live: aiomqtt.Client | None = None
         self._wake = asyncio.Event()
         self._sent: dict[Threat, ThreatStatus] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -147,6 +150,7 @@ class MqttPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._set_connected(False)
+        self._live = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MqttPublisher]:
@@ -182,6 +186,14 @@ class MqttPublisher:
             log.error("MQTT event queue full: event %d not published", self._events[0].id)
             self._events.popleft()
         self._events.append(event)
+        earlier_out = len(self._events) == 1 or self._events[-2].id <= self._fired_upto
+        if self._live is not None and earlier_out:
+            # A siren waits for this: hand the event to the connection now, not after the
+            # statuses of the previous flush were acknowledged. It stays queued until then.
+            try:
+                self._fire_event(self._live, event)
+            except aiomqtt.MqttError:
+                log.warning("MQTT: event %d not handed over; it goes out after reconnect", event.id)
         self._wake.set()
 
     def _client(self) -> aiomqtt.Client:
@@ -210,6 +222,8 @@ class MqttPublisher:
                     delay = 0.1
                     await client.publish(f"{self.prefix}/online", b"true", qos=1, retain=True)
                     self._sent = None  # the broker may have lost what it held: send everything
+                    self._fired_upto = 0  # and every queued event goes out again
+                    self._live = client
                     try:
                         while True:
                             self._wake.clear()
@@ -223,6 +237,7 @@ class MqttPublisher:
                             )
                         raise
             except aiomqtt.MqttError as exc:
+                self._live = None
                 self._set_connected(False)
                 log.warning(
                     "MQTT broker %s:%d: %s; retrying in %.1f s",
@@ -249,11 +264,10 @@ class MqttPublisher:
             if not batch and log_id == self.published_log_id and self._sent is not None:
                 self._caught_up.set()
                 return
-            for event in batch:
-                self._fire(client, self.event_topic(event), orjson.dumps(event_doc(event)), 1)
-                observe_handover(CHANNEL, event)
-            mqtt_published.labels("event").inc(len(batch))
-            if batch:
+            unsent = [e for e in batch if e.id > self._fired_upto]
+            for event in unsent:
+                self._fire_event(client, event)
+            if unsent:
                 await asyncio.sleep(0)  # let the events reach the socket before the statuses
             statuses = self.hub.statuses()  # at `log_id`: nothing awaited since it was read
             sent = self._fire_statuses(client, statuses, log_id)
@@ -301,6 +315,12 @@ class MqttPublisher:
                     self._fire(client, f"{topic}/{threat.value}", value, 0, retain=True)
                     count += 1
         return count
+
+    def _fire_event(self, client: aiomqtt.Client, event: Event) -> None:
+        self._fire(client, self.event_topic(event), orjson.dumps(event_doc(event)), 1)
+        self._fired_upto = event.id
+        observe_handover(CHANNEL, event)
+        mqtt_published.labels("event").inc()
 
     @staticmethod
     def _fire(

@@ -69,8 +69,11 @@ def check_scope(engine: StatsEngine, scope: Scope) -> None:
         )
 
 
-def _where(engine: StatsEngine, scope: Scope) -> tuple[str, list[Any]]:
-    """SQL conditions selecting the scope's alerts that overlap the period."""
+def _where(
+    engine: StatsEngine, scope: Scope, started_within: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL conditions selecting the scope's alerts that overlap the period (or, with
+    `started_within`, that started in it: a plain range on the column the table is sorted by)."""
     regions = engine.regions
     region = engine.catalogue.get(scope.region_id)
     i = regions.index[region.id]
@@ -93,12 +96,14 @@ def _where(engine: StatsEngine, scope: Scope) -> tuple[str, list[Any]]:
         above = [regions.index[a.id] for a in engine.catalogue.ancestors(region.id)]
         if parts and above:
             parts = [f"({parts[0]} OR region IN ({', '.join(map(str, above))}))"]
+    period = ["started >= ?"] if started_within else ["coalesce(ended, ?) > ?"]
+    period_params = [scope.since_us] if started_within else [scope.now_us, scope.since_us]
     sql = " AND ".join(
         [
             "threat = CAST(? AS threat_t)",
             "status = CAST(? AS status_t)",
             "started < ?",
-            "coalesce(ended, ?) > ?",
+            *period,
             *parts,
         ]
     )
@@ -106,15 +111,14 @@ def _where(engine: StatsEngine, scope: Scope) -> tuple[str, list[Any]]:
         scope.threat.value,
         AlertStatus.ACTUAL.value,
         scope.until_us,
-        scope.now_us,
-        scope.since_us,
+        *period_params,
         *params,
     ]
 
 
 def _selected(engine: StatsEngine, scope: Scope, islands: bool = True) -> tuple[str, list[Any]]:
-    """CTEs `sel` (the alerts, `e` = end or now) and `islands`: disjoint pieces covering exactly
-    their union, clipped to the period (each interval trimmed to start after all earlier ones).
+    """CTEs `sel` (the alerts, `e` = end or now) and `islands`: the union of their intervals,
+    clipped to the period, as disjoint merged intervals (one row per episode under alert).
     `islands=False` gives `sel` alone, for queries that do not need the union (a materialised
     CTE is computed even when unused)."""
     where, params = _where(engine, scope)
@@ -128,14 +132,18 @@ def _selected(engine: StatsEngine, scope: Scope, islands: bool = True) -> tuple[
         sel
         + """,
     clipped AS (SELECT greatest(started, ?) AS s, least(e, ?) AS e FROM sel),
-    prev AS (
-        SELECT s, e, max(e) OVER (ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS pe
+    starts AS (
+        SELECT s, e, s > coalesce(
+            max(e) OVER (ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1
+        ) AS fresh
         FROM clipped
     ),
+    numbered AS (
+        SELECT s, e, sum(fresh::INTEGER) OVER (ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
+        FROM starts
+    ),
     islands AS MATERIALIZED (
-        SELECT greatest(s, coalesce(pe, s)) AS s, e, (pe IS NULL OR s > pe) AS fresh
-        FROM prev WHERE pe IS NULL OR e > pe
+        SELECT min(s) AS s, max(e) AS e, true AS fresh FROM numbered GROUP BY island
     )
     """
     )
@@ -237,11 +245,11 @@ def summary(engine: StatsEngine, scope: Scope) -> Summary:
 def longest(engine: StatsEngine, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
     """The longest alerts that count for the scope (open ones measured until now)."""
     check_scope(engine, scope)
-    where, params = _where(engine, scope)
+    where, params = _where(engine, scope, started_within=True)
     rows = engine.fetch(
         f"""SELECT id, region, started, ended, coalesce(ended, ?) - started AS d FROM alerts
-            WHERE {where} AND started >= ? ORDER BY d DESC, id LIMIT ?""",
-        [scope.now_us, *params, scope.since_us, limit],
+            WHERE {where} ORDER BY d DESC, id LIMIT ?""",
+        [scope.now_us, *params, limit],
     )
     out = []
     for alert_id, region, started, ended, d in rows:
