@@ -39,19 +39,7 @@ def sample_regions(catalogue: Catalogue) -> list[str]:
 
 
 def to_event(draft: EventDraft, event_id: int, recorded_at: datetime) -> Event:
-    return Event(
-        id=event_id,
-        kind=draft.kind,
-        alert_id=event_id if draft.alert_id is None else draft.alert_id,
-        region_id=draft.region_id,
-        threat=draft.threat,
-        status=draft.status,
-        occurred_at=draft.occurred_at,
-        recorded_at=recorded_at,
-        originator=draft.originator,
-        details=draft.details,
-        notes=draft.notes,
-    )
+    return draft.to_event(event_id, recorded_at)
 
 
 def commands(regions: list[str]) -> st.SearchStrategy:

@@ -144,21 +144,7 @@ class Hub:
 
     def state_preview(self, draft: EventDraft, event_id: int, recorded_at: datetime) -> dict:
         """The answer a draft will get once appended as `event_id`, without touching the state."""
-        event = Event(
-            id=event_id,
-            kind=draft.kind,
-            alert_id=draft.alert_id if draft.alert_id is not None else event_id,
-            region_id=draft.region_id,
-            threat=draft.threat,
-            status=draft.status,
-            occurred_at=draft.occurred_at,
-            recorded_at=recorded_at,
-            originator=draft.originator,
-            details=draft.details,
-            notes=draft.notes,
-            source=draft.source,
-            idempotency_key=draft.idempotency_key,
-        )
+        event = draft.to_event(event_id, recorded_at)
         scratch = AlertState(
             last_event_id=event_id - 1,
             open_alerts=dict(self.state.open_alerts),

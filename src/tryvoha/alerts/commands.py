@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, EventKind, Threat
+from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.alerts.state import AlertState
 from tryvoha.regions import Catalogue
 
@@ -99,6 +99,27 @@ class EventDraft:
     alert_id: int | None = None
     source: str = "live"
     idempotency_key: str | None = field(default=None)
+
+    def to_event(self, event_id: int, recorded_at: datetime, alert_id: int | None = None) -> Event:
+        """The event this draft becomes at `event_id`; a declaration's alert takes that id."""
+        if alert_id is None:
+            alert_id = event_id if self.kind is EventKind.DECLARED else self.alert_id
+        assert alert_id is not None
+        return Event(
+            id=event_id,
+            kind=self.kind,
+            alert_id=alert_id,
+            region_id=self.region_id,
+            threat=self.threat,
+            status=self.status,
+            occurred_at=self.occurred_at,
+            recorded_at=recorded_at,
+            originator=self.originator,
+            details=self.details,
+            notes=self.notes,
+            source=self.source,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 def decide(

@@ -36,18 +36,7 @@ class AlertState:
         if event.id != self.last_event_id + 1:
             raise LogOrderError(f"event {event.id} does not follow {self.last_event_id}")
         if event.kind is EventKind.DECLARED:
-            alert = Alert(
-                id=event.alert_id,
-                region_id=event.region_id,
-                threat=event.threat,
-                status=event.status,
-                started_at=event.occurred_at,
-                originator=event.originator,
-                details=event.details,
-                notes=event.notes,
-                source=event.source,
-                last_event_id=event.id,
-            )
+            alert = declared_alert(event)
         else:
             previous = self.open_alerts.get(event.alert_id)
             if previous is None:
@@ -93,6 +82,22 @@ class AlertState:
             "last_event_at": {k: _iso(v) for k, v in sorted(self.last_event_at.items())},
         }
         return orjson.dumps(doc)
+
+
+def declared_alert(event: Event) -> Alert:
+    """The alert as a declaration creates it."""
+    return Alert(
+        id=event.alert_id,
+        region_id=event.region_id,
+        threat=event.threat,
+        status=event.status,
+        started_at=event.occurred_at,
+        originator=event.originator,
+        details=event.details,
+        notes=event.notes,
+        source=event.source,
+        last_event_id=event.id,
+    )
 
 
 def fold(events: Iterable[Event], state: AlertState | None = None) -> AlertState:

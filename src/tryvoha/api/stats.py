@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tryvoha.alerts.model import Threat
@@ -66,13 +66,15 @@ def _aware(value: datetime, name: str) -> datetime:
 
 async def _scope(
     request: Request,
-    region: str,
-    since: datetime | None,
-    until: datetime | None,
-    threat: Threat,
-    descendants: bool,
-    ancestors: bool,
+    region: Region = "UA",
+    since: Since = None,
+    until: Until = None,
+    threat: Threat = Threat.AIR_RAID,
+    descendants: Descendants = True,
+    ancestors: Ancestors = False,
 ) -> tuple[StatsEngine, stats.Scope]:
+    """The engine, caught up with the log, and the scope the query parameters name."""
+    """The engine, caught up with the log, and the scope the query parameters name."""
     engine = await _fresh(request)
     hub: Hub = request.app.state.hub
     now = hub.clock()
@@ -95,6 +97,9 @@ async def _scope(
     return engine, scope
 
 
+Scoped = Annotated[tuple[StatsEngine, stats.Scope], Depends(_scope)]
+
+
 async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
     hub: Hub = request.app.state.hub
     try:
@@ -106,14 +111,9 @@ async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
 @router.get("/summary", summary="Alerts, hours under alert, night shares, durations, start hours")
 async def summary(
     request: Request,
-    region: Region = "UA",
-    since: Since = None,
-    until: Until = None,
-    threat: Threat = Threat.AIR_RAID,
-    descendants: Descendants = True,
-    ancestors: Ancestors = False,
+    target: Scoped,
 ) -> JSONResponse:
-    engine, scope = await _scope(request, region, since, until, threat, descendants, ancestors)
+    engine, scope = target
     result = await _run(request, stats.summary, engine, scope)
     return JSONResponse(result.doc())
 
@@ -121,15 +121,10 @@ async def summary(
 @router.get("/longest", summary="The longest alerts of a region and period")
 async def longest(
     request: Request,
-    region: Region = "UA",
-    since: Since = None,
-    until: Until = None,
-    threat: Threat = Threat.AIR_RAID,
-    descendants: Descendants = True,
-    ancestors: Ancestors = False,
+    target: Scoped,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> JSONResponse:
-    engine, scope = await _scope(request, region, since, until, threat, descendants, ancestors)
+    engine, scope = target
     rows = await _run(request, stats.longest, engine, scope, limit)
     return JSONResponse({"alerts": rows, "log_id": engine.log_id})
 
@@ -137,14 +132,9 @@ async def longest(
 @router.get("/calendar", summary="Per Kyiv day: alerts started and hours under alert")
 async def calendar(
     request: Request,
-    region: Region = "UA",
-    since: Since = None,
-    until: Until = None,
-    threat: Threat = Threat.AIR_RAID,
-    descendants: Descendants = True,
-    ancestors: Ancestors = False,
+    target: Scoped,
 ) -> JSONResponse:
-    engine, scope = await _scope(request, region, since, until, threat, descendants, ancestors)
+    engine, scope = target
     days = await _run(request, stats.calendar, engine, scope)
     return JSONResponse({"region_id": scope.region_id, "days": days, "log_id": engine.log_id})
 
@@ -184,18 +174,13 @@ async def chart(
     request: Request,
     name: str,
     fmt: str,
-    region: Region = "UA",
-    since: Since = None,
-    until: Until = None,
-    threat: Threat = Threat.AIR_RAID,
-    descendants: Descendants = True,
-    ancestors: Ancestors = False,
+    target: Scoped,
 ) -> Response:
     if fmt not in charts.FORMATS:
         raise ApiError(404, "unknown_format", f"charts come as png or svg, not {fmt!r}")
     if name not in ("start-hours", "calendar"):
         raise ApiError(404, "unknown_chart", f"no chart {name!r}; try start-hours or calendar")
-    engine, scope = await _scope(request, region, since, until, threat, descendants, ancestors)
+    engine, scope = target
     label = request.app.state.hub.catalogue.get(scope.region_id).name_en
     if name == "start-hours":
         result = await _run(request, stats.summary, engine, scope)

@@ -140,7 +140,7 @@ class SqlStore:
                 alert_id = draft.alert_id
             if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
                 pending_alert[draft.alert_id] = event_id
-            appended.append(_event_from_draft(draft, event_id, alert_id, recorded_at))
+            appended.append(draft.to_event(event_id, recorded_at, alert_id))
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(events), [_event_row(e) for e in appended])
@@ -311,24 +311,6 @@ def _details_text(details: tuple[Detail, ...]) -> str:
 
 def _details(text: str) -> tuple[Detail, ...]:
     return tuple(Detail(d) for d in text.split(",")) if text else ()
-
-
-def _event_from_draft(draft: EventDraft, event_id: int, alert_id: int, at: datetime) -> Event:
-    return Event(
-        id=event_id,
-        kind=draft.kind,
-        alert_id=alert_id,
-        region_id=draft.region_id,
-        threat=draft.threat,
-        status=draft.status,
-        occurred_at=draft.occurred_at,
-        recorded_at=at,
-        originator=draft.originator,
-        details=draft.details,
-        notes=draft.notes,
-        source=draft.source,
-        idempotency_key=draft.idempotency_key,
-    )
 
 
 def _event_row(e: Event) -> dict[str, Any]:

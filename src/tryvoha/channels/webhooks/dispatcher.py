@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from prometheus_client import Counter
 
 from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.state import declared_alert
 from tryvoha.channels.webhooks import sender
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.payload import render
@@ -290,13 +291,13 @@ class WebhookDispatcher:
         return rows
 
     def _remember(self, event: Event) -> None:
-        self._bases[event.alert_id] = _declared_alert(event)
+        self._bases[event.alert_id] = declared_alert(event)
         if len(self._bases) > 20_000:
             self._bases.popitem(last=False)
 
     def _base_of(self, event: Event) -> Alert | None:
         if event.kind is EventKind.DECLARED:
-            return _declared_alert(event)
+            return declared_alert(event)
         base = self._bases.get(event.alert_id)
         if base is None:
             base = self.hub.store.get_alert(event.alert_id)
@@ -403,15 +404,3 @@ class WebhookDispatcher:
     def _set_backlog(self, value: int) -> None:
         self._backlog = max(0, value)
         webhook_backlog.set(self._backlog)
-
-
-def _declared_alert(event: Event) -> Alert:
-    return Alert(
-        id=event.alert_id,
-        region_id=event.region_id,
-        threat=event.threat,
-        status=event.status,
-        started_at=event.occurred_at,
-        originator=event.originator,
-        source=event.source,
-    )
