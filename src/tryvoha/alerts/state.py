@@ -35,23 +35,14 @@ class AlertState:
         """Apply one committed event and return the alert as it is after it."""
         if event.id != self.last_event_id + 1:
             raise LogOrderError(f"event {event.id} does not follow {self.last_event_id}")
-        if event.kind is EventKind.DECLARED:
-            alert = declared_alert(event)
-        else:
+        previous = None
+        if event.kind is not EventKind.DECLARED:
             previous = self.open_alerts.get(event.alert_id)
             if previous is None:
                 # Imported history arrives as declared+ended pairs; an ended event without an
                 # open alert can only come from a corrupted log.
                 raise LogOrderError(f"event {event.id} changes alert {event.alert_id}, not open")
-            alert = replace(
-                previous,
-                details=event.details,
-                notes=event.notes,
-                updated_at=event.occurred_at,
-                last_event_id=event.id,
-            )
-            if event.kind is EventKind.ENDED:
-                alert = replace(alert, ended_at=event.occurred_at, ended_by=event.originator)
+        alert = alert_after(event, previous)
         key = (alert.region_id, alert.threat, alert.status)
         if alert.is_open:
             self.open_alerts[alert.id] = alert
@@ -97,6 +88,25 @@ def declared_alert(event: Event) -> Alert:
         notes=event.notes,
         source=event.source,
         last_event_id=event.id,
+    )
+
+
+def alert_after(event: Event, before: Alert | None) -> Alert:
+    """The alert as `event` leaves it. `before` is the alert before the event (None for a
+    declaration); only what never changes is taken from it, the rest comes from the event."""
+    if event.kind is EventKind.DECLARED:
+        return declared_alert(event)
+    if before is None:
+        raise LogOrderError(f"event {event.id} changes alert {event.alert_id}, unknown")
+    ended = event.kind is EventKind.ENDED
+    return replace(
+        before,
+        details=event.details,
+        notes=event.notes,
+        updated_at=event.occurred_at,
+        last_event_id=event.id,
+        ended_at=event.occurred_at if ended else None,
+        ended_by=event.originator if ended else None,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -125,6 +125,37 @@ def _last_modified_header(hub: Hub) -> bytes:
     return _lm_cache[2]
 
 
+async def on_complete_answer(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    finish: Callable[[dict[str, Any], Message], Awaitable[None]],
+) -> None:
+    """Run `app`; a complete 200 answer (start and one body message) is handed to `finish` to be
+    sent, with validators of its own. Streams and errors go out untouched."""
+    start: dict[str, Any] | None = None
+    passthrough = False
+
+    async def capture(message: Message) -> None:
+        nonlocal start, passthrough
+        if passthrough:
+            await send(message)
+            return
+        if message["type"] == "http.response.start":
+            start = dict(message)
+            return
+        assert start is not None
+        if message.get("more_body") or start["status"] != 200:
+            passthrough = True
+            await send(start)
+            await send(message)
+            return
+        await finish(start, message)
+
+    await app(scope, receive, capture)
+
+
 class ConditionalGetMiddleware:
     """Adds validators to complete GET answers, answers 304, and serves `CachedView`s directly."""
 
@@ -161,26 +192,11 @@ class ConditionalGetMiddleware:
 
     async def _validate(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = dict(scope["headers"])
-        start: dict[str, Any] | None = None
-        passthrough = False
 
-        async def capture(message: Message) -> None:
-            nonlocal start, passthrough
-            if passthrough:
-                await send(message)
-                return
-            if message["type"] == "http.response.start":
-                start = dict(message)
-                return
-            assert start is not None
-            if message.get("more_body") or start["status"] != 200:
-                passthrough = True  # streams and errors go out untouched
-                await send(start)
-                await send(message)
-                return
+        async def finish(start: dict[str, Any], message: Message) -> None:
             await self._finish(start, message, request_headers, send)
 
-        await self.app(scope, receive, capture)
+        await on_complete_answer(self.app, scope, receive, send, finish)
 
     async def _finish(
         self,

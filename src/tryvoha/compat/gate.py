@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tryvoha.api.http_cache import on_complete_answer
 from tryvoha.compat import alerts_in_ua as aiu
 from tryvoha.compat import ukrainealarm as ua
 from tryvoha.compat.clock import ModifiedClock
@@ -248,23 +250,8 @@ class CompatGate:
         inner["headers"] = [
             (k, v) for k, v in scope["headers"] if k not in (b"if-modified-since", b"if-none-match")
         ]
-        start: Message | None = None
-        passthrough = False
 
-        async def capture(message: Message) -> None:
-            nonlocal start, passthrough
-            if passthrough:
-                await send(message)
-                return
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            assert start is not None
-            if start["status"] != 200 or message.get("more_body"):
-                passthrough = True
-                await send(start)
-                await send(message)
-                return
+        async def finish(start: dict[str, Any], message: Message) -> None:
             _, modified = self.compat.clock.current()
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"last-modified"]
             headers.append((b"last-modified", modified))
@@ -281,7 +268,7 @@ class CompatGate:
             await send({**start, "headers": headers})
             await send(message)
 
-        await self.app(inner, receive, capture)
+        await on_complete_answer(self.app, inner, receive, send, finish)
 
 
 def _not_modified(
