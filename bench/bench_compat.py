@@ -8,8 +8,9 @@ the identical bytes as a static file (also CPU 0, one worker). Needs `wrk` and `
 
   .venv/bin/python bench/bench_compat.py --duration 10 --repeat 3 --out bench/results/compat.jsonl
 
-The hub runs as `uvicorn` with uvloop and httptools (as `tryvoha serve` does), with a real key
-check and a per-token rate limit set high enough never to trigger, so that path is measured too.
+The hub runs as `tryvoha serve` does (uvicorn, uvloop, the hub's httptools protocol), with a
+real key check and a per-token rate limit set high enough never to trigger, so that path is
+measured too.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def serve(db: str, port: int, token_file: str) -> None:
     from tryvoha.config import Settings
     from tryvoha.hub import Hub
     from tryvoha.regions import load_catalogue
+    from tryvoha.serve import uvicorn_config
     from tryvoha.store import SqlStore
 
     os.environ["TRYVOHA_COMPAT_AIU_PER_MIN"] = str(10**9)
@@ -83,16 +85,7 @@ def serve(db: str, port: int, token_file: str) -> None:
                 await hub.submit(Declare(region_id=region.id, threat=Threat.AIR_RAID), actor)
 
     asyncio.run(seed())
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        backlog=4096,
-    )
+    config = uvicorn_config(app, "127.0.0.1", port, lifespan="off", backlog=4096)
     uvicorn.Server(config).run()
 
 

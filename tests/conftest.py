@@ -138,13 +138,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_live_hub(db: str, *extra: str) -> LiveHub:
+def start_live_hub(db: str, *extra: str, env: dict[str, str] | None = None) -> LiveHub:
     import subprocess
     import sys
     import time
 
     port = free_port()
-    env = {**os.environ, "TRYVOHA_LOAD_HISTORY": "0"}
+    env = {**os.environ, "TRYVOHA_LOAD_HISTORY": "0", **(env or {})}
     cmd = [sys.executable, "-m", "tryvoha.cli", "serve", "--db", db, "--port", str(port), *extra]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

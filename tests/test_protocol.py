@@ -79,3 +79,36 @@ def test_reads_token_gate_applies_to_the_short_cut(tmp_path) -> None:
     finally:
         hub.proc.terminate()  # type: ignore[attr-defined]
         hub.proc.wait(timeout=10)  # type: ignore[attr-defined]
+
+
+def test_compat_polls_answered_at_the_parser_match_the_app(tmp_path) -> None:
+    """The IoT string LED maps poll: same bytes, 304s and 429s whichever way a request takes."""
+    from typer.testing import CliRunner
+
+    from tryvoha.cli import app as cli
+
+    db = str(tmp_path / "compat.db")
+    hub = start_live_hub(db, "--no-history", env={"TRYVOHA_COMPAT_AIU_PER_MIN": "5"})
+    try:
+        made = CliRunner().invoke(cli, ["token", "create", "led-map", "--json", "--db", db])
+        token = made.output.split('"token":"')[1].split('"')[0]
+        url = f"{hub.url}/v1/iot/active_air_raid_alerts_by_oblast.json"
+        first = httpx.get(url, params={"token": token})  # key not cached yet: through the app
+        second = httpx.get(url, params={"token": token})  # cached key: at the parser
+        assert first.status_code == second.status_code == 200
+        assert first.content == second.content and len(first.json()) == 27
+        assert first.headers["last-modified"] == second.headers["last-modified"]
+        third = httpx.get(
+            url,
+            params={"token": token},
+            headers={"If-Modified-Since": first.headers["last-modified"]},
+        )
+        assert third.status_code == 304
+        assert httpx.get(url, params={"token": "tv_unknown"}).status_code == 401
+        limited = [httpx.get(url, params={"token": token}) for _ in range(3)]
+        assert [r.status_code for r in limited] == [200, 200, 429]
+        assert int(limited[-1].headers["retry-after"]) > 0
+        assert limited[-1].json()["error"]["code"] == "rate_limited"
+    finally:
+        hub.proc.terminate()  # type: ignore[attr-defined]
+        hub.proc.wait(timeout=10)  # type: ignore[attr-defined]

@@ -32,6 +32,21 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
     return hub
 
 
+def uvicorn_config(app: object, host: str, port: int, **extra: object) -> uvicorn.Config:
+    """How every hub process is served: uvloop, and the protocol with the parser short cuts."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        loop="uvloop",
+        http=HubHttpToolsProtocol,  # streams and polled views skip ASGI: see api/protocol
+        ws="websockets-sansio",
+        proxy_headers=False,
+        **extra,
+    )
+
+
 def serve(settings: Settings, console: Console | None = None) -> None:
     console = console or Console(stderr=True)
     hub = open_hub(settings, console)
@@ -43,16 +58,7 @@ def serve(settings: Settings, console: Console | None = None) -> None:
     )
     console.print(f"  map:  {base}/")
     console.print(f"  API:  {base}/docs")
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        loop="uvloop",
-        http=HubHttpToolsProtocol,  # streams and polled views skip ASGI: see api/protocol
-        ws="websockets-sansio",
-        proxy_headers=False,
-    )
+    config = uvicorn_config(app, settings.host, settings.port)
     followers = start_followers(hub, settings) if settings.workers > 1 else None
     try:
         uvicorn.Server(config).run()  # sets up uvloop, as asyncio.run would not

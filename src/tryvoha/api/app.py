@@ -56,6 +56,7 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
         ),
     }
     app.state.cached_views = views
+    app.state.direct_answers = []
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

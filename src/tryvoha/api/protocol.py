@@ -1,9 +1,11 @@
 """The hub's HTTP protocol: uvicorn's httptools parser with two short cuts taken at the parser.
 
-Streams are handed to the broadcaster (see `tryvoha.channels.streams.fastpath`), and the cached
-views that polling clients hit every few seconds (`app.state.cached_views`) are answered with
-their pre-rendered bytes as soon as the headers are parsed: no ASGI task, no middleware stack.
-The answer is the one `CachedView.answer` gives the ASGI path, so both agree to the byte.
+Streams are handed to the broadcaster (see `tryvoha.channels.streams.fastpath`), and the views
+that polling clients hit every few seconds are answered with their pre-rendered bytes as soon as
+the headers are parsed: no ASGI task, no middleware stack. Two kinds: `app.state.cached_views`
+(answered by `CachedView.answer`, as the ASGI path does) and `app.state.direct_answers`, functions
+`(method, path, query, headers, client_ip) -> (status, headers, body) | None` that other surfaces
+register (None: take the ordinary way). Either way both paths give the same bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import httptools
 
 from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol, app_state
 
-STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 304: b"HTTP/1.1 304 Not Modified\r\n"}
+STATUS_LINES = {
+    200: b"HTTP/1.1 200 OK\r\n",
+    304: b"HTTP/1.1 304 Not Modified\r\n",
+    429: b"HTTP/1.1 429 Too Many Requests\r\n",
+}
 
 
 class HubHttpToolsProtocol(StreamingHttpToolsProtocol):
@@ -28,20 +34,32 @@ class HubHttpToolsProtocol(StreamingHttpToolsProtocol):
         idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
         method = self.parser.get_method()
         if idle and method in (b"GET", b"HEAD"):
-            parsed = httptools.parse_url(self.url)
-            state = app_state(self.app)
-            views = getattr(state, "cached_views", None)
-            view = views.get(parsed.path.decode("latin-1")) if views and not parsed.query else None
-            if view is not None:
-                headers = dict(self.headers)
-                if state.read_gate.allows(headers):
-                    self._direct = True
-                    status, response_headers, body = view.answer(
-                        state.hub, headers, head_only=method == b"HEAD"
-                    )
-                    self._write(status, response_headers, body)
-                    return
+            answer = self._answer_now(method.decode("ascii"))
+            if answer is not None:
+                self._direct = True
+                self._write(*answer)
+                return
         super().on_headers_complete()
+
+    def _answer_now(self, method: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        state = app_state(self.app)
+        if state is None:
+            return None
+        parsed = httptools.parse_url(self.url)
+        path = parsed.path.decode("latin-1")
+        query = parsed.query or b""
+        headers = dict(self.headers)
+        view = state.cached_views.get(path) if not query else None
+        if view is not None:
+            if not state.read_gate.allows(headers):
+                return None
+            return view.answer(state.hub, headers, head_only=method == "HEAD")
+        client_ip = self.client[0] if self.client else "?"
+        for answer_now in getattr(state, "direct_answers", ()):
+            answer = answer_now(method, path, query, headers, client_ip)
+            if answer is not None:
+                return answer
+        return None
 
     def _write(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()

@@ -7,12 +7,14 @@ webhook delivery. See docs/compat.md.
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from tryvoha.compat import alerts_in_ua, ukrainealarm, webhooks
 from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.config import CompatConfig
-from tryvoha.compat.gate import Compat, CompatGate
+from tryvoha.compat.gate import Compat, CompatGate, answer_now
 from tryvoha.hub import Hub
 
 
@@ -29,6 +31,7 @@ def install(app: FastAPI, hub: Hub, config: CompatConfig | None = None) -> Compa
         hub.bus.subscribe(delivery.on_event)
     app.add_middleware(CompatGate, compat=compat)
     app.state.compat = compat
+    app.state.direct_answers.append(partial(answer_now, compat))
     app.state.compat_webhooks = delivery
     return compat
 

@@ -123,6 +123,115 @@ def _json_response(status: int, body: bytes, extra: list[tuple[bytes, bytes]] = 
     ]
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def surface_of(compat: Compat, path: str) -> int | None:
+    if path.startswith(compat.aiu_v1) or path.startswith(compat.aiu_v2):
+        return AIU
+    if path.startswith("/api/v3/") or path == "/api/v3":
+        return UA
+    return None
+
+
+def key_of(auth: bytes | None, query: bytes) -> str | None:
+    """The API key a request carries: in `Authorization` (bare, Bearer or Token) or `?token=`."""
+    if auth:
+        text = auth.decode("latin-1").strip()
+        scheme, _, rest = text.partition(" ")
+        if rest and scheme.lower() in ("bearer", "token"):
+            text = rest.strip()
+        if text:
+            return text
+    if query and b"token=" in query:
+        values = parse_qs(query.decode("latin-1")).get("token")
+        return values[0] if values else None
+    return None
+
+
+def limit(
+    compat: Compat, surface: int, path: str, token: TokenInfo | None, client_ip: str
+) -> int | None:
+    """Seconds to wait when the key (or, keyless, the address) is over its rate, else None."""
+    config = compat.config
+    limiter = compat.limiter
+    if surface == AIU:
+        assert token is not None
+        if path.startswith(compat.history_prefix):
+            return limiter.check(("aiu-history", token.id), config.aiu_history_per_minute, 60)
+        return limiter.check(("aiu", token.id), config.aiu_per_minute, 60)
+    if token is not None:
+        return limiter.check(("ua", token.id), config.ua_per_minute, 60)
+    return limiter.check(("keyless", client_ip), config.keyless_per_5min, 300)
+
+
+def too_many(retry: int) -> Answer:
+    body = error_body("rate_limited", f"too many requests; retry in {retry} s")
+    headers = [
+        (b"content-type", JSON),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry).encode()),
+    ]
+    return 429, headers, body
+
+
+def view_answer(
+    compat: Compat, view: HotView, ims: bytes | None, inm: bytes | None, head_only: bool
+) -> Answer:
+    """A hot view's answer: its bytes, or 304 on this surface's exact-match rules."""
+    body, etag, length = view.current(compat.hub)
+    if not view.validated:
+        return (
+            200,
+            [(b"content-type", JSON), (b"content-length", length)],
+            b"" if head_only else body,
+        )
+    _, modified = compat.clock.current()
+    common = [(b"last-modified", modified), (b"etag", etag), (b"cache-control", b"no-cache")]
+    if _not_modified(ims, inm, modified, etag):
+        return 304, common, b""
+    headers = [(b"content-type", JSON), (b"content-length", length), *common]
+    return 200, headers, b"" if head_only else body
+
+
+def answer_now(
+    compat: Compat,
+    method: str,
+    path: str,
+    query: bytes,
+    headers: dict[bytes, bytes],
+    client_ip: str,
+) -> Answer | None:
+    """The answer to a poll of a hot view when all it needs is at hand (a cached key), for the
+    parser short cut; None sends the request the ordinary way (which also gives every refusal)."""
+    if method not in ("GET", "HEAD"):
+        return None
+    surface = surface_of(compat, path)
+    view = compat.view(path) if surface is not None else None
+    if view is None:
+        return None
+    assert compat.keys is not None
+    plain = key_of(headers.get(b"authorization"), query)
+    if plain is None:
+        if surface != UA or not compat.config.keyless:
+            return None
+        token = None
+    else:
+        known, token = compat.keys.cached(plain)
+        if not known or token is None:
+            return None
+    retry = limit(compat, surface, path, token, client_ip)
+    if retry is not None:
+        return too_many(retry)
+    return view_answer(
+        compat,
+        view,
+        headers.get(b"if-modified-since"),
+        headers.get(b"if-none-match"),
+        method == "HEAD",
+    )
+
+
 class CompatGate:
     def __init__(self, app: ASGIApp, compat: Compat) -> None:
         self.app = app
@@ -135,11 +244,8 @@ class CompatGate:
             return
         path: str = scope["path"]
         compat = self.compat
-        if path.startswith(compat.aiu_v1) or path.startswith(compat.aiu_v2):
-            surface = AIU
-        elif path.startswith("/api/v3/") or path == "/api/v3":
-            surface = UA
-        else:
+        surface = surface_of(compat, path)
+        if surface is None:
             await self.app(scope, receive, send)
             return
         auth = ims = inm = None
@@ -156,19 +262,16 @@ class CompatGate:
             for message in refusal:
                 await send(message)
             return
-        retry = self._limit(surface, path, token, scope)
+        client = scope.get("client")
+        retry = limit(compat, surface, path, token, client[0] if client else "?")
         if retry is not None:
-            message = f"too many requests; retry in {retry} s"
-            for m in _json_response(
-                429, error_body("rate_limited", message), [(b"retry-after", str(retry).encode())]
-            ):
-                await send(m)
+            await _send_answer(send, too_many(retry))
             return
         method = scope["method"]
         if method == "GET" or method == "HEAD":
             view = compat.view(path)
             if view is not None:
-                await self._serve(view, surface, ims, inm, method == "HEAD", send)
+                await _send_answer(send, view_answer(compat, view, ims, inm, method == "HEAD"))
                 return
         scope.setdefault("state", {})["compat_token"] = token
         if surface == UA:
@@ -179,16 +282,7 @@ class CompatGate:
     async def _authorize(
         self, surface: int, auth: bytes | None, query: bytes
     ) -> tuple[TokenInfo | None, list | None]:
-        plain: str | None = None
-        if auth:
-            text = auth.decode("latin-1").strip()
-            scheme, _, rest = text.partition(" ")
-            if rest and scheme.lower() in ("bearer", "token"):
-                text = rest.strip()
-            plain = text or None
-        if plain is None and query and b"token=" in query:
-            values = parse_qs(query.decode("latin-1")).get("token")
-            plain = values[0] if values else None
+        plain = key_of(auth, query)
         if plain is None:
             if surface == UA and self.compat.config.keyless:
                 return None, None
@@ -202,45 +296,6 @@ class CompatGate:
             message = "the token is unknown to this hub or was revoked"
             return None, _json_response(401, error_body("token_invalid", message))
         return token, None
-
-    def _limit(self, surface: int, path: str, token: TokenInfo | None, scope: Scope) -> int | None:
-        config = self.compat.config
-        limiter = self.compat.limiter
-        if surface == AIU:
-            assert token is not None
-            if path.startswith(self.compat.history_prefix):
-                return limiter.check(("aiu-history", token.id), config.aiu_history_per_minute, 60)
-            return limiter.check(("aiu", token.id), config.aiu_per_minute, 60)
-        if token is not None:
-            return limiter.check(("ua", token.id), config.ua_per_minute, 60)
-        client = scope.get("client")
-        ip = client[0] if client else "?"
-        return limiter.check(("keyless", ip), config.keyless_per_5min, 300)
-
-    async def _serve(
-        self,
-        view: HotView,
-        surface: int,
-        ims: bytes | None,
-        inm: bytes | None,
-        head_only: bool,
-        send: Send,
-    ) -> None:
-        body, etag, length = view.current(self.hub)
-        if not view.validated:
-            headers = [(b"content-type", JSON), (b"content-length", length)]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": b"" if head_only else body})
-            return
-        _, modified = self.compat.clock.current()
-        common = [(b"last-modified", modified), (b"etag", etag), (b"cache-control", b"no-cache")]
-        if _not_modified(ims, inm, modified, etag):
-            await send({"type": "http.response.start", "status": 304, "headers": common})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        headers = [(b"content-type", JSON), (b"content-length", length), *common]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head_only else body})
 
     async def _validated(
         self, scope: Scope, receive: Receive, send: Send, ims: bytes | None, inm: bytes | None
@@ -269,6 +324,12 @@ class CompatGate:
             await send(message)
 
         await on_complete_answer(self.app, inner, receive, send, finish)
+
+
+async def _send_answer(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _not_modified(

@@ -34,5 +34,12 @@ class KeyCheck:
         self._seen[plain] = (found, now + self.ttl)
         return found
 
+    def cached(self, plain: str) -> tuple[bool, TokenInfo | None]:
+        """(True, token) when the answer for `plain` is cached and fresh; (False, None) if not."""
+        hit = self._seen.get(plain)
+        if hit is not None and hit[1] > time.monotonic():
+            return True, hit[0]
+        return False, None
+
     def forget(self) -> None:
         self._seen.clear()
