@@ -22,10 +22,7 @@ app.add_typer(cli_tokens.app, name="token")
 app.add_typer(cli_alerts.app, name="alert")
 app.add_typer(cli_webhooks.app, name="webhook")
 app.add_typer(regions_app, name="regions")
-app.command("status")(cli_alerts.status)
 app.add_typer(cli_history.import_app, name="import")
-app.command("replay")(cli_history.replay)
-app.command("stats")(cli_history.stats)
 
 
 @app.command()
@@ -85,6 +82,11 @@ def serve(
         mqtt=mqtt,
     )
     run(settings)
+
+
+app.command("status")(cli_alerts.status)
+app.command("stats")(cli_history.stats)
+app.command("replay")(cli_history.replay)
 
 
 if __name__ == "__main__":

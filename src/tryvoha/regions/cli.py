@@ -14,8 +14,7 @@ from tryvoha.regions.catalogue import Catalogue, load_catalogue, region_dict
 from tryvoha.regions.model import AmbiguousRegion, Level, Region, UnknownRegion
 
 _EXAMPLES = """
-Every oblast, raion and hromada of Ukraine, with our ids (KATOTTG codes), Ukrainian and English
-names, ukrainealarm / alerts.in.ua ids and boundaries.
+Every oblast, raion and hromada of Ukraine: ids, names, other systems' ids, boundaries.
 
 [bold]Examples[/bold]
 
