@@ -18,7 +18,7 @@ import orjson
 
 from tryvoha.alerts.commands import Actor, Command, EventDraft, Rejected, decide
 from tryvoha.alerts.model import Alert, AlertStatus, Event, Threat
-from tryvoha.alerts.state import AlertState
+from tryvoha.alerts.state import AlertState, alert_after
 from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
 from tryvoha.alerts.wire import alert_doc, event_doc
 from tryvoha.bus import InProcessBus
@@ -145,12 +145,7 @@ class Hub:
     def state_preview(self, draft: EventDraft, event_id: int, recorded_at: datetime) -> dict:
         """The answer a draft will get once appended as `event_id`, without touching the state."""
         event = draft.to_event(event_id, recorded_at)
-        scratch = AlertState(
-            last_event_id=event_id - 1,
-            open_alerts=dict(self.state.open_alerts),
-            open_by_key=dict(self.state.open_by_key),
-        )
-        alert = scratch.apply(event)
+        alert = alert_after(event, self.state.open_alerts.get(event.alert_id))
         return {"event": event_doc(event), "alert": alert_doc(alert)}
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
