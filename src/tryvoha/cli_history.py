@@ -19,8 +19,6 @@ from tryvoha.alerts.model import Threat
 from tryvoha.config import Settings
 from tryvoha.history import bundled
 
-bundled.register()
-
 import_app = typer.Typer(
     help="Import a public alert data set into the log (each row: a declared and an ended event).",
     no_args_is_help=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import uvicorn
 from rich.console import Console
 
@@ -11,13 +9,10 @@ from tryvoha.api.app import create_app
 from tryvoha.api.protocol import HubHttpToolsProtocol
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.config import Settings
+from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
 from tryvoha.store import SqlStore
-
-StartupHook = Callable[[Hub, Settings, Console], None]
-startup_hooks: list[StartupHook] = []
-"""Steps that run after the log is folded and before serving (e.g. loading bundled history)."""
 
 
 def open_hub(settings: Settings, console: Console | None = None) -> Hub:
@@ -27,8 +22,7 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
         store = SqlStore(settings.db_url)
         hub = Hub(catalogue, store)
         hub.load()
-    for hook in startup_hooks:
-        hook(hub, settings, console)
+    load_bundled_history(hub, settings, console)  # first start only: the real record since 2022
     return hub
 
 

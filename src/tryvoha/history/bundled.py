@@ -40,7 +40,7 @@ def import_with_progress(
 
 
 def load_bundled_history(hub: Hub, settings: Settings, console: Console) -> ImportReport | None:
-    """Startup hook: import the official record once, when the log has no imported history."""
+    """At start-up: import the official record once, when the log has no imported history."""
     if not settings.load_history or not OFFICIAL_DATA.exists() or has_imported_history(hub):
         return None
     report = import_with_progress(
@@ -51,11 +51,3 @@ def load_bundled_history(hub: Hub, settings: Settings, console: Console) -> Impo
         f"record; log now at event {hub.last_event_id}"
     )
     return report
-
-
-def register() -> None:
-    """Add the hook to `tryvoha.serve` once."""
-    from tryvoha import serve
-
-    if load_bundled_history not in serve.startup_hooks:
-        serve.startup_hooks.append(load_bundled_history)

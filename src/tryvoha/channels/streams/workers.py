@@ -105,15 +105,19 @@ class Channel:
             self.queue.append((message, None if fd is None else os.dup(fd)))
             return
         try:
-            if fd is None:
-                self.sock.send(message)
-            else:
-                socket.send_fds(self.sock, [message], [fd])
+            self._send_now(message, fd)
         except BlockingIOError:
             self.queue.append((message, None if fd is None else os.dup(fd)))
             self._want_write()
         except OSError:
             self._break()
+
+    def _send_now(self, message: bytes, fd: int | None) -> None:
+        """One message, with a socket to pass along when `fd` is given."""
+        if fd is None:
+            self.sock.send(message)
+        else:
+            socket.send_fds(self.sock, [message], [fd])
 
     def _want_write(self) -> None:
         loop = self._loop()
@@ -124,10 +128,7 @@ class Channel:
         while self.queue:
             message, fd = self.queue[0]
             try:
-                if fd is None:
-                    self.sock.send(message)
-                else:
-                    socket.send_fds(self.sock, [message], [fd])
+                self._send_now(message, fd)
             except BlockingIOError:
                 return
             except OSError:
