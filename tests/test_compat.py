@@ -17,10 +17,12 @@ import pytest
 from fastapi import FastAPI
 
 from tryvoha.api.app import create_app
+from tryvoha.channels.webhooks import WebhookConfig
 from tryvoha.compat.ids import OBLAST_ORDER, crosswalk
 from tryvoha.compat.ukrainealarm import timespan
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
+from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue, Level, load_catalogue
 from tryvoha.store import SqlStore
 
@@ -421,16 +423,33 @@ async def test_webhook_subscription_endpoints(
     api, app = compat_app
     key = {"Authorization": reader}
     body = {"webHookUrl": "http://127.0.0.1:9/hook"}
+    refused = await api.post("/api/v3/webhook", json=body, headers=key)
+    assert refused.status_code == 422
+    assert refused.json()["error"] == {
+        "code": "destination_not_allowed",
+        "message": "webHookUrl: address 127.0.0.1 is loopback",
+    }
+    store = app.state.compat_webhooks.store
+    assert store.all() == []
+    # A deployment whose receivers live on loopback says so.
+    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
     assert (await api.post("/api/v3/webhook", json=body)).status_code == 401
     assert (await api.patch("/api/v3/webhook", json=body, headers=key)).status_code == 404
     r = await api.post("/api/v3/webhook", json=body, headers=key)
     assert r.status_code == 200 and r.json() == body
     bad = await api.post("/api/v3/webhook", json={"webHookUrl": "ftp://x"}, headers=key)
     assert bad.status_code == 400 and "webHookUrl" in bad.json()["error"]["message"]
+    inside = await api.patch(
+        "/api/v3/webhook", json={"webHookUrl": "http://10.0.0.5/hook"}, headers=key
+    )
+    assert inside.status_code == 422 and "10.0.0.5 is in a private network" in inside.text
     moved = {"webHookUrl": "http://127.0.0.1:9/other"}
     assert (await api.patch("/api/v3/webhook", json=moved, headers=key)).status_code == 200
-    store = app.state.compat_webhooks.store
     assert [h.url for h in store.all()] == [moved["webHookUrl"]]
+    # One subscription per key: subscribing again replaces it.
+    again = {"webHookUrl": "http://127.0.0.2:9/again"}
+    assert (await api.post("/api/v3/webhook", json=again, headers=key)).status_code == 200
+    assert [h.url for h in store.all()] == [again["webHookUrl"]]
     assert (await api.delete("/api/v3/webhook", headers=key)).status_code == 200
     assert store.all() == []
     assert (await api.delete("/api/v3/webhook", headers=key)).status_code == 404

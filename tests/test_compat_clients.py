@@ -30,9 +30,11 @@ import pytest
 import uvicorn
 
 from tryvoha.api.app import create_app
+from tryvoha.channels.webhooks import WebhookConfig
 from tryvoha.compat.ids import crosswalk
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
+from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
 
@@ -142,6 +144,8 @@ def live(catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> Iter
     app = create_app(hub, Settings(db=db, load_history=False))
     config = app.state.compat.config
     config.aiu_per_minute, config.aiu_history_per_minute, config.ua_per_minute = 60, 20, 60
+    # The webhook test's receiver listens on loopback: allowed as a deployment would allow it.
+    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -8,6 +8,7 @@ from rich.console import Console
 from tryvoha.api.app import create_app
 from tryvoha.api.protocol import HubHttpToolsProtocol
 from tryvoha.channels.streams.workers import start_followers
+from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.config import Settings
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
@@ -43,8 +44,14 @@ def uvicorn_config(app: object, host: str, port: int, **extra: object) -> uvicor
 
 def serve(settings: Settings, console: Console | None = None) -> None:
     console = console or Console(stderr=True)
+    try:
+        webhook_config = WebhookConfig()  # settings from the environment, checked before start
+    except ValueError as exc:
+        console.print(f"[red]Cannot start: {exc}[/]")
+        raise SystemExit(2) from None
     hub = open_hub(settings, console)
     app = create_app(hub, settings)
+    app.state.webhook_config = webhook_config
     base = f"http://{settings.host}:{settings.port}"
     console.print(
         f"[bold green]tryvoha[/] is serving {len(hub.catalogue)} regions, "

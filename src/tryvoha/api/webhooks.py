@@ -17,6 +17,7 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.responses import JSONResponse
 from tryvoha.channels.webhooks import (
     BadUrl,
+    LimitReached,
     NotRunning,
     Subscription,
     SubscriptionHealth,
@@ -25,6 +26,7 @@ from tryvoha.channels.webhooks import (
 )
 from tryvoha.channels.webhooks.store import Delivery
 from tryvoha.hub import Hub
+from tryvoha.netguard import Forbidden, Unresolvable
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 OperatorActor = Annotated[Actor, Depends(operator)]
@@ -33,7 +35,11 @@ OperatorActor = Annotated[Actor, Depends(operator)]
 class CreateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, description="http(s) URL that receives POSTed deliveries.")
+    url: str = Field(
+        max_length=2000,
+        description="http(s) URL that receives POSTed deliveries. Its host must be, and resolve "
+        "to, public addresses only (or ones in TRYVOHA_WEBHOOK_ALLOW_NETWORKS).",
+    )
     regions: list[str] | None = Field(
         default=None,
         max_length=200,
@@ -128,17 +134,28 @@ async def _visible(request: Request, actor: Actor, subscription_id: int) -> Subs
     return sub
 
 
+async def checked_url(url: str, dispatcher: WebhookDispatcher) -> str:
+    """The URL when it is well formed and every address its host has now may be reached."""
+    try:
+        return await check_url(url, dispatcher.config.policy)
+    except BadUrl as exc:
+        raise ApiError(422, "invalid_url", str(exc)) from exc
+    except Forbidden as exc:
+        raise ApiError(422, "destination_not_allowed", f"url: {exc}") from exc
+    except Unresolvable as exc:
+        raise ApiError(422, "host_not_found", f"url: {exc}") from exc
+
+
 @router.post("", status_code=201, summary="Subscribe a URL to live events")
 async def create(request: Request, body: CreateBody, actor: OperatorActor) -> JSONResponse:
     """Deliveries start with the first event after `after_event_id`. The answer holds the signing
-    `secret` once; it is never shown again."""
+    `secret` once; it is never shown again. A URL inside a private, loopback, link-local,
+    multicast or metadata network is refused (`422 destination_not_allowed`), as is a token's
+    subscription past its limit (`409 too_many_webhooks`)."""
     hub: Hub = request.app.state.hub
-    try:
-        url = check_url(body.url)
-    except BadUrl as exc:
-        raise ApiError(422, "invalid_url", str(exc)) from exc
     regions = _check_regions(hub, actor, body.regions)
     dispatcher = _dispatcher(request)
+    url = await checked_url(body.url, dispatcher)
     try:
         sub = await dispatcher.create(
             actor.originator,
@@ -147,9 +164,12 @@ async def create(request: Request, body: CreateBody, actor: OperatorActor) -> JS
             list(dict.fromkeys(body.threats)),
             list(dict.fromkeys(body.statuses)),
             body.description,
+            limit=dispatcher.config.max_per_token,
         )
     except NotRunning as exc:
         raise ApiError(503, "webhooks_unavailable", str(exc)) from exc
+    except LimitReached as exc:
+        raise ApiError(409, "too_many_webhooks", str(exc)) from exc
     doc = subscription_doc(sub, None)
     doc["secret"] = sub.secret
     return JSONResponse(doc, status_code=201, headers={"Location": f"{router.prefix}/{sub.id}"})

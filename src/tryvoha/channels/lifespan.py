@@ -10,15 +10,14 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from tryvoha.channels.mqtt import MqttPublisher
-from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher
+from tryvoha.channels.webhooks import WebhookDispatcher, config_of
 
 Service = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 @contextlib.asynccontextmanager
 async def webhooks(app: FastAPI) -> AsyncIterator[None]:
-    config: WebhookConfig | None = getattr(app.state, "webhook_config", None)
-    dispatcher = WebhookDispatcher(app.state.hub, config)
+    dispatcher = WebhookDispatcher(app.state.hub, config_of(app))
     app.state.webhooks = dispatcher
     async with dispatcher.running_context():
         yield

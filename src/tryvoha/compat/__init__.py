@@ -11,6 +11,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from tryvoha.channels.webhooks.config import config_of
 from tryvoha.compat import alerts_in_ua, ukrainealarm, webhooks
 from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.config import CompatConfig
@@ -26,7 +27,7 @@ def install(app: FastAPI, hub: Hub, config: CompatConfig | None = None) -> Compa
     app.include_router(alerts_in_ua.build_router(compat.clock, config.prefix))
     app.include_router(ukrainealarm.build_router())
     app.include_router(webhooks.build_router(hooks))
-    delivery = webhooks.HookDelivery(hub, hooks)
+    delivery = webhooks.HookDelivery(hub, hooks, partial(config_of, app))
     if config.webhook_delivery:
         hub.bus.subscribe(delivery.on_event)
     app.add_middleware(CompatGate, compat=compat)

@@ -1,19 +1,24 @@
 """Webhook subscriptions of the ukrainealarm API (`/api/v3/webhook`) and their delivery.
 
-A key subscribes one URL (POST), changes it (PATCH) or drops it (DELETE). After each live change
-of an alert, every subscribed URL gets one POST per region it shows on, in the form older bots
-read: `{"status": "Activate"|"Deactivate", "regionId", "alarmType", "createdAt"}`.
+A key subscribes one URL (POST, which replaces the key's URL if it had one), changes it (PATCH)
+or drops it (DELETE): one subscription per key is this surface's limit. After each live change of
+an alert, every subscribed URL gets one POST per region it shows on, in the form older bots read:
+`{"status": "Activate"|"Deactivate", "regionId", "alarmType", "createdAt"}`.
+
+URLs obey the rules of tryvoha's own webhooks, destinations included (`tryvoha.netguard`: no
+private, loopback, link-local, multicast or metadata address unless the operator allowed the
+network), and deliveries go through the same guarded sender, which reports failures in its own
+words only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, delete, insert, select
@@ -21,10 +26,14 @@ from sqlalchemy import update as sql_update
 
 from tryvoha.alerts.model import Event, EventKind
 from tryvoha.alerts.wire import iso
+from tryvoha.channels.webhooks import sender
+from tryvoha.channels.webhooks.config import WebhookConfig, config_of
+from tryvoha.channels.webhooks.urls import BadUrl, check_url
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import crosswalk
 from tryvoha.compat.levels import UA_ALERT_TYPES
 from tryvoha.hub import Hub
+from tryvoha.netguard import Forbidden, Unresolvable
 from tryvoha.store.timeutil import to_us
 
 log = logging.getLogger(__name__)
@@ -91,15 +100,6 @@ class HookStore:
         return removed
 
 
-def check_url(value: object) -> str | None:
-    if not isinstance(value, str) or len(value) > 2000:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return value
-
-
 def payloads(hub: Hub, event: Event) -> list[bytes]:
     """Form (a) for a declared or ended alert, once per region it shows on; nothing otherwise."""
     if event.kind is EventKind.UPDATED or event.status.value != "actual" or not event.is_live:
@@ -119,15 +119,23 @@ def payloads(hub: Hub, event: Event) -> list[bytes]:
     ]
 
 
+HEADERS = {"content-type": "application/json", "user-agent": "tryvoha-compat-webhook"}
+PARALLEL = 32
+"""Receivers posted to at once: a slow one holds up only itself."""
+
+
 class HookDelivery:
     """Posts each live change to every subscribed URL; one try each, failures are logged."""
 
-    def __init__(self, hub: Hub, store: HookStore, timeout: float = 5.0) -> None:
+    def __init__(
+        self, hub: Hub, store: HookStore, config: Callable[[], WebhookConfig] = WebhookConfig
+    ) -> None:
         self.hub = hub
         self.store = store
-        self.timeout = timeout
+        self.config = config
         self.tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
+        self.failed = 0
 
     def on_event(self, event: Event) -> None:
         if not self.store.any:
@@ -143,15 +151,21 @@ class HookDelivery:
         hooks = await self.hub.read(self.store.all)
         if not hooks:
             return
-        headers = {"content-type": "application/json", "user-agent": "tryvoha-compat-webhook"}
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            for hook in hooks:
+        config = self.config()
+        room = asyncio.Semaphore(PARALLEL)
+
+        async def deliver(hook: Hook) -> None:
+            async with room:
                 for body in bodies:
-                    try:
-                        response = await client.post(hook.url, content=body, headers=headers)
-                        self.delivered += response.is_success
-                    except httpx.HTTPError as exc:
-                        log.warning("compat webhook to %s failed: %s", hook.url, exc)
+                    outcome = await sender.post(client, hook.url, body, HEADERS, config)
+                    if outcome.ok:
+                        self.delivered += 1
+                        continue
+                    self.failed += 1
+                    log.warning("compat webhook of key %d failed: %s", hook.token_id, outcome.error)
+
+        async with sender.new_client(config) as client:
+            await asyncio.gather(*(deliver(hook) for hook in hooks))
 
 
 def build_router(store: HookStore) -> APIRouter:
@@ -165,9 +179,17 @@ def build_router(store: HookStore) -> APIRouter:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             return compat_error(400, "invalid_json", 'the body must be JSON {"webHookUrl": …}')
-        url = check_url(body.get("webHookUrl") if isinstance(body, dict) else None)
-        if url is None:
+        url = body.get("webHookUrl") if isinstance(body, dict) else None
+        if not isinstance(url, str):
             return compat_error(400, "invalid_url", "webHookUrl must be an http(s) URL")
+        try:
+            url = await check_url(url, config_of(request.app).policy)
+        except BadUrl as exc:
+            return compat_error(400, "invalid_url", f"webHookUrl: {exc}")
+        except Forbidden as exc:
+            return compat_error(422, "destination_not_allowed", f"webHookUrl: {exc}")
+        except Unresolvable as exc:
+            return compat_error(422, "host_not_found", f"webHookUrl: {exc}")
         hub: Hub = request.app.state.hub
         done = await hub.read(store.put, token.id, url, must_exist)
         if not done:

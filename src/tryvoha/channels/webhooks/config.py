@@ -4,11 +4,40 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
+
+from tryvoha.netguard import AddressPolicy, IPNetwork, Resolver, parse_networks, system_resolve
+
+ALLOW_NETWORKS_ENV = "TRYVOHA_WEBHOOK_ALLOW_NETWORKS"
+MAX_PER_TOKEN_ENV = "TRYVOHA_WEBHOOK_MAX_PER_TOKEN"
+MAX_PER_TOKEN_RANGE = (1, 10_000)
 
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return default if value is None else float(value)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number of seconds") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{name}: {value!r} must be a positive number of seconds")
+    return number
+
+
+def _env_max_per_token() -> int:
+    low, high = MAX_PER_TOKEN_RANGE
+    value = os.environ.get(MAX_PER_TOKEN_ENV)
+    if value is None or not value.strip():
+        return 20
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{MAX_PER_TOKEN_ENV}: {value!r} is not a whole number {low}–{high}")
+    return int(value)
+
+
+def _env_allow_networks() -> tuple[IPNetwork, ...]:
+    return parse_networks(os.environ.get(ALLOW_NETWORKS_ENV, ""), ALLOW_NETWORKS_ENV)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +64,23 @@ class WebhookConfig:
     """How often the log follower looks for events it was not woken for (e.g. other writers)."""
     batch: int = 500
     """Events the follower turns into outbox rows per transaction."""
+    allow_networks: tuple[IPNetwork, ...] = field(default_factory=_env_allow_networks)
+    """Non-public networks receivers may live in (`TRYVOHA_WEBHOOK_ALLOW_NETWORKS`, e.g.
+    `10.0.0.0/8,fd00::/8`); everything else that is not a public address is refused."""
+    max_per_token: int = field(default_factory=_env_max_per_token)
+    """Subscriptions one token may hold (`TRYVOHA_WEBHOOK_MAX_PER_TOKEN`)."""
+    resolve: Resolver = system_resolve
+    """How names become addresses, at subscription and on every connection."""
+
+    @property
+    def policy(self) -> AddressPolicy:
+        return AddressPolicy(self.allow_networks, self.resolve)
+
+
+def config_of(app: Any) -> WebhookConfig:
+    """The app's webhook configuration (`app.state.webhook_config`), read from the environment
+    the first time when nobody set one; both webhook mechanisms use it."""
+    config: WebhookConfig | None = getattr(app.state, "webhook_config", None)
+    if config is None:
+        config = app.state.webhook_config = WebhookConfig()
+    return config

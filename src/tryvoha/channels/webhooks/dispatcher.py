@@ -169,9 +169,11 @@ class WebhookDispatcher:
         threats: Sequence[Threat],
         statuses: Sequence[AlertStatus],
         description: str | None = None,
+        limit: int | None = None,
     ) -> Subscription:
         """Make a subscription; it receives exactly the events after `after_event_id`: the
-        follower first catches up with the log, then the row is written under the same lock."""
+        follower first catches up with the log, then the row is written under the same lock.
+        LimitReached when `owner` already holds `limit` subscriptions."""
         if not self.running:
             raise NotRunning("webhook delivery is not running on this hub")
         async with self._lock:
@@ -187,6 +189,7 @@ class WebhookDispatcher:
                 new_secret(),
                 self.position,
                 utcnow(),
+                limit,
             )
             self._subs[sub.id] = sub
             subscribers.labels(CHANNEL).set(len(self._subs))

@@ -23,6 +23,10 @@ POSITION_KEY = "webhooks.position"
 PENDING, DELIVERED, EXPIRED = "pending", "delivered", "expired"
 
 
+class LimitReached(Exception):
+    """The owner already holds as many subscriptions as one may."""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     id: int
@@ -95,7 +99,10 @@ class WebhookStore:
         secret: str,
         after_event_id: int,
         now: datetime,
+        limit: int | None = None,
     ) -> Subscription:
+        """Store a subscription; LimitReached (nothing written) when `owner` already holds
+        `limit` of them."""
         values = {
             "owner": owner,
             "url": url,
@@ -108,6 +115,17 @@ class WebhookStore:
             "created_at": to_us(now),
         }
         with self.engine.begin() as conn:
+            if limit is not None:
+                held = conn.execute(
+                    select(func.count())
+                    .select_from(subscriptions)
+                    .where(subscriptions.c.owner == owner)
+                ).scalar_one()
+                if held >= limit:
+                    raise LimitReached(
+                        f"this token already holds {held} webhook subscriptions, the most one "
+                        f"may (TRYVOHA_WEBHOOK_MAX_PER_TOKEN={limit}); delete one first"
+                    )
             new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key[0]
             row = conn.execute(select(subscriptions).where(subscriptions.c.id == new_id)).one()
         return _subscription(row)
