@@ -36,7 +36,14 @@ def _short(text: str | None, width: int = 60) -> str:
 
 @app.command("add")
 def add(
-    target: Annotated[str, typer.Argument(help="The receiver's http(s) URL.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The receiver's http(s) URL. Its host must be public: private, loopback, "
+            "link-local, multicast and cloud metadata addresses are refused unless the hub "
+            "allows their network (TRYVOHA_WEBHOOK_ALLOW_NETWORKS on the hub)."
+        ),
+    ],
     region: Annotated[
         list[str] | None,
         typer.Option(
@@ -56,6 +63,8 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Subscribe a URL. The signing secret is printed once: keep it for verifying deliveries.
+
+    A token holds at most 20 subscriptions (the hub's TRYVOHA_WEBHOOK_MAX_PER_TOKEN).
 
     Example: tryvoha webhook add https://sirens.example.org/hook -r "Lvivska oblast" -t air_raid
     """
@@ -183,6 +192,10 @@ def listen(
 ) -> None:
     """Run a throwaway receiver that prints each delivery: for trying webhooks out.
 
+    A hub delivers to this loopback receiver only when it allows loopback, e.g. started as
+
+    TRYVOHA_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8 tryvoha serve
+
     Example: tryvoha webhook listen --port 9999 --secret whsec_...
     """
     asyncio.run(_listen(host, port, secret, status))
@@ -192,6 +205,10 @@ async def _listen(host: str, port: int, secret: str | None, status: int) -> None
     receiver = Receiver(secret=secret, answer=lambda _r: status)
     await receiver.start(host, port)
     console.print(f"Listening on {receiver.url} (any path); Ctrl+C to stop.")
+    console.print(
+        "The hub must allow this network: start it with TRYVOHA_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8",
+        highlight=False,
+    )
     shown = 0
     while True:
         await receiver.wait_for(lambda r, seen=shown: len(r.received) > seen, timeout=None)

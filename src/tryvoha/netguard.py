@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -72,8 +73,8 @@ SPECIAL_V6 = _table(
     [
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
-        ("::/8", "reserved"),
         ("64:ff9b:1::/48", "in a local-use NAT64 network"),
+        ("::/8", "reserved"),
         ("100::/64", "a discard-only address"),
         ("2001:2::/48", "reserved for benchmarking"),
         ("2001:db8::/32", "reserved for documentation"),
@@ -165,8 +166,9 @@ def refusal(ip: IPAddress) -> str | None:
 def literal_address(host: str) -> IPAddress | None:
     """The address a host written as a number means to a resolver, or None for a name. Reads
     what `inet_aton` reads (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), IPv6 with or without
-    brackets and with a zone id, and ignores a trailing dot and letter case."""
-    text = host.strip().lower()
+    brackets and with a zone id, and ignores a trailing dot, letter case and the width of
+    characters (`１２７。０。０。１`, which IDNA mapping turns into 127.0.0.1)."""
+    text = unicodedata.normalize("NFKC", host).replace("\u3002", ".").strip().lower()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     text = text.rstrip(".")

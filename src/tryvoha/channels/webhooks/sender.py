@@ -13,6 +13,7 @@ import errno
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import httpcore
 import httpx
@@ -46,6 +47,17 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(config.policy),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The receiver's reason phrase is replaced by the standard one before httpx logs the
+        status line: nothing the receiver wrote reaches the hub's logs."""
+        response = await super().handle_async_request(request)
+        try:
+            phrase = HTTPStatus(response.status_code).phrase
+        except ValueError:
+            phrase = ""
+        response.extensions["reason_phrase"] = phrase.encode()
+        return response
 
 
 def new_client(config: WebhookConfig) -> httpx.AsyncClient:
