@@ -22,7 +22,7 @@ from tryvoha.compat.ukrainealarm import timespan
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, Level, load_catalogue
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
 
@@ -49,7 +49,7 @@ def api(compat_app: tuple[httpx.AsyncClient, FastAPI]) -> httpx.AsyncClient:
 
 @pytest.fixture
 def reader(hub: Hub) -> str:
-    plain, _ = hub.store.create_token("compat-reader", [])
+    plain, _ = hub.store.create_token("compat-reader", None, role=TokenRole.READ_ONLY)
     return plain
 
 
