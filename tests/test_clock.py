@@ -50,9 +50,26 @@ def faketime() -> str:
     pytest.skip(message)
 
 
+# The subprocesses start from the real clock, also when this suite already runs under faketime.
+UNFAKED = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
+def real_now() -> datetime:
+    """The machine's real clock, read by a process without libfaketime."""
+    stamp = subprocess.run(
+        [sys.executable, "-c", "import time; print(time.time())"],
+        env=UNFAKED,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return datetime.fromtimestamp(float(stamp), UTC)
+
+
 def seconds_until(hh_mm: str) -> int:
     """How far ahead the next `hh_mm` UTC is: the offset that puts the clock there."""
-    now = datetime.now(UTC)
+    now = real_now()
     hour, minute = map(int, hh_mm.split(":"))
     target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if target <= now:
@@ -64,10 +81,9 @@ def shifted(command: list[str], hh_mm: str, zone: str, **kw) -> subprocess.Compl
     """`command` with the clock moved to the next `hh_mm` UTC (monotonic clocks move alike, so
     sleeps and timeouts keep working) and TZ set to `zone`."""
     offset = seconds_until(hh_mm)
-    env = {**os.environ, "TZ": zone}
     return subprocess.run(
         [faketime(), "-m", "-f", f"+{offset}", *command],
-        env=env,
+        env={**UNFAKED, "TZ": zone},
         cwd=REPO,
         capture_output=True,
         text=True,
