@@ -6,7 +6,7 @@ A token that may write anywhere in the country is only made when asked for by na
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -108,7 +108,7 @@ def rights(catalogue: Catalogue, token: TokenInfo) -> list[str]:
     return lines
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     """A usage error: said on stderr, exit code 2, nothing written."""
     err.print(f"[red]Error:[/] {message}", highlight=False, soft_wrap=True)
     err.print("See 'tryvoha token create --help'.", highlight=False)
@@ -142,7 +142,6 @@ def _scopes(
             ]
         )
     )
-    raise AssertionError("unreachable")
 
 
 @app.command(
