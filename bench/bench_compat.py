@@ -222,7 +222,7 @@ def main() -> None:
                 proc.wait(10)
     ratio = {m: results["tryvoha"][m]["rps"] / results["nginx"][m]["rps"] for m in ("200", "304")}
     summary = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
         "load_before": os.getloadavg(),
         "connections": args.connections,
         "duration_s": args.duration,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure what the test suite talks to is there: PostgreSQL, Mosquitto, NATS (JetStream) and
-# Debian's Chromium for the map's browser tests. Starts or installs only what is missing.
+# Make sure what the test suite talks to is there: PostgreSQL, Mosquitto, NATS (JetStream),
+# Debian's Chromium for the map's browser tests and faketime (libfaketime) for the tests that run
+# the suite at another hour. Starts or installs only what is missing.
 set -euo pipefail
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -26,4 +27,8 @@ fi
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "ensure-test-services: installing Debian's chromium for the map tests"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v faketime >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "ensure-test-services: installing faketime for the clock tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi

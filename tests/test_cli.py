@@ -38,7 +38,7 @@ def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
     doc = json.loads(created.output)
     lviv = catalogue.resolve("Lvivska oblast")
     assert doc["scopes"] == [lviv.id] and doc["token"].startswith("tv_")
-    duplicate = run("token", "create", "lviv", "--db", live_hub.db)
+    duplicate = run("token", "create", "lviv", "--read-only", "--db", live_hub.db)
     assert duplicate.exit_code != 0 and "exists already" in duplicate.output
     listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).output)
     assert [t["name"] for t in listed] == ["lviv"] and "token" not in listed[0]
@@ -52,7 +52,8 @@ def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
 
 
 def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> None:
-    token = json.loads(run("token", "create", "ops", "--json", "--db", live_hub.db).output)["token"]
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
+    token = json.loads(created.output)["token"]
     env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": token}
     kharkiv = catalogue.resolve("Kharkivska oblast")
     declared = run(
@@ -86,7 +87,8 @@ def test_cli_without_token_or_hub_says_so(live_hub: LiveHub) -> None:
 def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> None:
     db = str(tmp_path / "crash.db")
     hub = start_live_hub(db, "--no-history")
-    token = json.loads(run("token", "create", "ops", "--json", "--db", db).output)["token"]
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", db)
+    token = json.loads(created.output)["token"]
     headers = {"Authorization": f"Bearer {token}"}
     acknowledged = []
     for oblast in catalogue.oblasts[:5]:

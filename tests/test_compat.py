@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -24,10 +25,11 @@ from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue, Level, load_catalogue
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
 
+KYIV = ZoneInfo("Europe/Kyiv")
 KRYVYI_RIH_UA = "279"  # hromada in Dnipropetrovska oblast (ukrainealarm id = alerts.in.ua uid)
 
 
@@ -51,7 +53,7 @@ def api(compat_app: tuple[httpx.AsyncClient, FastAPI]) -> httpx.AsyncClient:
 
 @pytest.fixture
 def reader(hub: Hub) -> str:
-    plain, _ = hub.store.create_token("compat-reader", [])
+    plain, _ = hub.store.create_token("compat-reader", None, role=TokenRole.READ_ONLY)
     return plain
 
 
@@ -283,16 +285,53 @@ async def test_ukrainealarm_history_and_date_history(
     start = datetime.fromisoformat(alarms["AIR"]["startDate"])
     stop = datetime.fromisoformat(alarms["AIR"]["endDate"])
     assert alarms["AIR"]["duration"] == timespan(stop - start)
-    today = datetime.now(UTC).astimezone().strftime("%Y%m%d")
-    day = (await api.get("/api/v3/alerts/dateHistory", params={"date": today})).json()
-    got = {(a["regionId"], a["alertType"]) for a in day}
-    assert ("9", "AIR") in got and (KRYVYI_RIH_UA, "ARTILLERY") in got
+    for region_id, alarm in (("9", alarms["AIR"]), (KRYVYI_RIH_UA, alarms["ARTILLERY"])):
+        day = kyiv_day(alarm["startDate"])  # the endpoint's day is a Kyiv calendar day
+        listed = (await api.get("/api/v3/alerts/dateHistory", params={"date": day})).json()
+        assert (region_id, alarm["alertType"]) in {(a["regionId"], a["alertType"]) for a in listed}
     assert second["id"]
     for bad in ("2024-01-01", "20241301", ""):
         r = await api.get("/api/v3/alerts/dateHistory", params={"date": bad})
         assert r.status_code == 400
     r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "nope"})
     assert r.status_code == 404
+
+
+def kyiv_day(stamp: str) -> str:
+    """YYYYMMDD of the Kyiv calendar day holding an ISO time."""
+    return datetime.fromisoformat(stamp).astimezone(KYIV).strftime("%Y%m%d")
+
+
+async def test_date_history_reads_a_kyiv_day(
+    catalogue: Catalogue, sqlite_url: str, settings: Settings
+) -> None:
+    """At 23:30 UTC it is already the next day in Kyiv: an alarm then belongs to that day."""
+    now = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+    hub = Hub(catalogue, SqlStore(sqlite_url), clock=lambda: now)
+    hub.load()
+    admin, _ = hub.store.create_token("admin", None)
+    app = create_app(hub, settings)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://hub"
+        ) as api:
+            alert = await declare(api, admin, crosswalk(catalogue).by_uid[9].id)
+            await end(api, admin, alert["id"])
+
+            async def regions_on(day: str) -> list[str]:
+                r = await api.get("/api/v3/alerts/dateHistory", params={"date": day})
+                assert r.status_code == 200
+                return [a["regionId"] for a in r.json()]
+
+            assert await regions_on("20261202") == ["9"]
+            assert await regions_on("20261201") == []
+            # A running alarm lasts until the hub's clock says now, not the machine's.
+            await declare(api, admin, crosswalk(catalogue).by_uid[4].id)
+            r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "4"})
+            (running,) = [a for a in r.json()[0]["alarms"] if a["isContinue"]]
+            assert running["endDate"] == running["startDate"] and running["duration"] == "00:00:00"
+    finally:
+        hub.close()
 
 
 def test_timespan_format() -> None:

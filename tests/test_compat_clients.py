@@ -36,7 +36,7 @@ from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue, Level
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, TokenRole
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent / "compat_clients"
@@ -190,7 +190,7 @@ def run_client(live: LiveHub, venv: str, script: str, *args: str, **env: str) ->
 
 
 def reader(live: LiveHub, name: str) -> str:
-    plain, _ = live.hub.store.create_token(name, [])
+    plain, _ = live.hub.store.create_token(name, None, role=TokenRole.READ_ONLY)
     return plain
 
 

@@ -7,8 +7,9 @@ import importlib.util
 import json
 import math
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -18,8 +19,11 @@ import shapely
 from tryvoha.alerts.commands import Actor, AlertRef, Declare, End
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.api import web
+from tryvoha.api.app import create_app
+from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, Level
+from tryvoha.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = Actor(originator="test", scopes=None)
@@ -249,42 +253,66 @@ async def test_locate_by_point_and_by_name(client: httpx.AsyncClient, catalogue:
     assert bad.status_code == 422
 
 
+# Instants where "today in Kyiv" is easy to get wrong: the UTC date is not Kyiv's, the last and
+# first minutes of a Kyiv day, summer time, and the 23- and 25-hour days when it starts and ends.
+KYIV_DAY_EDGES = {
+    "23:30 UTC, already tomorrow in Kyiv": datetime(2026, 12, 1, 23, 30, tzinfo=UTC),
+    "a minute before midnight in Kyiv": datetime(2026, 12, 1, 21, 58, 59, tzinfo=UTC),
+    "half a minute after midnight in Kyiv": datetime(2026, 12, 1, 22, 0, 30, tzinfo=UTC),
+    "summer, 00:30 in Kyiv": datetime(2026, 7, 1, 21, 30, tzinfo=UTC),
+    "the 23-hour day summer time starts": datetime(2026, 3, 29, 20, 30, tzinfo=UTC),
+    "the 25-hour day summer time ends": datetime(2026, 10, 25, 21, 30, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("now", KYIV_DAY_EDGES.values(), ids=KYIV_DAY_EDGES.keys())
 async def test_todays_count_counts_alerts_over_and_within_a_region(
-    hub: Hub, client: httpx.AsyncClient, catalogue: Catalogue
+    catalogue: Catalogue, sqlite_url: str, now: datetime
 ) -> None:
-    now = datetime.now(UTC)
-    midnight = web.kyiv_midnight(now)
+    """The hub's clock is set to `now`; "today" is the Kyiv calendar day holding it."""
+    kyiv = ZoneInfo("Europe/Kyiv")
+    midnight = datetime.combine(now.astimezone(kyiv).date(), time(0), kyiv)
+    hub = Hub(catalogue, SqlStore(sqlite_url), clock=lambda: now)
+    hub.load()
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False))
     oblast = catalogue.oblasts[1]
     raion = catalogue.children(oblast.id)[0]
     hromada = catalogue.children(raion.id)[0]
     other = catalogue.oblasts[2]
-    yesterday = await hub.submit(
-        Declare(oblast.id, Threat.AIR_RAID, occurred_at=midnight - timedelta(hours=3)), ADMIN
-    )
-    await hub.submit(
-        End(AlertRef(yesterday.event.alert_id), occurred_at=midnight - timedelta(hours=2)), ADMIN
-    )
-    over_midnight = await hub.submit(
-        Declare(oblast.id, Threat.AIR_RAID, occurred_at=midnight - timedelta(minutes=5)), ADMIN
-    )
-    await hub.submit(
-        End(AlertRef(over_midnight.event.alert_id), occurred_at=midnight + timedelta(minutes=5)),
-        ADMIN,
-    )
-    await hub.submit(Declare(raion.id, Threat.AIR_RAID, occurred_at=now), ADMIN)
-    await hub.submit(Declare(other.id, Threat.AIR_RAID, occurred_at=now), ADMIN)
-    await hub.submit(Declare(hromada.id, Threat.AIR_RAID, status=AlertStatus.EXERCISE), ADMIN)
+    try:
+        yesterday = await hub.submit(
+            Declare(oblast.id, Threat.AIR_RAID, occurred_at=midnight - timedelta(hours=3)), ADMIN
+        )
+        await hub.submit(
+            End(AlertRef(yesterday.event.alert_id), occurred_at=midnight - timedelta(hours=2)),
+            ADMIN,
+        )
+        over_midnight = await hub.submit(
+            Declare(oblast.id, Threat.AIR_RAID, occurred_at=midnight - timedelta(minutes=5)),
+            ADMIN,
+        )
+        ended = min(now, midnight + timedelta(minutes=5))
+        await hub.submit(End(AlertRef(over_midnight.event.alert_id), occurred_at=ended), ADMIN)
+        await hub.submit(Declare(raion.id, Threat.AIR_RAID, occurred_at=now), ADMIN)
+        await hub.submit(Declare(other.id, Threat.AIR_RAID), ADMIN)
+        await hub.submit(Declare(hromada.id, Threat.AIR_RAID, status=AlertStatus.EXERCISE), ADMIN)
 
-    async def count(region_id: str) -> int:
-        answer = await client.get(f"/api/v1/map/regions/{region_id}/today")
-        assert answer.status_code == 200
-        return answer.json()["count"]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
 
-    assert await count(hromada.id) == 2  # the oblast's alert over midnight and the raion's
-    assert await count(oblast.id) == 2
-    assert await count(other.id) == 1
-    unknown = await client.get("/api/v1/map/regions/nope/today")
-    assert unknown.json()["error"]["code"] == "unknown_region"
+            async def count(region_id: str) -> int:
+                answer = await client.get(f"/api/v1/map/regions/{region_id}/today")
+                assert answer.status_code == 200
+                assert datetime.fromisoformat(answer.json()["since"]) == midnight
+                return answer.json()["count"]
+
+            assert await count(hromada.id) == 2  # the oblast's alert over midnight and the raion's
+            assert await count(oblast.id) == 2
+            assert await count(other.id) == 1
+            unknown = await client.get("/api/v1/map/regions/nope/today")
+            assert unknown.json()["error"]["code"] == "unknown_region"
+    finally:
+        hub.close()
 
 
 def test_kyiv_midnight_follows_summer_time() -> None:

@@ -90,7 +90,9 @@ def test_compat_polls_answered_at_the_parser_match_the_app(tmp_path) -> None:
     db = str(tmp_path / "compat.db")
     hub = start_live_hub(db, "--no-history", env={"TRYVOHA_COMPAT_AIU_PER_MIN": "5"})
     try:
-        made = CliRunner().invoke(cli, ["token", "create", "led-map", "--json", "--db", db])
+        made = CliRunner().invoke(
+            cli, ["token", "create", "led-map", "--read-only", "--json", "--db", db]
+        )
         token = made.output.split('"token":"')[1].split('"')[0]
         url = f"{hub.url}/v1/iot/active_air_raid_alerts_by_oblast.json"
         first = httpx.get(url, params={"token": token})  # key not cached yet: through the app

@@ -89,7 +89,8 @@ def declare(
     status: Annotated[AlertStatus, typer.Option("--status")] = AlertStatus.ACTUAL,
     notes: Annotated[str | None, typer.Option("--notes")] = None,
     at: Annotated[
-        datetime | None, typer.Option("--at", help="Operator time (ISO 8601); now if omitted.")
+        datetime | None,
+        typer.Option("--at", help="Operator time (ISO 8601; UTC if no offset); now if omitted."),
     ] = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,

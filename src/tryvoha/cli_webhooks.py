@@ -143,7 +143,7 @@ def show(
             f"  [red]failing[/]: event {head['event_id']} after {head['attempts']} attempts, "
             f"next at {head['next_attempt_at']}: {head['last_error']}"
         )
-    table = Table("delivery", "event", "state", "attempts", "status", "last attempt", "error")
+    table = Table("delivery", "event", "state", "attempts", "status", "last attempt (UTC)", "error")
     for r in rows["deliveries"]:
         table.add_row(
             str(r["id"]),

@@ -1,4 +1,5 @@
-"""Bearer tokens: operators' tokens name the originator and the regions they may touch."""
+"""Bearer tokens: operators' tokens name the originator and the regions they may touch;
+read-only keys (for devices and apps) read everything and write nothing."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def actor_of(token: TokenInfo) -> Actor:
 
 
 async def operator(request: Request) -> Actor:
-    """FastAPI dependency: the actor behind the request's Bearer token, or 401."""
+    """FastAPI dependency: the actor behind the request's Bearer token; 401 without a valid
+    token, 403 for a read-only key (every route that depends on this one writes or manages)."""
     hub: Hub = request.app.state.hub
     plain = bearer(request.headers.get("authorization"))
     if plain is None:
@@ -40,6 +42,13 @@ async def operator(request: Request) -> Actor:
         raise ApiError(401, "token_invalid", "the token is not known to this hub", CHALLENGE)
     if token.revoked_at is not None:
         raise ApiError(401, "token_revoked", f"token {token.name!r} was revoked", CHALLENGE)
+    if token.read_only:
+        raise ApiError(
+            403,
+            "token_read_only",
+            f"token {token.name!r} is a read-only key: it reads, but may not declare, change or "
+            "end alerts nor manage webhooks",
+        )
     return actor_of(token)
 
 

@@ -8,7 +8,7 @@ that `alerts-in-ua.py` reads without a default. Errors are `{"message": …}` (p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -142,7 +142,7 @@ async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: st
     if period not in PERIODS:
         known = ", ".join(PERIODS)
         return compat_error(400, "unknown_period", f"period {period!r} is not one of {known}")
-    now = datetime.now(UTC)
+    now = hub.clock()
     catalogue = hub.catalogue
     above = [r.id for r in catalogue.ancestors(region.id)]
     inside = [region.id, *(r.id for r in catalogue.descendants(region.id))]

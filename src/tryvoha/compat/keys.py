@@ -1,7 +1,8 @@
 """API keys of the compatible surfaces: the hub's own tokens, checked with a short cache.
 
 Any valid, unrevoked token of the hub is a key for both surfaces (alerts.in.ua `token`,
-ukrainealarm `Authorization`). Checks are cached for a few seconds so polling costs no database
+ukrainealarm `Authorization`); devices and apps get read-only keys (`token create --read-only`),
+which read here like any other key. Checks are cached for a few seconds so polling costs no database
 reads; unknown keys are cached too, in a bounded table.
 """
 

@@ -8,7 +8,7 @@ always answers a one-element array, as Home Assistant and ESPHome read `[0]`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -169,7 +169,7 @@ async def region_history(hub: Hub, region_id_text: str | None) -> Response:
         region_ids=chain, statuses=frozenset({AlertStatus.ACTUAL}), limit=HISTORY_SIZE
     )
     found = await hub.read(hub.store.query_alerts, query)
-    now = datetime.now(UTC)
+    now = hub.clock()
     body = [
         {
             "regionId": cw.ua_id_of[region.id],
@@ -203,7 +203,7 @@ async def date_history(hub: Hub, date_text: str | None) -> Response:
     )
     found = await hub.read(hub.store.query_alerts, query)
     cw = crosswalk(hub.catalogue)
-    now = datetime.now(UTC)
+    now = hub.clock()
     body = [
         alarm(cw, a, target, now)
         for a in sorted(found, key=lambda a: (a.started_at, a.id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import matplotlib
@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from tryvoha.history.kyiv import KYIV
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
@@ -45,7 +47,7 @@ def start_hour_chart(start_hours: list[int], title: str, fmt: str = "png") -> by
 def calendar_heatmap(days: list[dict[str, Any]], title: str, fmt: str = "png") -> bytes:
     """One row per year, one cell per day (weeks across, weekdays down), hours under alert."""
     parsed = [(date.fromisoformat(d["date"]), float(d["hours"])) for d in days]
-    years = sorted({d.year for d, _ in parsed}) or [date.today().year]
+    years = sorted({d.year for d, _ in parsed}) or [datetime.now(KYIV).year]
     fig, axes = plt.subplots(len(years), 1, figsize=(11, 1.9 * len(years)), squeeze=False)
     image = None
     for ax, year in zip(axes[:, 0], years, strict=True):

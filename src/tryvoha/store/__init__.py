@@ -6,6 +6,8 @@ from tryvoha.store.sql import (
     SqlStore,
     StoreConflict,
     TokenInfo,
+    TokenRole,
+    check_token_name,
     hash_token,
     sqlite_url,
 )
@@ -16,6 +18,8 @@ __all__ = [
     "SqlStore",
     "StoreConflict",
     "TokenInfo",
+    "TokenRole",
+    "check_token_name",
     "hash_token",
     "sqlite_url",
 ]

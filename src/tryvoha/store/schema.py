@@ -76,6 +76,7 @@ tokens = Table(
     Column("drills_only", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    Column("role", String(16), nullable=False, default="operator", server_default="operator"),
 )
 
 meta = Table(

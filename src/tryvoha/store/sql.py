@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ class IdempotencyRecord:
     event_id: int
 
 
+class TokenRole(StrEnum):
+    """What a token may do: an operator writes (within its scopes), a read-only key only reads."""
+
+    OPERATOR = "operator"
+    READ_ONLY = "read_only"
+
+
+TOKEN_NAME_MAX = 100
+"""Leaves room for the `token:` prefix in the log's 200-character originator column."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     id: int
@@ -46,6 +58,11 @@ class TokenInfo:
     drills_only: bool
     created_at: datetime
     revoked_at: datetime | None
+    role: TokenRole = TokenRole.OPERATOR
+
+    @property
+    def read_only(self) -> bool:
+        return self.role is TokenRole.READ_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,15 @@ class AlertQuery:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_token_name(name: str) -> None:
+    """A name becomes the originator (`token:<name>`) of every event the token writes: 1 to 100
+    printable characters, no surrounding spaces. ValueError naming the rule otherwise."""
+    if not 1 <= len(name) <= TOKEN_NAME_MAX:
+        raise ValueError(f"a token name has 1 to {TOKEN_NAME_MAX} characters, not {len(name)}")
+    if not name.isprintable() or name.strip() != name:
+        raise ValueError("a token name has printable characters only, no surrounding spaces")
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -248,9 +274,19 @@ class SqlStore:
     # Tokens -------------------------------------------------------------------------------------
 
     def create_token(
-        self, name: str, scopes: Sequence[str] | None, drills_only: bool = False
+        self,
+        name: str,
+        scopes: Sequence[str] | None,
+        drills_only: bool = False,
+        role: TokenRole = TokenRole.OPERATOR,
     ) -> tuple[str, TokenInfo]:
-        """Make a token; only its hash is kept, so the plain text is shown exactly once."""
+        """Make a token; only its hash is kept, so the plain text is shown exactly once.
+
+        `scopes=None` is an operator for every region. A read-only token reads every region and
+        takes neither scopes nor `drills_only` (ValueError)."""
+        check_token_name(name)
+        if role is TokenRole.READ_ONLY and (scopes is not None or drills_only):
+            raise ValueError("a read-only token reads every region: no scopes, no drills_only")
         plain = "tv_" + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -261,11 +297,11 @@ class SqlStore:
                     scopes="*" if scopes is None else ",".join(scopes),
                     drills_only=drills_only,
                     created_at=to_us(now),
+                    role=role.value,
                 )
             ).inserted_primary_key[0]
-        info = TokenInfo(
-            int(token_id), name, None if scopes is None else tuple(scopes), drills_only, now, None
-        )
+        scope_ids = None if scopes is None else tuple(scopes)
+        info = TokenInfo(int(token_id), name, scope_ids, drills_only, now, None, role)
         return plain, info
 
     def list_tokens(self) -> list[TokenInfo]:
@@ -393,4 +429,5 @@ def _token_from_row(row: Any) -> TokenInfo:
         drills_only=bool(row.drills_only),
         created_at=from_us(row.created_at),
         revoked_at=None if row.revoked_at is None else from_us(row.revoked_at),
+        role=TokenRole(row.role),
     )
