@@ -12,6 +12,8 @@ from tryvoha.config import Settings
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
+from tryvoha.signing.hub import start_signing
+from tryvoha.signing.keys import KeyFileError
 from tryvoha.store import SqlStore
 
 
@@ -22,6 +24,9 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
         store = SqlStore(settings.db_url)
         hub = Hub(catalogue, store)
         hub.load()
+    with console.status("Opening the signing keys…"):
+        signer = start_signing(hub, settings)  # made on first start; refuses unsafe key files
+    console.print(f"Signing as hub {signer.hub_id} with key {signer.keyring.active_id}")
     load_bundled_history(hub, settings, console)  # first start only: the real record since 2022
     return hub
 
@@ -43,7 +48,11 @@ def uvicorn_config(app: object, host: str, port: int, **extra: object) -> uvicor
 
 def serve(settings: Settings, console: Console | None = None) -> None:
     console = console or Console(stderr=True)
-    hub = open_hub(settings, console)
+    try:
+        hub = open_hub(settings, console)
+    except KeyFileError as exc:
+        console.print(f"[bold red]Cannot start:[/] {exc}")
+        raise SystemExit(2) from None
     app = create_app(hub, settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(
