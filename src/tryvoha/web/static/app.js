@@ -5,6 +5,7 @@ import { LiveFeed, getJson } from "./feed.js";
 import { lineage, loadGeo } from "./geo.js";
 import { detailName, duration, getLang, kyivTime, setLang, t, threatName } from "./i18n.js";
 import { MapView } from "./mapview.js";
+import { SignatureCheck } from "./verify.js";
 import {
   ACTIVE, DRILL_STATUSES, PARTIAL, alertsWithin, byStart, computeStatus, coveringAlerts,
 } from "./status.js";
@@ -119,6 +120,7 @@ function renderConn() {
   else text = t("live");
   if (state.logId != null) text += ` · ${t("log")}${state.logId}`;
   $("conn-text").textContent = text;
+  state.signatures?.render();
 }
 
 function renderList(alerts) {
@@ -473,6 +475,7 @@ async function main() {
     $("credit").textContent = config.tile_attribution ?? "";
   }
   state.view.setLabels((r, full) => (full ? label(r) : shortName(r)));
+  state.signatures = new SignatureCheck($("sig"), getLang);
   const feed = new LiveFeed({
     onReset: (alerts, logId) => {
       state.live = new Map(alerts.map((a) => [a.id, a]));
@@ -480,6 +483,7 @@ async function main() {
       schedule();
     },
     onEvent: (event) => {
+      state.signatures.show(event);
       applyEvent(event);
       state.logId = event.id;
       schedule();
