@@ -481,3 +481,36 @@ def _frames(raw: bytes, ws: bool) -> list[dict]:
         out.append(orjson.loads(raw[i + head : i + head + length]))
         i += head + length
     return out
+
+
+# The documented test vectors ------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "signatures.md"
+
+
+def test_the_documented_vectors_verify() -> None:
+    """docs/signatures.md holds real hub output; an implementation is checked against it."""
+    import re
+
+    text = DOCS.read_text()
+    blocks = dict(re.findall(r"```(?:json|text) (\S+)\n(.*?)\n```", text, re.S))
+    keys = KeySet.from_json(blocks["keys"])
+    event = orjson.loads(blocks["event"])
+    moment = datetime.fromisoformat(event["recorded_at"].replace("Z", "+00:00"))
+    verified = verify_event(event, keys, now=moment)
+    assert (verified.event.hub, verified.event.notes) == ("alerts.example.org", "шахеди з півночі")
+    dump = re.search(r"Its 207 signed bytes:\n\n```\n(.*?)\n```", text, re.S)
+    assert dump is not None
+    listed = bytes.fromhex(
+        "".join(line[6:53] for line in dump.group(1).splitlines()).replace(" ", "")
+    )
+    assert listed == base64.b64decode(event["sig"]["signed"]) and len(listed) == 207
+    signature = re.search(r"Signature:\n`([0-9a-f]{128})`", text)
+    assert signature and bytes.fromhex(signature.group(1)) == base64.b64decode(
+        event["sig"]["signature"]
+    )
+    name, _, value = blocks["webhook-header"].partition(": ")
+    body = orjson.dumps({"event": {k: v for k, v in event.items() if k != "sig"}, "alert": {}})
+    assert verify_webhook(body, {name: value}, keys, now=moment).event.log_id == 1
+    with pytest.raises(VerificationError, match="expired"):
+        verify_event(event, keys, now=moment + timedelta(minutes=5, milliseconds=1))

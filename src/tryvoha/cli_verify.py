@@ -227,7 +227,7 @@ def verify(
             except VerificationError as exc:
                 refused += 1
                 where = f" log {exc.log_id}" if exc.log_id is not None else ""
-                line = f"REFUSED{where}: {exc.reason}: {exc}"
+                line = f"REFUSED{where}: {exc.reason}" + (f": {exc.detail}" if exc.detail else "")
             typer.echo(f"{message.label}: {line}")
     if not checked:
         typer.echo("error: no messages found to verify", err=True)

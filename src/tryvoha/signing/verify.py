@@ -22,7 +22,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tryvoha.signing.canonical import MalformedSignedEvent, SignedEvent, ms
+from tryvoha.signing.canonical import MalformedSignedEvent, SignedEvent, iso_ms, ms
 from tryvoha.signing.keys import ALGORITHM, key_id_of
 from tryvoha.signing.signer import WEBHOOK_HEADER
 
@@ -217,7 +217,8 @@ def _finish(
         if differ:
             raise VerificationError("mismatch", ", ".join(differ), event.log_id)
     if _now_ms(now) > event.expires_at:
-        raise VerificationError("expired", f"log id {event.log_id}", event.log_id)
+        detail = f"was fresh until {iso_ms(event.expires_at)}"
+        raise VerificationError("expired", detail, event.log_id)
     missed = 0
     if guard is not None:
         missed = guard.check(event.log_id)
