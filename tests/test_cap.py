@@ -490,9 +490,16 @@ async def test_feeds_hold_what_is_in_force_and_recent_per_region(
     etag = national.headers["etag"]
     same = await client.get("/api/v1/cap/feed.atom", headers={"If-None-Match": etag})
     assert same.status_code == 304
-    await hub.submit(End(AlertRef(alert_id=c.event.id)), ACTOR)
+    kharkiv = await client.get("/api/v1/cap/feed.atom", params={"region": oblast.id})
+    await hub.submit(End(AlertRef(alert_id=c.event.id)), ACTOR)  # Lviv's alert ends
     moved = await client.get("/api/v1/cap/feed.atom", headers={"If-None-Match": etag})
     assert moved.status_code == 200 and moved.headers["etag"] != etag
+    unchanged = await client.get(
+        "/api/v1/cap/feed.atom",
+        params={"region": oblast.id},
+        headers={"If-None-Match": kharkiv.headers["etag"]},
+    )
+    assert unchanged.status_code == 304  # nothing changed in Kharkiv oblast's feed
 
     r = await client.get("/api/v1/cap/feed.atom", params={"region": "UA99"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_region"

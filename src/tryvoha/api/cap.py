@@ -123,7 +123,7 @@ async def message(request: Request, ref: str) -> Response:
         raise ApiError(
             404,
             "unknown_message",
-            f"{ref[:80]!r} is neither a log id nor an identifier of this hub "
+            "give a log id or an identifier of this hub "
             f"(urn:tryvoha:{service.identity.hub_id}:event:<log id>)",
         )
     body = await _hub(request).read(service.message, log_id)

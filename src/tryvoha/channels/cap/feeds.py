@@ -18,7 +18,6 @@ from tryvoha.channels.cap.message import (
     HEADLINE,
     STATUSES,
     CapIdentity,
-    area_names,
     identifier,
 )
 from tryvoha.channels.cap.texts import DRILL_PREFIX, THREATS
@@ -75,7 +74,7 @@ class FeedBuilder:
         titles = []
         for lang in ("uk", "en"):
             prefix = DRILL_PREFIX.get(event.status.value, {}).get(lang, "")
-            area = area_names(self.catalogue, event.region_id, lang).split(", ")[0]
+            area = self.catalogue.get(event.region_id).label(lang)
             titles.append(prefix + HEADLINE[kind][lang].format(event=threat.event[lang], area=area))
         _el(entry, "title", " / ".join(titles))
         _el(entry, "updated", atom_time(event.recorded_at))
@@ -88,14 +87,16 @@ class FeedBuilder:
         request: FeedRequest,
         in_force: Sequence[Event],
         recent: Sequence[Event],
-        updated: datetime,
+        head: datetime,
         title: str,
     ) -> bytes:
+        """`head` (the log's latest time) dates a feed with no entries; otherwise its newest entry
+        does, so a feed whose entries did not change keeps its bytes and its ETag."""
         feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
         feed.set("{http://www.w3.org/XML/1998/namespace}lang", "uk")
         _el(feed, "id", f"urn:tryvoha:{self.identity.hub_id}:feed:{request.key}")
         _el(feed, "title", title)
-        _el(feed, "updated", atom_time(updated))
+        updated = _el(feed, "updated")
         author = _el(feed, "author")
         _el(author, "name", self.identity.sender)
         _el(feed, "link", rel="self", type="application/atom+xml", href=self.feed_url(request))
@@ -106,6 +107,7 @@ class FeedBuilder:
             entry = self.entry(event)
             size += len(etree.tostring(entry))
             feed.append(entry)
+        added = 0
         for event in recent[:MAX_RECENT]:
             entry = self.entry(event)
             grown = size + len(etree.tostring(entry))
@@ -113,4 +115,7 @@ class FeedBuilder:
                 break
             size = grown
             feed.append(entry)
+            added += 1
+        shown = [*in_force, *recent[:added]]
+        updated.text = atom_time(max((e.recorded_at for e in shown), default=head))
         return etree.tostring(feed, xml_declaration=True, encoding="UTF-8")

@@ -167,8 +167,8 @@ class CapService:
             region = catalogue.get(request.region_id)
             where = f"{region.label('uk')} / {region.label('en')}"
         title = f"Тривога / tryvoha {self.identity.hub_id}: CAP, {where}"
-        updated = self.hub.state.last_recorded_at or self.hub.started_at
-        body = self.feeds.build(request, in_force, snapshot.recent, updated, title)
+        head = self.hub.state.last_recorded_at or self.hub.started_at
+        body = self.feeds.build(request, in_force, snapshot.recent, head, title)
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         feed = Feed(snapshot.log_id, body, etag)
         with self._lock:
