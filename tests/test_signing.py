@@ -167,6 +167,19 @@ def test_first_start_makes_an_owner_only_key(tmp_path: Path) -> None:
         Keyring.open(tmp_path / "none", create=False)
 
 
+def test_each_database_has_its_own_key_directory(tmp_path: Path, monkeypatch) -> None:
+    from tryvoha.config import Settings
+    from tryvoha.signing.hub import key_directory
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert key_directory(Settings(db=str(tmp_path / "hub.db"))) == tmp_path / "hub.keys"
+    assert key_directory(Settings(db=f"sqlite:///{tmp_path}/a.db")) == tmp_path / "a.keys"
+    assert key_directory(Settings(db="x.db", keys="/srv/keys")) == Path("/srv/keys")
+    one = key_directory(Settings(db="postgresql://u:secret@db.example:5433/alerts"))
+    two = key_directory(Settings(db="postgresql://u:secret@db.example:5433/drills"))
+    assert one == tmp_path / "tryvoha" / "keys" / "postgresql-db.example-5433-alerts" != two
+
+
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
 def test_a_key_others_can_read_is_refused_with_what_to_do(tmp_path: Path, mode: int) -> None:
     ring = Keyring.open(tmp_path / "k")

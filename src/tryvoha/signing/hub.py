@@ -8,6 +8,7 @@ signature object (None on a hub without keys, e.g. a bare `Hub` in a unit test).
 from __future__ import annotations
 
 import os
+import re
 import weakref
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +30,8 @@ TTL_RANGE = (10, 86_400)
 
 def key_directory(settings: Settings) -> Path:
     """`--keys` / `TRYVOHA_KEYS`; else `<db>.keys` beside a SQLite file (`tryvoha.db` →
-    `tryvoha.keys`); else `$XDG_DATA_HOME/tryvoha/keys` for a database server."""
+    `tryvoha.keys`); else one directory per database under `$XDG_DATA_HOME/tryvoha/keys/` for a
+    database server: two logs must never share a hub id."""
     if settings.keys:
         return Path(settings.keys).expanduser()
     url = make_url(settings.db_url)
@@ -37,7 +39,12 @@ def key_directory(settings: Settings) -> Path:
         db = Path(url.database).expanduser()
         return db.with_name(db.stem + ".keys")
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "tryvoha" / "keys"
+    name = "-".join(
+        str(part)
+        for part in (url.get_backend_name(), url.host or "local", url.port, url.database)
+        if part
+    )
+    return Path(data) / "tryvoha" / "keys" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def signature_ttl() -> timedelta:
