@@ -56,7 +56,7 @@ class EventSigner:
     """Signs events with a keyring's active key; safe to call from any thread."""
 
     def __init__(
-        self, keyring: Keyring, ttl: timedelta = DEFAULT_TTL, cache_size: int = 20_000
+        self, keyring: Keyring, ttl: timedelta = DEFAULT_TTL, cache_size: int = 8192
     ) -> None:
         self.keyring = keyring
         self.ttl = ttl
