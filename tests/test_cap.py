@@ -368,6 +368,12 @@ async def test_a_configured_ecdsa_key_and_certificate_sign_cap(
     unsafe = create_app(hub, settings)
     with pytest.raises(KeyFileError, match="chmod 600"):
         unsafe.state.cap.keys.get()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=unsafe), base_url="http://hub"
+    ) as client:
+        r = await client.get(f"/api/v1/cap/{outcome.event.id}.xml")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "signing_unavailable"
+        assert str(key_file) not in r.text
 
 
 # HTTP -----------------------------------------------------------------------------------------

@@ -483,6 +483,26 @@ async def test_an_event_is_signed_once_whatever_the_subscribers(
     assert signed_event_doc(hub, declared.event)["sig"]["signature"] in seen
 
 
+async def test_a_failing_signer_never_stops_delivery(hub: Hub, catalogue, tmp_path: Path) -> None:
+    ring = Keyring.open(tmp_path / "keys")
+    attach(hub, EventSigner(ring))
+    ring._active = None  # as if the key vanished: every signature now fails
+    broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0))
+    hub.bus.subscribe(broadcaster.publish)
+    transport = BufferTransport()
+    broadcaster.accept(transport, StreamSpec(), False, b"")
+    transport.take()
+    declared = await hub.submit(Declare(catalogue.oblasts[1].id, Threat.AIR_RAID), Actor("t"))
+    while broadcaster._running:
+        await asyncio.sleep(0)
+    (doc,) = _frames(transport.take(), False)
+    assert doc["id"] == declared.event.id and "sig" not in doc
+    body = orjson.dumps({"event": event_doc(declared.event), "alert": {}})
+    from tryvoha.signing.hub import webhook_headers
+
+    assert webhook_headers(hub, body) == {}
+
+
 def _frames(raw: bytes, ws: bool) -> list[dict]:
     if not ws:
         return [orjson.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: ")]

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+import logging
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -24,8 +26,11 @@ from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.signing.capkey import CapKeySource
 from tryvoha.signing.hub import cap_key_source, open_signer
+from tryvoha.signing.keys import KeyFileError
 from tryvoha.signing.signer import EventSigner
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 WELL_KNOWN = "/.well-known/tryvoha-keys"
 CAP_MEDIA = "application/cap+xml"
 ATOM_MEDIA = "application/atom+xml; charset=utf-8"
@@ -68,6 +73,18 @@ def _hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
+async def _signing(work: Awaitable[T]) -> T:
+    """A key the hub cannot use is the operator's problem to fix (the log says which and how);
+    the caller gets a plain 503."""
+    try:
+        return await work
+    except KeyFileError:
+        log.exception("CAP or key document unavailable")
+        raise ApiError(
+            503, "signing_unavailable", "the hub cannot sign right now; its operator is told why"
+        ) from None
+
+
 def _not_modified(request: Request, etag: str) -> bool:
     header = request.headers.get("if-none-match")
     return header is not None and etag in [t.strip().removeprefix("W/") for t in header.split(",")]
@@ -78,7 +95,7 @@ async def public_keys(request: Request) -> Response:
     """Verify signed events with these keys (docs/signatures.md): a key signs nothing recorded
     after its `valid_until`. `cap.certificate` signs the CAP messages (XML-DSig)."""
     document: KeysDocument = request.app.state.keys_document
-    body, etag = await _hub(request).read(document.current)
+    body, etag = await _signing(_hub(request).read(document.current))
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
@@ -126,7 +143,7 @@ async def message(request: Request, ref: str) -> Response:
             "give a log id or an identifier of this hub "
             f"(urn:tryvoha:{service.identity.hub_id}:event:<log id>)",
         )
-    body = await _hub(request).read(service.message, log_id)
+    body = await _signing(_hub(request).read(service.message, log_id))
     if body is None:
         raise ApiError(404, "unknown_message", f"the log has no event {log_id}")
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'

@@ -7,6 +7,7 @@ signature object (None on a hub without keys, e.g. a bare `Hub` in a unit test).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import weakref
@@ -24,6 +25,7 @@ from tryvoha.signing.capkey import CapKeySource
 from tryvoha.signing.keys import KeyFileError, Keyring
 from tryvoha.signing.signer import DEFAULT_TTL, WEBHOOK_HEADER, EventSigner
 
+log = logging.getLogger(__name__)
 _signers: weakref.WeakKeyDictionary[Hub, EventSigner] = weakref.WeakKeyDictionary()
 TTL_RANGE = (10, 86_400)
 
@@ -101,9 +103,16 @@ def signer_for(hub: Hub) -> EventSigner | None:
 
 
 def sig_doc(hub: Hub, event: Event) -> dict[str, Any] | None:
-    """The event's `sig` object, or None when the hub has no signer."""
+    """The event's `sig` object, or None when the hub has no signer. Signing never stands in the
+    way of delivery: should it fail, the event goes out unsigned (receivers refuse it as such)."""
     signer = _signers.get(hub)
-    return None if signer is None else signer.sig_doc(event)
+    if signer is None:
+        return None
+    try:
+        return signer.sig_doc(event)
+    except Exception:
+        log.exception("event %d could not be signed; it goes out unsigned", event.id)
+        return None
 
 
 def signed_event_doc(hub: Hub, event: Event) -> dict[str, Any]:
@@ -120,4 +129,8 @@ def webhook_headers(hub: Hub, body: bytes) -> dict[str, str]:
     signer = _signers.get(hub)
     if signer is None:
         return {}
-    return {WEBHOOK_HEADER: signer.webhook_header(body)}
+    try:
+        return {WEBHOOK_HEADER: signer.webhook_header(body)}
+    except Exception:
+        log.exception("a webhook body could not be signed; it goes out with its HMAC only")
+        return {}
