@@ -272,6 +272,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (sodium_init() < 0 || load_keys(argv[arg]) != 0) return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one verdict per line, as messages arrive */
     if (now_ms < 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
