@@ -209,8 +209,7 @@ def test_rotation_keeps_what_the_old_key_signed_valid(tmp_path: Path) -> None:
     first = an_event(id=1, alert_id=1, recorded_at=datetime.now(UTC))
     old_doc = signed_doc(signer, first)
     old_id = ring.active_id
-    old_private = ring._active
-    assert old_private is not None
+    old_private = ring._private[old_id]
 
     # Rotated by `tryvoha keys rotate` beside the running hub: another Keyring on the same dir.
     from tryvoha.cli import app
@@ -236,6 +235,32 @@ def test_rotation_keeps_what_the_old_key_signed_valid(tmp_path: Path) -> None:
     with pytest.raises(VerificationError) as caught:
         verify_signed(keys, old_id, data, old_private.sign(data), now=until)
     assert caught.value.reason == "key_retired"
+
+
+def test_a_rotation_can_be_published_ahead_of_its_time(tmp_path: Path) -> None:
+    ring = Keyring.open(tmp_path / "k", hub_id="hub.test")
+    now = datetime.now(UTC)
+    ring.clock = lambda: now
+    signer = EventSigner(ring)
+    old_id = ring.active_id
+    new = ring.rotate(at=now + timedelta(days=30))
+    published = {k["key_id"]: k for k in ring.published()["keys"]}
+    assert published[new.key_id]["active"] is False  # known to devices, not signing yet
+    assert published[old_id]["active"] is True
+    with pytest.raises(KeyFileError, match="already waiting"):
+        ring.rotate(at=now + timedelta(days=60))
+    before = an_event(id=1, recorded_at=now)
+    assert signer.signature(before).key_id == old_id
+    later = now + timedelta(days=30, seconds=1)
+    ring.clock = lambda: later  # the day comes: the hub switches by itself
+    after = an_event(id=2, recorded_at=later)
+    assert signer.signature(after).key_id == new.key_id
+    keys = keyset(ring)
+    assert verify_event(signed_doc(signer, before), keys, now=at(before)).key_id == old_id
+    assert verify_event(signed_doc(signer, after), keys, now=at(after)).key_id == new.key_id
+    ring.clock = lambda: later + timedelta(minutes=2)  # past the old window and its grace
+    ring.load()
+    assert not (tmp_path / "k" / f"ed25519-{old_id}.key").exists()
 
 
 # Refusals -------------------------------------------------------------------------------------
@@ -486,7 +511,7 @@ async def test_an_event_is_signed_once_whatever_the_subscribers(
 async def test_a_failing_signer_never_stops_delivery(hub: Hub, catalogue, tmp_path: Path) -> None:
     ring = Keyring.open(tmp_path / "keys")
     attach(hub, EventSigner(ring))
-    ring._active = None  # as if the key vanished: every signature now fails
+    ring._private.clear()  # as if the key vanished: every signature now fails
     broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0))
     hub.bus.subscribe(broadcaster.publish)
     transport = BufferTransport()

@@ -79,14 +79,31 @@ def rotate(
             "signature).",
         ),
     ] = 60,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When the new key starts signing (ISO time with a zone); it is published at "
+            "once, so devices can learn it first. Default: now.",
+        ),
+    ] = None,
 ) -> None:
-    """Make a new active key. The old key's private half is deleted; its public half stays
-    published, so what it signed stays verifiable. Publish new keys to devices ahead of time:
-    they refuse a key they do not know.
+    """Make a new signing key. The old key's public half stays published, so what it signed stays
+    verifiable; its private half is deleted once its window is over. Devices refuse a key they do
+    not know: give them the new one first (--at a date weeks ahead, then tryvoha keys export).
 
-    Example: tryvoha keys rotate --keys /var/lib/tryvoha/tryvoha.keys
+    Example: tryvoha keys rotate --keys /var/lib/tryvoha/tryvoha.keys --at 2027-01-01T00:00Z
     """
-    from datetime import timedelta
+    from datetime import datetime, timedelta
+
+    start = None
+    if at is not None:
+        try:
+            start = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            start = None
+        if start is None or start.tzinfo is None:
+            raise typer.BadParameter("--at is an ISO time with a zone, e.g. 2027-01-01T00:00Z")
 
     directory = _directory(keys, db)
     if not (directory / "keys.json").exists():
@@ -95,8 +112,15 @@ def rotate(
         return
     ring = _open(keys, db)
     old = ring.active_id
-    new = ring.rotate(grace=timedelta(seconds=grace))
-    console.print(f"new active key {new.key_id}; key {old} signs nothing recorded after its window")
+    try:
+        new = ring.rotate(grace=timedelta(seconds=grace), at=start)
+    except KeyFileError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"new key {new.key_id} signs from {new.valid_from.isoformat(timespec='seconds')}; "
+        f"key {old} signs nothing recorded after {grace} s later"
+    )
 
 
 @app.command("export")

@@ -52,7 +52,7 @@ class KeysDocument:
         ring = self.signer.keyring
         ring.refresh()
         cap = self.cap_keys.get()
-        stamp = (ring.hub_id, tuple(ring.public), cap.cert_pem)
+        stamp = (ring.hub_id, ring.active_id, tuple(ring.public), cap.cert_pem)
         if self._cached is None or self._cached[0] != stamp:
             doc = {
                 **ring.published(),

@@ -1,24 +1,26 @@
 """The hub's Ed25519 signing keys: one directory, owner-only, with every key ever used.
 
     <dir>/keys.json                 hub id and every key: id, public key, valid from / until
-    <dir>/ed25519-<key id>.key      the active key's private half (PKCS#8 PEM, mode 0600)
+    <dir>/ed25519-<key id>.key      private halves of the keys that may still sign (mode 0600)
 
-Rotation makes a new active key and closes the old one's window: its private half is deleted,
-its public half stays published so everything it signed stays verifiable. A key's `valid_until`
-is the latest `recorded_at` it may have signed; verifiers refuse it for anything later. The
-window closes `ROTATION_GRACE` after the rotation so a running hub (which notices the new manifest
-at its next signature) never signs outside it.
+Rotation makes a new key and closes the old one's window: its public half stays published so
+everything it signed stays verifiable, its private half is deleted once the window is over. A
+key's `valid_until` is the latest `recorded_at` it may have signed; verifiers refuse it for
+anything later. The window closes `ROTATION_GRACE` after the new key takes over, so a running hub
+(which notices the new manifest at its next signature) never signs outside it. A rotation may take
+effect later (`at`): the new key is published at once, so devices learn it before it signs, and
+the hub switches to it by itself when its time comes.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,20 +63,25 @@ class PublicKey:
     valid_from: datetime
     valid_until: datetime | None
 
-    @property
-    def active(self) -> bool:
-        return self.valid_until is None
+    def in_force(self, moment: datetime) -> bool:
+        """Its window holds `moment`."""
+        ended = self.valid_until is not None and moment > self.valid_until
+        return self.valid_from <= moment and not ended
 
     def doc(self) -> dict[str, Any]:
-        """The published form (`/.well-known/tryvoha-keys`)."""
+        """The published form (`/.well-known/tryvoha-keys`); `Keyring.published` sets `active`."""
         return {
             "key_id": self.key_id,
             "algorithm": ALGORITHM,
             "public_key": base64.b64encode(self.raw).decode(),
             "valid_from": iso(self.valid_from),
             "valid_until": iso(self.valid_until),
-            "active": self.active,
+            "active": False,
         }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _newest_first(key: PublicKey) -> float:
@@ -105,6 +112,17 @@ def check_private_file(path: Path) -> None:
         )
 
 
+def _read_private(path: Path, key: PublicKey) -> Ed25519PrivateKey:
+    check_private_file(path)
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyFileError(f"private key {path} is unreadable: {exc}") from exc
+    if not isinstance(private, Ed25519PrivateKey) or _raw_public(private) != key.raw:
+        raise KeyFileError(f"private key {path} is not the key {key.key_id} it names")
+    return private
+
+
 def write_private(path: Path, pem: bytes) -> None:
     """Create a new owner-only file (never overwriting one)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -132,8 +150,8 @@ class Keyring:
         self.manifest = directory / MANIFEST
         self.hub_id = ""
         self.public: list[PublicKey] = []
-        self._active: Ed25519PrivateKey | None = None
-        self._active_id = ""
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self.clock: Callable[[], datetime] = _utcnow
         self._stamp: tuple[int, int, int] | None = None
 
     # Opening -----------------------------------------------------------------------------------
@@ -235,22 +253,22 @@ class Keyring:
             ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyFileError(f"{self.manifest} is unreadable: {exc}") from exc
-        active = [k for k in keys if k.active]
-        if len(active) != 1:
-            raise KeyFileError(f"{self.manifest} must have exactly one active key")
+        if sum(k.valid_until is None for k in keys) != 1:
+            raise KeyFileError(f"{self.manifest} must have exactly one key without an end")
         for key in keys:
             if len(key.raw) != 32 or key_id_of(key.raw) != key.key_id:
                 raise KeyFileError(f"{self.manifest}: key {key.key_id} does not match its id")
-        path = self.directory / f"ed25519-{active[0].key_id}.key"
-        check_private_file(path)
-        try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError, TypeError) as exc:
-            raise KeyFileError(f"private key {path} is unreadable: {exc}") from exc
-        if not isinstance(private, Ed25519PrivateKey) or _raw_public(private) != active[0].raw:
-            raise KeyFileError(f"private key {path} is not the key {active[0].key_id} it names")
-        self.hub_id, self.public = hub_id, keys
-        self._active, self._active_id = private, active[0].key_id
+        now = self.clock()
+        private = {}
+        for key in keys:
+            path = self.directory / f"ed25519-{key.key_id}.key"
+            if key.valid_until is not None and key.valid_until < now:
+                path.unlink(missing_ok=True)  # its window is over: it must never sign again
+            elif path.exists() or key.valid_until is None:
+                private[key.key_id] = _read_private(path, key)
+        self.hub_id, self.public, self._private = hub_id, keys, private
+        if self._current(now) is None:
+            raise KeyFileError(f"{self.manifest}: no key may sign now (check the key windows)")
         self._stamp = stamp
 
     def refresh(self) -> bool:
@@ -268,32 +286,57 @@ class Keyring:
 
     # Using ------------------------------------------------------------------------------------
 
+    def _current(self, now: datetime) -> PublicKey | None:
+        """The key that signs at `now`: the newest in force whose private half is here."""
+        usable = [k for k in self.public if k.key_id in self._private and k.in_force(now)]
+        return max(usable, key=lambda k: k.valid_from, default=None)
+
     @property
     def active_id(self) -> str:
-        return self._active_id
+        current = self._current(self.clock())
+        return "" if current is None else current.key_id
 
     def sign(self, data: bytes) -> tuple[str, bytes]:
-        """(key id, 64-byte Ed25519 signature) with the active key."""
-        assert self._active is not None
-        return self._active_id, self._active.sign(data)
+        """(key id, 64-byte Ed25519 signature) with the key in force now."""
+        current = self._current(self.clock())
+        if current is None:
+            raise KeyFileError("no signing key is in force")
+        return current.key_id, self._private[current.key_id].sign(data)
 
-    def rotate(self, now: datetime | None = None, grace: timedelta = ROTATION_GRACE) -> PublicKey:
-        """Make a new active key; the old one signs nothing recorded after `now + grace`."""
-        now = now or datetime.now(UTC)
-        new = self._new_key(now)
-        keys = [k if not k.active else replace(k, valid_until=now + grace) for k in self.public]
+    def rotate(
+        self,
+        now: datetime | None = None,
+        grace: timedelta = ROTATION_GRACE,
+        at: datetime | None = None,
+    ) -> PublicKey:
+        """A new key, signing from `at` (default now); the key it replaces signs nothing recorded
+        after `at + grace`. A later `at` publishes the new key ahead of its use."""
+        now = now or self.clock()
+        start = max(at or now, now)
+        if any(k.valid_from > now for k in self.public):
+            raise KeyFileError("a rotation is already waiting for its time; let it happen first")
+        new = self._new_key(start)
+        keys = [
+            k if k.valid_until is not None else replace(k, valid_until=start + grace)
+            for k in self.public
+        ]
         self._save(self.hub_id, [*keys, new])
-        with contextlib.suppress(FileNotFoundError):
-            (self.directory / f"ed25519-{self._active_id}.key").unlink()
+        if start == now:  # the old key's private half has nothing left to do
+            for key in keys:
+                (self.directory / f"ed25519-{key.key_id}.key").unlink(missing_ok=True)
         self.load()
         return new
 
-    def published(self) -> dict[str, Any]:
-        """Every key, newest first, in the published form."""
-        return {
-            "hub": self.hub_id,
-            "keys": [k.doc() for k in sorted(self.public, key=_newest_first)],
-        }
+    def published(self, now: datetime | None = None) -> dict[str, Any]:
+        """Every key, newest first, in the published form; `active` marks the one signing now."""
+        now = now or self.clock()
+        current = self._current(now)
+        docs = []
+        for key in sorted(self.public, key=_newest_first):
+            doc = key.doc()
+            doc["active"] = current is not None and key.key_id == current.key_id
+            docs.append(doc)
+        return {"hub": self.hub_id, "keys": docs}
 
 
 def device_keys_text(published: dict[str, Any]) -> str:
