@@ -160,7 +160,7 @@ def public_url(settings: Settings) -> str:
 def install(app: FastAPI, hub: Hub, settings: Settings) -> None:
     """Open the hub's keys (made on first start) and add the CAP and key routes."""
     signer = open_signer(hub, settings)
-    cap_keys = cap_key_source(settings, signer.hub_id)
+    cap_keys = cap_key_source(hub, settings, signer.hub_id)
     identity = CapIdentity(signer.hub_id, signer.hub_id, public_url(settings))
     app.state.cap = CapService(hub, identity, cap_keys)
     app.state.keys_document = KeysDocument(signer, cap_keys)

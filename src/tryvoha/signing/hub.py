@@ -27,6 +27,7 @@ from tryvoha.signing.signer import DEFAULT_TTL, WEBHOOK_HEADER, EventSigner
 
 log = logging.getLogger(__name__)
 _signers: weakref.WeakKeyDictionary[Hub, EventSigner] = weakref.WeakKeyDictionary()
+_cap_keys: weakref.WeakKeyDictionary[Hub, CapKeySource] = weakref.WeakKeyDictionary()
 TTL_RANGE = (10, 86_400)
 
 
@@ -83,8 +84,12 @@ def open_signer(hub: Hub, settings: Settings, *, create: bool = True) -> EventSi
     return signer
 
 
-def cap_key_source(settings: Settings, hub_id: str) -> CapKeySource:
-    """The CAP signing key: `--cap-key`/`--cap-cert` when given, else made in the key directory."""
+def cap_key_source(hub: Hub, settings: Settings, hub_id: str) -> CapKeySource:
+    """The CAP signing key: `--cap-key`/`--cap-cert` when given, else made in the key directory;
+    the one `start_signing` already loaded, if it did."""
+    loaded = _cap_keys.get(hub)
+    if loaded is not None:
+        return loaded
     key = Path(settings.cap_key).expanduser() if settings.cap_key else None
     cert = Path(settings.cap_cert).expanduser() if settings.cap_cert else None
     return CapKeySource(key_directory(settings), hub_id, key, cert)
@@ -94,7 +99,9 @@ def start_signing(hub: Hub, settings: Settings) -> EventSigner:
     """At start-up: open (on first start, make) the event keys and the CAP key, so the first
     alert and the first CAP request wait for nothing. Raises `KeyFileError` with what to do."""
     signer = open_signer(hub, settings)
-    cap_key_source(settings, signer.hub_id).get()
+    source = cap_key_source(hub, settings, signer.hub_id)
+    source.get()
+    _cap_keys[hub] = source
     return signer
 
 

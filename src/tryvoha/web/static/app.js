@@ -459,7 +459,12 @@ function shortName(region) {
 
 async function main() {
   setupControls();
-  const [geo, config] = await Promise.all([loadGeo(), getJson("/api/v1/map/config").catch(() => ({}))]);
+  state.signatures = new SignatureCheck($("sig"), getLang);
+  const [geo, config] = await Promise.all([
+    loadGeo(),
+    getJson("/api/v1/map/config").catch(() => ({})),
+    state.signatures.loadKeys().catch(() => null), // a hub without keys still has a map
+  ]);
   state.geo = geo;
   state.view = new MapView($("map"), geo, {
     tileUrl: config.tile_url,
@@ -475,7 +480,6 @@ async function main() {
     $("credit").textContent = config.tile_attribution ?? "";
   }
   state.view.setLabels((r, full) => (full ? label(r) : shortName(r)));
-  state.signatures = new SignatureCheck($("sig"), getLang);
   const feed = new LiveFeed({
     onReset: (alerts, logId) => {
       state.live = new Map(alerts.map((a) => [a.id, a]));

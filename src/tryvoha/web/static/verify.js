@@ -92,8 +92,11 @@ export class SignatureCheck {
     if (!sig) return "unsigned";
     if (!globalThis.crypto?.subtle) return "unsupported";
     try {
-      const keys = await this.loadKeys();
-      const entry = keys.get(sig.key_id);
+      let entry = (await this.loadKeys()).get(sig.key_id);
+      if (!entry) {
+        this.keys = null; // the hub may have rotated since the page loaded: ask once more
+        entry = (await this.loadKeys()).get(sig.key_id);
+      }
       if (!entry || sig.alg !== "Ed25519") return "invalid";
       const signed = bytes(sig.signed);
       const ok = await crypto.subtle.verify({ name: "Ed25519" }, entry.key, bytes(sig.signature), signed);
