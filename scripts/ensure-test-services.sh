@@ -32,3 +32,7 @@ if ! command -v faketime >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   echo "ensure-test-services: installing faketime for the clock tests"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
+if [ ! -e /usr/include/sodium.h ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "ensure-test-services: installing libsodium-dev for the C signature verifier"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsodium-dev >/dev/null
+fi

@@ -45,6 +45,12 @@ def need_service(port: int, name: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def scratch_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Hubs on a database server keep their signing keys under $XDG_DATA_HOME: a scratch one."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "data-home"))
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha import cli_alerts, cli_history, cli_tokens, cli_webhooks
+from tryvoha import cli_alerts, cli_history, cli_keys, cli_tokens, cli_verify, cli_webhooks
 from tryvoha.config import Settings
 from tryvoha.regions.cli import regions_app
 
@@ -23,6 +23,7 @@ app.add_typer(cli_alerts.app, name="alert")
 app.add_typer(cli_webhooks.app, name="webhook")
 app.add_typer(regions_app, name="regions")
 app.add_typer(cli_history.import_app, name="import")
+app.add_typer(cli_keys.app, name="keys")
 
 
 @app.command()
@@ -65,6 +66,40 @@ def serve(
             help="Publish statuses and events to this MQTT broker, e.g. mqtt://127.0.0.1:1883.",
         ),
     ] = None,
+    keys: Annotated[
+        str | None,
+        typer.Option(
+            "--keys",
+            envvar="TRYVOHA_KEYS",
+            help="Signing key directory (made on first start, owner-only); default: beside "
+            "the SQLite file (tryvoha.keys).",
+        ),
+    ] = None,
+    hub_id: Annotated[
+        str | None,
+        typer.Option(
+            "--hub-id",
+            envvar="TRYVOHA_HUB_ID",
+            help="This hub's name in signatures and CAP (e.g. alerts.example.gov.ua); "
+            "default: a random one made on first start.",
+        ),
+    ] = None,
+    cap_key: Annotated[
+        str | None,
+        typer.Option("--cap-key", envvar="TRYVOHA_CAP_KEY", help="PEM key that signs CAP."),
+    ] = None,
+    cap_cert: Annotated[
+        str | None,
+        typer.Option("--cap-cert", envvar="TRYVOHA_CAP_CERT", help="PEM certificate of it."),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            envvar="TRYVOHA_PUBLIC_URL",
+            help="The hub's address as the world sees it, for links in CAP feeds.",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: API, streams and the alarm map.
 
@@ -80,6 +115,11 @@ def serve(
         read_token_required=read_token,
         workers=workers,
         mqtt=mqtt,
+        keys=keys,
+        hub_id=hub_id,
+        cap_key=cap_key,
+        cap_cert=cap_cert,
+        public_url=public_url,
     )
     run(settings)
 
@@ -87,6 +127,7 @@ def serve(
 app.command("status")(cli_alerts.status)
 app.command("stats")(cli_history.stats)
 app.command("replay")(cli_history.replay)
+app.command("verify")(cli_verify.verify)
 
 
 if __name__ == "__main__":

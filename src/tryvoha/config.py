@@ -32,6 +32,15 @@ class Settings:
     """Processes serving live streams: the hub plus `workers - 1` stream followers."""
     mqtt: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_MQTT") or None)
     """MQTT broker URL (e.g. mqtt://127.0.0.1:1883); MQTT is off when unset."""
+    keys: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_KEYS") or None)
+    """Signing key directory; beside a SQLite database by default (see tryvoha.signing.config)."""
+    hub_id: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_HUB_ID") or None)
+    cap_key: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_CAP_KEY") or None)
+    cap_cert: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_CAP_CERT") or None)
+    public_url: str | None = field(
+        default_factory=lambda: os.environ.get("TRYVOHA_PUBLIC_URL") or None
+    )
+    """The hub's address as the world sees it, for links in CAP feeds."""
 
     @property
     def db_url(self) -> str:

@@ -13,6 +13,8 @@ from tryvoha.config import Settings
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
+from tryvoha.signing.hub import start_signing
+from tryvoha.signing.keys import KeyFileError
 from tryvoha.store import SqlStore
 
 
@@ -23,6 +25,9 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
         store = SqlStore(settings.db_url)
         hub = Hub(catalogue, store)
         hub.load()
+    with console.status("Opening the signing keys…"):
+        signer = start_signing(hub, settings)  # made on first start; refuses unsafe key files
+    console.print(f"Signing as hub {signer.hub_id} with key {signer.keyring.active_id}")
     load_bundled_history(hub, settings, console)  # first start only: the real record since 2022
     return hub
 
@@ -46,10 +51,10 @@ def serve(settings: Settings, console: Console | None = None) -> None:
     console = console or Console(stderr=True)
     try:
         webhook_config = WebhookConfig()  # settings from the environment, checked before start
-    except ValueError as exc:
-        console.print(f"[red]Cannot start: {exc}[/]")
+        hub = open_hub(settings, console)
+    except (ValueError, KeyFileError) as exc:
+        console.print(f"[bold red]Cannot start:[/] {exc}")
         raise SystemExit(2) from None
-    hub = open_hub(settings, console)
     app = create_app(hub, settings)
     app.state.webhook_config = webhook_config
     base = f"http://{settings.host}:{settings.port}"

@@ -34,9 +34,10 @@ from prometheus_client import Counter, Gauge
 
 from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
-from tryvoha.alerts.wire import event_doc, iso
+from tryvoha.alerts.wire import iso
 from tryvoha.hub import Hub
 from tryvoha.metrics import observe_handover, registry
+from tryvoha.signing.hub import signed_event_doc
 
 log = logging.getLogger(__name__)
 CHANNEL = "mqtt"
@@ -317,7 +318,8 @@ class MqttPublisher:
         return count
 
     def _fire_event(self, client: aiomqtt.Client, event: Event) -> None:
-        self._fire(client, self.event_topic(event), orjson.dumps(event_doc(event)), 1)
+        payload = orjson.dumps(signed_event_doc(self.hub, event))  # signed once, at commit
+        self._fire(client, self.event_topic(event), payload, 1)
         self._fired_upto = event.id
         observe_handover(CHANNEL, event)
         mqtt_published.labels("event").inc()

@@ -32,6 +32,7 @@ from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.spec import Matcher, StreamSpec
 from tryvoha.hub import Hub
 from tryvoha.metrics import dropped_subscribers, observe_handover, subscribers
+from tryvoha.signing.hub import sig_doc
 from tryvoha.views import compact_status
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,16 @@ class StreamConfig:
 
 
 class Entry:
-    """A live event, encoded once for each channel."""
+    """A live event, encoded once for each channel, with the hub's signature when it has one."""
 
     __slots__ = ("event", "id", "sse", "ws")
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, sig: dict[str, Any] | None = None) -> None:
         self.id = event.id
         self.event = event
         doc = event_doc(event)
+        if sig is not None:
+            doc["sig"] = sig  # made once at commit (tryvoha.signing), never per subscriber
         self.sse = frames.sse("alert", orjson.dumps(doc), event.id)
         self.ws = frames.ws_json("alert", doc)
 
@@ -192,7 +195,7 @@ class Broadcaster:
     def publish(self, event: Event) -> None:
         if not event.is_live:
             return
-        entry = Entry(event)
+        entry = Entry(event, sig_doc(self.hub, event))
         self.ring.append(entry)
         self.ring_ids.append(entry.id)
         if len(self.ring) > 2 * self.config.ring_size:
@@ -307,7 +310,7 @@ class Broadcaster:
         if index < len(self.ring_ids) and self.ring_ids[index] == event.id:
             entry = self.ring[index]
             return entry.sse, entry.ws
-        entry = Entry(event)
+        entry = Entry(event, sig_doc(self.hub, event))
         return entry.sse, entry.ws
 
     def _go_live(self, sub: Subscriber) -> None:

@@ -32,6 +32,7 @@ from tryvoha.channels.streams.registry import broadcaster_for, set_router
 from tryvoha.channels.streams.spec import parse_spec
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
+from tryvoha.signing.hub import key_directory, open_signer
 from tryvoha.store.timeutil import from_us, to_us
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,8 @@ def start_followers(hub: Hub, settings: Settings) -> Followers:
                 settings.db_url,
                 "--index",
                 str(index),
+                "--keys",
+                str(key_directory(settings)),
             ],
             pass_fds=(theirs.fileno(),),
         )
@@ -347,7 +350,7 @@ class Follower:
         asyncio.get_running_loop().call_later(0.2, self.report)
 
 
-async def follow(fd: int, db_url: str) -> None:
+async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
     from tryvoha.regions import load_catalogue
     from tryvoha.store import SqlStore
 
@@ -355,6 +358,8 @@ async def follow(fd: int, db_url: str) -> None:
     sock.setblocking(False)
     hub = Hub(load_catalogue(), SqlStore(db_url))
     hub.load()
+    if keys is not None:  # the hub's own keys: a follower signs exactly what the hub signs
+        open_signer(hub, Settings(db=db_url, keys=keys), create=False)
     follower = Follower(hub, sock)
     loop = asyncio.get_running_loop()
     loop.add_reader(sock.fileno(), follower.on_readable)
@@ -371,10 +376,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--index", type=int, default=1)
+    parser.add_argument("--keys", default=None)
     args = parser.parse_args(argv)
     import uvloop
 
-    uvloop.run(follow(args.fd, args.db))
+    uvloop.run(follow(args.fd, args.db, args.keys))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from tryvoha.channels.webhooks.store import (
 from tryvoha.hub import Hub
 from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_backlog
 from tryvoha.regions import Catalogue
+from tryvoha.signing.hub import webhook_headers
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -375,6 +376,7 @@ class WebhookDispatcher:
             "X-Tryvoha-Subscription-Id": str(sub.id),
             "X-Tryvoha-Attempt": str(attempt),
             SIGNATURE_HEADER: signature_header(sub.secret, head.payload),
+            **webhook_headers(self.hub, head.payload),  # Ed25519, the same for every receiver
         }
         outcome = await sender.post(self._client, sub.url, head.payload, headers, self.config)
         attempts_total.labels(outcome.kind).inc()

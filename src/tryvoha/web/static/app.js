@@ -5,6 +5,7 @@ import { LiveFeed, getJson } from "./feed.js";
 import { lineage, loadGeo } from "./geo.js";
 import { detailName, duration, getLang, kyivTime, setLang, t, threatName } from "./i18n.js";
 import { MapView } from "./mapview.js";
+import { SignatureCheck } from "./verify.js";
 import {
   ACTIVE, DRILL_STATUSES, PARTIAL, alertsWithin, byStart, computeStatus, coveringAlerts,
 } from "./status.js";
@@ -119,6 +120,7 @@ function renderConn() {
   else text = t("live");
   if (state.logId != null) text += ` · ${t("log")}${state.logId}`;
   $("conn-text").textContent = text;
+  state.signatures?.render();
 }
 
 function renderList(alerts) {
@@ -457,7 +459,12 @@ function shortName(region) {
 
 async function main() {
   setupControls();
-  const [geo, config] = await Promise.all([loadGeo(), getJson("/api/v1/map/config").catch(() => ({}))]);
+  state.signatures = new SignatureCheck($("sig"), getLang);
+  const [geo, config] = await Promise.all([
+    loadGeo(),
+    getJson("/api/v1/map/config").catch(() => ({})),
+    state.signatures.loadKeys().catch(() => null), // a hub without keys still has a map
+  ]);
   state.geo = geo;
   state.view = new MapView($("map"), geo, {
     tileUrl: config.tile_url,
@@ -480,6 +487,7 @@ async function main() {
       schedule();
     },
     onEvent: (event) => {
+      state.signatures.show(event);
       applyEvent(event);
       state.logId = event.id;
       schedule();
