@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from functools import cache
 from typing import Any
 
 import duckdb
 import numpy as np
 from sqlalchemy import select
 
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.history import kyiv
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
@@ -54,12 +54,37 @@ class RegionIndex:
         return np.fromiter((get(r) for r in region_ids), dtype=np.int32, count=len(region_ids))
 
 
+@cache
+def region_index(catalogue: Catalogue) -> RegionIndex:
+    return RegionIndex(catalogue)
+
+
+def declared_row(regions: RegionIndex, event: Event) -> list[Any]:
+    """The engine's row for the alert a declaration opens (`alerts` columns but `ended`)."""
+    i = regions.index[event.region_id]
+    return [
+        event.alert_id,
+        i,
+        int(regions.raion[i]),
+        int(regions.oblast[i]),
+        int(regions.level[i]),
+        event.threat.value,
+        event.status.value,
+        to_us(event.occurred_at),
+    ]
+
+
+def ended_row(event: Event) -> tuple[int, int]:
+    """(`ended`, `id`) of the engine's row an end closes."""
+    return to_us(event.occurred_at), event.alert_id
+
+
 class StatsEngine:
     """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe)."""
 
     def __init__(self, catalogue: Catalogue, store: SqlStore | None = None) -> None:
         self.catalogue = catalogue
-        self.regions = RegionIndex(catalogue)
+        self.regions = region_index(catalogue)
         self.store = store
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 2").fetchall()
@@ -179,33 +204,16 @@ class StatsEngine:
                 self.load_from_store()
                 return self.log_id
             new = self.store.events_after(self.log_id, target - self.log_id)
-            declared = [e for e in new if e.kind is EventKind.DECLARED]
+            declared = [declared_row(self.regions, e) for e in new if e.kind is EventKind.DECLARED]
             if declared:
                 self.con.executemany(
-                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [
-                        self._row(e.alert_id, e.region_id, e.threat, e.status, e.occurred_at)
-                        for e in declared
-                    ],
+                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)", declared
                 )
-            ends = [(to_us(e.occurred_at), e.alert_id) for e in new if e.kind is EventKind.ENDED]
+            ends = [ended_row(e) for e in new if e.kind is EventKind.ENDED]
             if ends:
                 self.con.executemany("UPDATE alerts SET ended = ? WHERE id = ?", ends)
             self.log_id = new[-1].id if new else target
             return self.log_id
-
-    def _row(self, alert_id: int, region_id: str, threat: str, status: str, at: datetime) -> list:
-        i = self.regions.index[region_id]
-        return [
-            alert_id,
-            i,
-            int(self.regions.raion[i]),
-            int(self.regions.oblast[i]),
-            int(self.regions.level[i]),
-            str(threat),
-            str(status),
-            to_us(at),
-        ]
 
     # Reading ------------------------------------------------------------------------------------
 

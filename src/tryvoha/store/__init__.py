@@ -1,5 +1,6 @@
 """The log and its projections: SQLite embedded by default, PostgreSQL by URL."""
 
+from tryvoha.store.decode import UnreadableEvent
 from tryvoha.store.sql import (
     AlertQuery,
     IdempotencyRecord,
@@ -16,6 +17,7 @@ __all__ = [
     "SqlStore",
     "StoreConflict",
     "TokenInfo",
+    "UnreadableEvent",
     "hash_token",
     "sqlite_url",
 ]
