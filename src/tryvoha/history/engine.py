@@ -5,12 +5,20 @@ self-hosted hub cannot count on; so the engine reads the store's `alerts` table 
 store's own connection (a few integer columns, regions as tree indexes) and keeps up with the log
 by folding only the events appended since. Every statistic is then one SQL query over an
 in-memory, oblast-sorted table.
+
+Concurrency: a DuckDB connection serves one call at a time and refuses a second, so every thread
+that reads gets its own cursor (a connection to the same database), and a statistic made of
+several queries reads them in one transaction: one consistent table while a refresh runs. The
+writes (loads, refreshes, the hour table) take one lock among themselves. Cursors beat a lock
+around every read here: concurrent statistics overlap instead of queueing (bench_history.py
+--concurrency).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -80,7 +88,8 @@ def ended_row(event: Event) -> tuple[int, int]:
 
 
 class StatsEngine:
-    """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe)."""
+    """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe: any thread
+    may read and refresh at any time)."""
 
     def __init__(self, catalogue: Catalogue, store: SqlStore | None = None) -> None:
         self.catalogue = catalogue
@@ -90,6 +99,8 @@ class StatsEngine:
         self.con.execute("SET threads TO 2").fetchall()
         self.log_id = 0
         self._lock = threading.RLock()
+        """Held by writes only: loads, refreshes and the hour table."""
+        self._local = threading.local()
         self._hours_span: tuple[int, int] = (0, 0)
         # Enums, not strings: every statistic filters on both, over millions of rows.
         for name, values in (("threat_t", Threat), ("status_t", AlertStatus)):
@@ -217,14 +228,39 @@ class StatsEngine:
 
     # Reading ------------------------------------------------------------------------------------
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection to the engine's database."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self.con.cursor()
+            self._local.depth = 0
+        return cursor
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every query of this thread inside sees the same table, whatever refreshes meanwhile."""
+        cursor = self._cursor()
+        if self._local.depth:
+            yield
+            return
+        cursor.execute("BEGIN TRANSACTION")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        else:
+            cursor.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
     def count(self) -> int:
-        with self._lock:
-            return int(self.con.execute("SELECT count(*) FROM alerts").fetchall()[0][0])
+        return int(self.fetch("SELECT count(*) FROM alerts")[0][0])
 
     def span(self) -> tuple[int | None, int | None]:
         """First start and last end (µs) in the table."""
-        with self._lock:
-            lo, hi = self.con.execute("SELECT min(started), max(ended) FROM alerts").fetchall()[0]
+        lo, hi = self.fetch("SELECT min(started), max(ended) FROM alerts")[0]
         return lo, hi
 
     def ensure_hours(self, since_us: int, until_us: int) -> None:
@@ -233,24 +269,28 @@ class StatsEngine:
         lo, hi = self._hours_span
         if lo <= since_us and until_us <= hi:
             return
-        lo = min(lo or since_us, since_us) - 86_400_000_000
-        hi = max(hi, until_us) + 86_400_000_000
-        table = kyiv.hour_table(lo // kyiv.HOUR_US, hi // kyiv.HOUR_US + 1)
-        self.con.register("hours_in", table)
-        self.con.execute("CREATE OR REPLACE TABLE hours AS SELECT * FROM hours_in").fetchall()
-        self.con.unregister("hours_in")
-        self._hours_span = (lo, hi)
+        with self._lock:
+            lo, hi = self._hours_span
+            if lo <= since_us and until_us <= hi:
+                return
+            lo = min(lo or since_us, since_us) - 86_400_000_000
+            hi = max(hi, until_us) + 86_400_000_000
+            table = kyiv.hour_table(lo // kyiv.HOUR_US, hi // kyiv.HOUR_US + 1)
+            self.con.register("hours_in", table)
+            self.con.execute("CREATE OR REPLACE TABLE hours AS SELECT * FROM hours_in").fetchall()
+            self.con.unregister("hours_in")
+            self._hours_span = (lo, hi)  # only once the table is there
 
     def fetch(
         self, query: str, params: Sequence[Any] = (), numpy: bool = False, **frames: dict
     ) -> Any:
-        """Run one query under the engine's lock, with extra numpy frames registered by name."""
-        with self._lock:
-            for name, frame in frames.items():
-                self.con.register(name, frame)
-            try:
-                result = self.con.execute(query, list(params))
-                return result.fetchnumpy() if numpy else result.fetchall()
-            finally:
-                for name in frames:
-                    self.con.unregister(name)
+        """Run one query on this thread's cursor, with extra numpy frames registered by name."""
+        cursor = self._cursor()
+        for name, frame in frames.items():
+            cursor.register(name, frame)
+        try:
+            result = cursor.execute(query, list(params))
+            return result.fetchnumpy() if numpy else result.fetchall()
+        finally:
+            for name in frames:
+                cursor.unregister(name)
