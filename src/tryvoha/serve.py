@@ -12,7 +12,7 @@ from tryvoha.config import Settings
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, UnreadableEvent
 
 
 def open_hub(settings: Settings, console: Console | None = None) -> Hub:
@@ -21,7 +21,16 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
         catalogue = load_catalogue()
         store = SqlStore(settings.db_url)
         hub = Hub(catalogue, store)
-        hub.load()
+        try:
+            hub.load()
+        except UnreadableEvent as problem:
+            hub.close()
+            from tryvoha.cli_log import refusal
+
+            console.print(
+                refusal(problem, settings.db), markup=False, highlight=False, soft_wrap=True
+            )
+            raise SystemExit(1) from None
     load_bundled_history(hub, settings, console)  # first start only: the real record since 2022
     return hub
 

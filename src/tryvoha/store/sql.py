@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.alerts.ranges import check_event
-from tryvoha.store import migrate
-from tryvoha.store.decode import decode_event, details_from_text
+from tryvoha.store import migrate, repair
+from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 
@@ -217,7 +217,17 @@ class SqlStore:
 
         `UnreadableEvent` names the first row that cannot be read (see `tryvoha log check`)."""
         while True:
-            batch = self.events_after(after_id, chunk)
+            try:
+                batch = self.events_after(after_id, chunk)
+            except UnreadableEvent:
+                raise
+            except Exception:
+                # A driver that cannot even fetch a row (text that is not UTF-8 in SQLite):
+                # find and name it, or let the original error through.
+                found = repair.first_unreadable(self.engine, after_id)
+                if found is None:
+                    raise
+                raise found from None
             yield from batch
             if len(batch) < chunk:
                 return
