@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from tryvoha.preflight import SurfaceRenderer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DRILLS = frozenset({AlertStatus.EXERCISE, AlertStatus.TEST})
 ACTUAL = frozenset({AlertStatus.ACTUAL})
 
@@ -150,6 +152,9 @@ class Hub:
         try:
             body = self.renderer.render(event, self.state.open_alerts.get(event.alert_id))
         except Exception as exc:
+            # Refused, not committed; but a surface that fails on a valid event is a bug the
+            # hub's operator must see, so it is logged with its traceback.
+            log.exception("event refused, a surface cannot render it: %s", exc)
             raise Rejected(
                 422, "unrenderable_event", f"the event cannot be rendered for {exc}"
             ) from exc
