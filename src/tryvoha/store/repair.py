@@ -148,7 +148,7 @@ def repair(engine: Engine, dry_run: bool = False) -> list[Repair]:
             try:
                 event = _rewrite(row, state, fix)
                 state.apply(event)
-            except (Irreparable, LogOrderError) as exc:
+            except (Irreparable, LogOrderError, ranges.OutOfRange) as exc:
                 fix.changes.append(f"cannot be repaired automatically: {exc}")
                 return repairs
             fix.event = event
