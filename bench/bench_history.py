@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_history.py            # official import (SQLite, PostgreSQL)
     .venv/bin/python bench/bench_history.py --scale 10000000   # + synthetic statistics
+    .venv/bin/python bench/bench_history.py --no-import --scale 1000000 --concurrency 8
 
 The synthetic history covers every hromada, raion and oblast from 2022-02-24 for four years:
 per place, alerts follow one another with exponential gaps (never overlapping), durations are
@@ -9,6 +10,9 @@ log-normal (median ~40 min, a long tail to many hours); about 60 % of alerts are
 25 % raion-level and 15 % oblast-level, and alerts cluster at night like the real record.
 Each statistic is timed through `tryvoha.history.stats` and as the same query hand-written in
 DuckDB over the same table; the ratio is the first over the second.
+
+`--concurrency N` runs a mix of statistics from N threads at once, as concurrent HTTP requests
+do, with the engine's per-thread cursors and, for comparison, with one lock around every read.
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics as pystats
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -210,11 +219,68 @@ def bench_scale(total: int) -> list[tuple[str, float, float | None]]:
     return out
 
 
+class LockedEngine(StatsEngine):
+    """The alternative to per-thread cursors: one connection, one lock around every read."""
+
+    def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            cursor, self._local.cursor = getattr(self._local, "cursor", None), self.con
+            self._local.depth = getattr(self._local, "depth", 0)
+            try:
+                return super().fetch(*args, **kwargs)
+            finally:
+                self._local.cursor = cursor
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+
+def bench_concurrency(scale: int, threads: int, requests: int = 48) -> None:
+    """Wall time and latency of `requests` statistics from `threads` threads: one in eight is the
+    nationwide count over the whole period (slow), the others one oblast over four months; the
+    latency shown is of the short ones, which a lock makes wait behind the slow ones."""
+    catalogue = load_catalogue()
+    oblasts = [o.id for o in catalogue.oblasts]
+    for kind in (StatsEngine, LockedEngine):
+        engine = kind(catalogue)
+        synthetic(engine, scale)
+        engine.ensure_hours(int(START.timestamp()) * US, int(END.timestamp()) * US)
+
+        def one(k: int, engine: StatsEngine = engine) -> float | None:
+            since = START + timedelta(days=30 * (k % 40))
+            scope = stats.Scope(oblasts[k % len(oblasts)], since, since + timedelta(days=120))
+            t0 = time.perf_counter()
+            if k % 8 == 0:
+                stats.nationwide(engine, START, END, now=END)
+                return None
+            [stats.summary, stats.longest, stats.calendar][k % 3](engine, scope)
+            return time.perf_counter() - t0
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(threads)))  # warm up
+            t0 = time.perf_counter()
+            took = [t for t in pool.map(one, range(requests)) if t is not None]
+            wall = time.perf_counter() - t0
+        print(
+            f"{kind.__name__:12s} {threads} threads, {requests} statistics: wall {wall:.2f} s; "
+            f"short ones p50 {pystats.median(took) * 1000:.0f} ms, "
+            f"p90 {sorted(took)[int(0.9 * len(took))] * 1000:.0f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=0, help="synthetic alerts (e.g. 10000000)")
     parser.add_argument("--no-import", action="store_true")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="threads for the concurrent mix (needs --scale)"
+    )
     args = parser.parse_args()
+    if args.concurrency and args.scale:
+        bench_concurrency(args.scale, args.concurrency)
+        return
     if not args.no_import:
         tmp = Path(f"/tmp/tryvoha-bench-{uuid.uuid4().hex[:8]}.db")
         print(f"official record into SQLite:     {bench_import(f'sqlite:///{tmp}'):.2f} s")

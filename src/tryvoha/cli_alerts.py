@@ -6,7 +6,7 @@ dispatchers at a console and scripts alike.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.cli_tokens import resolve_region
 from tryvoha.regions import load_catalogue
@@ -89,8 +90,12 @@ def declare(
     status: Annotated[AlertStatus, typer.Option("--status")] = AlertStatus.ACTUAL,
     notes: Annotated[str | None, typer.Option("--notes")] = None,
     at: Annotated[
-        datetime | None,
-        typer.Option("--at", help="Operator time (ISO 8601; UTC if no offset); now if omitted."),
+        str | None,
+        typer.Option(
+            "--at",
+            help="Operator time, ISO 8601 such as 2026-03-09T02:15+02:00 (UTC without an "
+            "offset), from 2000-01-01 to 5 minutes ahead of the hub's clock; now if omitted.",
+        ),
     ] = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
@@ -108,7 +113,7 @@ def declare(
         "notes": notes,
     }
     if at is not None:
-        body["occurred_at"] = _aware(at).isoformat()
+        body["occurred_at"] = _operator_time(at).isoformat()
     _print_alert(call("POST", url, "/api/v1/alerts", _need_token(token), json=body), as_json)
 
 
@@ -212,7 +217,18 @@ def status(
     )
 
 
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _operator_time(text: str) -> datetime:
+    """`--at` as an aware time within the hub's range; a clear error (exit 2) otherwise."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text[:40]!r} is not an ISO 8601 time such as 2026-03-09T02:15+02:00",
+            param_hint="--at",
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return ranges.check_time(value, "--at")
+    except ranges.OutOfRange as problem:
+        raise typer.BadParameter(problem.message, param_hint="--at") from None

@@ -96,15 +96,24 @@ def import_volunteer(
     _import("volunteer", path, db, show)
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _in_range(value: datetime, option: str) -> datetime:
+    from tryvoha.alerts import ranges
+
+    try:
+        return ranges.check_time(value, option)
+    except ranges.OutOfRange as problem:
+        raise typer.BadParameter(problem.message, param_hint=option) from None
 
 
-def _kyiv(value: datetime) -> datetime:
+def _utc(value: datetime, option: str) -> datetime:
+    return _in_range(value if value.tzinfo else value.replace(tzinfo=UTC), option)
+
+
+def _kyiv(value: datetime, option: str) -> datetime:
     """Dates without an offset are Kyiv dates: '--from 2023-01-01' is Kyiv's New Year."""
     from tryvoha.history.kyiv import KYIV
 
-    return value if value.tzinfo else value.replace(tzinfo=KYIV)
+    return _in_range(value if value.tzinfo else value.replace(tzinfo=KYIV), option)
 
 
 def replay(
@@ -131,7 +140,7 @@ def replay(
     from tryvoha.history import replay as rp
     from tryvoha.history.importer import read_rows
 
-    since, until = _utc(since), _utc(until)
+    since, until = _utc(since, "--from"), _utc(until, "--to")
     if until <= since:
         err.print("[red]--to must be after --from[/]")
         raise typer.Exit(2)
@@ -223,6 +232,8 @@ def stats(
     from tryvoha.regions import load_catalogue
     from tryvoha.store import SqlStore
 
+    since = _kyiv(since, "--from") if since else datetime(2022, 2, 24, tzinfo=UTC)
+    until = _kyiv(until, "--to") if until else None
     settings = Settings() if db is None else Settings(db=db)
     catalogue = load_catalogue()
     store = SqlStore(settings.db_url)
@@ -238,8 +249,8 @@ def stats(
     now = datetime.now(UTC)
     scope = st.Scope(
         region_id=resolve_region(region),
-        since=_kyiv(since) if since else datetime(2022, 2, 24, tzinfo=UTC),
-        until=_kyiv(until) if until else now,
+        since=since,
+        until=until or now,
         threat=threat,
         descendants=descendants,
         ancestors=ancestors,

@@ -1,32 +1,38 @@
 """The hub: the one writer of the log and keeper of the state folded from it.
 
-Commands go through `submit`: decide (pure) → append (durable, in the store's thread) → fold into
-the state → publish on the bus. Nothing downstream of the log writes back into it.
+Commands go through `submit`: decide (pure) → render on every surface → append (durable, in the
+store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
+back into it, and nothing a surface cannot render reaches the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor, Command, EventDraft, Rejected, decide
 from tryvoha.alerts.model import Alert, AlertStatus, Event, Threat
-from tryvoha.alerts.state import AlertState, alert_after
+from tryvoha.alerts.state import AlertState
 from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
-from tryvoha.alerts.wire import alert_doc, event_doc
 from tryvoha.bus import InProcessBus
 from tryvoha.metrics import events_committed
 from tryvoha.regions import Catalogue
-from tryvoha.store import SqlStore
+from tryvoha.store import IdempotencyRecord, SqlStore
+
+if TYPE_CHECKING:
+    from tryvoha.preflight import SurfaceRenderer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DRILLS = frozenset({AlertStatus.EXERCISE, AlertStatus.TEST})
 ACTUAL = frozenset({AlertStatus.ACTUAL})
 
@@ -37,11 +43,13 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a command produced; `replayed` when an idempotent repeat got the first answer."""
+    """What a command produced: the answer's status and JSON bytes (`{"event", "alert"}`), the
+    event committed (None for an idempotent repeat, `replayed`, which gets the first answer)."""
 
     status_code: int
-    body: dict[str, Any]
+    body: bytes
     event: Event | None
+    alert_id: int
     replayed: bool = False
 
 
@@ -52,11 +60,18 @@ class Hub:
         store: SqlStore,
         bus: InProcessBus | None = None,
         clock: Callable[[], datetime] = utcnow,
+        renderer: Callable[[Hub], SurfaceRenderer] | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.store = store
         self.bus = bus or InProcessBus()
         self.clock = clock
+        if renderer is None:
+            # The surfaces build on the hub, so their renderers are looked up once it exists.
+            from tryvoha.preflight import SurfaceRenderer
+
+            renderer = SurfaceRenderer
+        self.renderer = renderer(self)
         self.state = AlertState()
         self.started_at = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoha-writer")
@@ -92,8 +107,14 @@ class Hub:
     async def submit(
         self, command: Command, actor: Actor, idempotency_key: str | None = None
     ) -> Outcome:
-        """Decide, commit and publish one command; `Rejected` (nothing written) if invalid."""
+        """Decide, render, commit and publish one command; `Rejected` (nothing written) if it
+        breaks a rule or some surface could not render its event (`unrenderable_event`)."""
         loop = asyncio.get_running_loop()
+        if idempotency_key is not None:
+            try:
+                ranges.check_key(idempotency_key)
+            except ranges.OutOfRange as problem:
+                raise Rejected.out_of_range(problem) from None
         request_hash = _request_hash(command)
         async with self._write_lock:
             if idempotency_key is not None:
@@ -107,46 +128,46 @@ class Hub:
                             "idempotency_key_reused",
                             f"Idempotency-Key {idempotency_key!r} was used for a different request",
                         )
-                    body = orjson.loads(record.response_body)
-                    return Outcome(record.response_status, body, None, replayed=True)
+                    alert_id = orjson.loads(record.body)["alert"]["id"]
+                    return Outcome(record.status, record.body, None, alert_id, replayed=True)
             draft = decide(self.state, self.catalogue, actor, command, self.clock())
             if idempotency_key is not None:
                 draft = _with_key(draft, idempotency_key)
             status_code = 201 if draft.alert_id is None else 200
-            record_args = None
-            if idempotency_key is not None:
-                record_args = (actor.originator, idempotency_key, request_hash, status_code, "")
-            event = await loop.run_in_executor(
-                self._writer, self._append_with_answer, draft, record_args
-            )
+            answer = (actor.originator, idempotency_key, request_hash, status_code)
+            event, body = await loop.run_in_executor(self._writer, self._commit, draft, answer)
             alert = self.state.apply(event)
-            body = {"event": event_doc(event), "alert": alert_doc(alert)}
         events_committed.labels(event.source).inc()
         self.bus.publish(event)
-        return Outcome(status_code, body, event)
+        return Outcome(status_code, body, event, alert.id)
 
-    def _append_with_answer(
-        self, draft: EventDraft, record_args: tuple[str, str, str, int, str] | None
-    ) -> Event:
-        """Append in the writer thread; the idempotent answer is stored in the same transaction."""
+    def _commit(
+        self, draft: EventDraft, answer: tuple[str, str | None, str, int]
+    ) -> tuple[Event, bytes]:
+        """In the writer thread (the only appender, so the next id is known): render the event
+        on every surface, then append it with the answer to its Idempotency-Key, if any, in the
+        same transaction. The rendered answer is returned for the client."""
         recorded_at = self.clock()
-        if record_args is None:
-            return self.store.append(draft, recorded_at)
-        # The answer depends on the event id, known only inside the transaction: render it with
-        # the id the store will assign (the writer thread is the only appender).
-        event_id = self.store.last_event_id + 1
-        preview = self.state_preview(draft, event_id, recorded_at)
-        body = orjson.dumps(preview).decode()
-        originator, key, request_hash, status_code, _ = record_args
-        return self.store.append(
-            draft, recorded_at, (originator, key, request_hash, status_code, body)
-        )
-
-    def state_preview(self, draft: EventDraft, event_id: int, recorded_at: datetime) -> dict:
-        """The answer a draft will get once appended as `event_id`, without touching the state."""
-        event = draft.to_event(event_id, recorded_at)
-        alert = alert_after(event, self.state.open_alerts.get(event.alert_id))
-        return {"event": event_doc(event), "alert": alert_doc(alert)}
+        event = draft.to_event(self.store.last_event_id + 1, recorded_at)
+        try:
+            body = self.renderer.render(event, self.state.open_alerts.get(event.alert_id))
+        except Exception as exc:
+            # Refused, not committed; but a surface that fails on a valid event is a bug the
+            # hub's operator must see, so it is logged with its traceback.
+            log.exception("event refused, a surface cannot render it: %s", exc)
+            raise Rejected(
+                422, "unrenderable_event", f"the event cannot be rendered for {exc}"
+            ) from exc
+        originator, key, request_hash, status_code = answer
+        record = None
+        if key is not None:
+            record = IdempotencyRecord(originator, key, request_hash, status_code, body, event.id)
+        try:
+            return self.store.append(draft, recorded_at, record), body
+        except ranges.OutOfRange as problem:
+            raise Rejected(
+                422, "unrenderable_event", f"the log cannot hold it: {problem.message}"
+            ) from None
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Append past events (imports, replays) in one transaction; see `EventDraft.source`."""
@@ -154,7 +175,7 @@ class Hub:
         async with self._write_lock:
             appended = await loop.run_in_executor(
                 self._writer, self.store.append_many, list(drafts), self.clock()
-            )
+            )  # the store refuses (OutOfRange, nothing written) what it could not read back
             for event in appended:
                 self.state.apply(event)
         if appended:

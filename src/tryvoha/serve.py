@@ -15,7 +15,7 @@ from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
 from tryvoha.signing.hub import start_signing
 from tryvoha.signing.keys import KeyFileError
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, UnreadableEvent
 
 
 def open_hub(settings: Settings, console: Console | None = None) -> Hub:
@@ -24,7 +24,16 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
         catalogue = load_catalogue()
         store = SqlStore(settings.db_url)
         hub = Hub(catalogue, store)
-        hub.load()
+        try:
+            hub.load()
+        except UnreadableEvent as problem:
+            hub.close()
+            from tryvoha.cli_log import refusal
+
+            console.print(
+                refusal(problem, settings.db), markup=False, highlight=False, soft_wrap=True
+            )
+            raise SystemExit(1) from None
     with console.status("Opening the signing keys…"):
         signer = start_signing(hub, settings)  # made on first start; refuses unsafe key files
     console.print(f"Signing as hub {signer.hub_id} with key {signer.keyring.active_id}")

@@ -7,16 +7,13 @@ the one event to append, or raises `Rejected` naming the problem. Nothing is wri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.ranges import MAX_FUTURE, OutOfRange
 from tryvoha.alerts.state import AlertState
 from tryvoha.regions import Catalogue
-
-MAX_FUTURE = timedelta(minutes=5)
-"""Clocks drift; an operator time further ahead than this is a mistake, not drift."""
-
-MAX_NOTES = 2000
 
 
 class Rejected(Exception):
@@ -31,6 +28,10 @@ class Rejected(Exception):
 
     def body(self) -> dict[str, object]:
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+    @classmethod
+    def out_of_range(cls, problem: OutOfRange) -> Rejected:
+        return cls(422, problem.code, problem.message, field=problem.field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,20 @@ def decide(
     state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
 ) -> EventDraft:
     """Validate `command` against the state and return the event it produces."""
+    try:
+        return _decide(state, catalogue, actor, command, now)
+    except OutOfRange as problem:
+        raise Rejected.out_of_range(problem) from None
+
+
+def _decide(
+    state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
+) -> EventDraft:
+    _check_ref(command)
     occurred_at = _check_time(command.occurred_at, now)
+    ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
     if isinstance(command, Declare):
+        ranges.check_text(command.region_id, "region_id", ranges.MAX_REGION_ID)
         _check_region(catalogue, command.region_id)
         _check_allowed(catalogue, actor, command.region_id, command.status)
         _check_details(command.threat, command.details)
@@ -159,7 +172,7 @@ def decide(
         raise Rejected(
             422,
             "time_before_alert_start",
-            f"time {occurred_at.isoformat()} is before alert {alert.id} started "
+            f"occurred_at {occurred_at.isoformat()} is before alert {alert.id} started "
             f"({alert.started_at.isoformat()})",
         )
     if isinstance(command, Update):
@@ -189,17 +202,48 @@ def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:
     return tuple(sorted(set(details), key=list(Detail).index))
 
 
+def _check_words(command: Command) -> None:
+    """Threats, statuses and details are the domain's own words, never free text."""
+    if isinstance(command, Declare):
+        words = [(command.threat, Threat, "threat"), (command.status, AlertStatus, "status")]
+        details: tuple[Detail, ...] | None = command.details
+    else:
+        ref = command.ref
+        words = [(ref.status, AlertStatus, "status")]
+        if ref.threat is not None:
+            words.append((ref.threat, Threat, "threat"))
+        details = command.details if isinstance(command, Update) else None
+    words += [(d, Detail, "details") for d in details or ()]
+    for value, kind, name in words:
+        if not isinstance(value, kind):
+            known = ", ".join(k.value for k in kind)
+            message = f"{name}: {str(value)[:40]!r} is not one of {known}"
+            raise Rejected(422, f"unknown_{kind.__name__.lower()}", message, field=name)
+
+
+def _check_ref(command: Command) -> None:
+    _check_words(command)
+    if isinstance(command, Declare):
+        return
+    ref = command.ref
+    if ref.alert_id is not None:
+        ranges.check_id(ref.alert_id, "alert_id")
+    if ref.region_id is not None:
+        ranges.check_text(ref.region_id, "region_id", ranges.MAX_REGION_ID)
+
+
 def _check_time(occurred_at: datetime | None, now: datetime) -> datetime:
+    """The operator time (now if omitted): with an offset, from 2000 on, at most 5 min ahead."""
     if occurred_at is None:
         return now
-    if occurred_at.tzinfo is None:
-        raise Rejected(422, "time_without_zone", "times must carry a UTC offset, e.g. 'Z'")
+    ranges.check_time(occurred_at, "occurred_at")
     if occurred_at > now + MAX_FUTURE:
         raise Rejected(
             422,
             "time_in_future",
-            f"time {occurred_at.isoformat()} is more than 5 minutes ahead of the hub's clock "
-            f"({now.isoformat()})",
+            f"occurred_at {occurred_at.isoformat()} is more than 5 minutes ahead of the hub's "
+            f"clock ({now.isoformat()})",
+            field="occurred_at",
         )
     return occurred_at
 
@@ -232,8 +276,7 @@ def _check_details(threat: Threat, details: tuple[Detail, ...]) -> None:
 
 
 def _check_notes(notes: str | None) -> None:
-    if notes is not None and len(notes) > MAX_NOTES:
-        raise Rejected(422, "notes_too_long", f"notes are limited to {MAX_NOTES} characters")
+    ranges.check_notes(notes)
 
 
 def _check_order(state: AlertState, region_id: str, occurred_at: datetime) -> None:
@@ -242,7 +285,7 @@ def _check_order(state: AlertState, region_id: str, occurred_at: datetime) -> No
         raise Rejected(
             422,
             "time_before_last_event",
-            f"time {occurred_at.isoformat()} is older than region {region_id}'s last event "
+            f"occurred_at {occurred_at.isoformat()} is older than region {region_id}'s last event "
             f"({last.isoformat()})",
         )
 

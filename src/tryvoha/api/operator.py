@@ -1,17 +1,23 @@
-"""Operator API: declare, update and end alerts. Thin: parse, hand to the hub, shape the answer."""
+"""Operator API: declare, update and end alerts. Thin: parse, hand to the hub, shape the answer.
+
+The ranges every value must lie in are `tryvoha.alerts.ranges`; the models below state them so
+the OpenAPI document shows them, and the domain (`tryvoha.alerts.commands`) enforces them for
+every caller alike, with an error code per rule.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tryvoha.alerts.commands import MAX_NOTES, Actor, AlertRef, Command, Declare, End, Update
+from tryvoha.alerts import ranges
+from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Update
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
-from tryvoha.api.responses import JSONResponse
 from tryvoha.hub import Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -19,12 +25,30 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
-        description="Repeat a request with the same key to get the first answer; nothing is "
-        "written twice.",
+        max_length=ranges.MAX_KEY,
+        description="Repeat a request with the same key to get the first answer, byte for byte; "
+        f"nothing is written twice. {ranges.KEY_RULE[0].upper()}{ranges.KEY_RULE[1:]}.",
+        json_schema_extra={"pattern": "^[ -~]{1,200}$"},
     ),
 ]
 OperatorActor = Annotated[Actor, Depends(operator)]
+AlertId = Annotated[
+    int, Path(ge=1, le=ranges.MAX_ID, description=f"An alert's id, 1 to {ranges.MAX_ID}.")
+]
+RegionId = Annotated[str, Path(max_length=ranges.MAX_REGION_ID, description="Region id.")]
+DrillStatus = Annotated[
+    AlertStatus, Query(description="Which of the region's open alerts: actual, exercise or test.")
+]
+TIME_RULE = (
+    "ISO 8601 with a UTC offset ('Z' or '+02:00'), from 2000-01-01T00:00Z and at most 5 minutes "
+    "ahead of the hub's clock; no older than the region's last event."
+)
+Notes = Field(
+    default=None,
+    max_length=ranges.MAX_NOTES,
+    description=f"Free text shown with the alert: {ranges.NOTES_RULE}.",
+    json_schema_extra={"pattern": ranges.NOTES_PATTERN},
+)
 
 
 class Strict(BaseModel):
@@ -32,40 +56,48 @@ class Strict(BaseModel):
 
 
 class DeclareBody(Strict):
-    region_id: str = Field(description="Region id, e.g. an oblast's KATOTTG code.", max_length=32)
+    region_id: str = Field(
+        description="Region id, e.g. an oblast's KATOTTG code.", max_length=ranges.MAX_REGION_ID
+    )
     threat: Threat = Threat.AIR_RAID
     details: list[Detail] = Field(default_factory=list, description="Air-raid details only.")
     status: AlertStatus = AlertStatus.ACTUAL
-    notes: str | None = Field(default=None, max_length=MAX_NOTES)
+    notes: str | None = Notes
     occurred_at: datetime | None = Field(
-        default=None, description="When the operator declared it; the hub's clock if omitted."
+        default=None,
+        description=f"When the operator declared it; the hub's clock if omitted. {TIME_RULE}",
     )
 
 
 class UpdateBody(Strict):
     details: list[Detail] | None = None
-    notes: str | None = Field(default=None, max_length=MAX_NOTES)
+    notes: str | None = Notes
     clear_notes: bool = False
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
 
 
 class EndBody(Strict):
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
 
 
-async def _run(request: Request, command: Command, actor: Actor, key: str | None) -> JSONResponse:
+async def _run(request: Request, command: Command, actor: Actor, key: str | None) -> Response:
     hub: Hub = request.app.state.hub
     outcome = await hub.submit(command, actor, key)
-    headers = {"Location": f"/api/v1/alerts/{outcome.body['alert']['id']}"}
+    headers = {"Location": f"/api/v1/alerts/{outcome.alert_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return Response(
+        outcome.body,
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.post("/alerts", status_code=201, summary="Declare an alert")
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     """Declare an alert for a region and threat. Answers 201 with the event and the alert."""
     command = Declare(
         region_id=body.region_id,
@@ -81,22 +113,22 @@ async def declare(
 @router.patch("/alerts/{alert_id}", summary="Update an open alert's details or notes")
 async def update_by_id(
     request: Request,
-    alert_id: int,
+    alert_id: AlertId,
     body: UpdateBody,
     actor: OperatorActor,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     return await _run(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
 
 
 @router.post("/alerts/{alert_id}/end", summary="End an open alert")
 async def end_by_id(
     request: Request,
-    alert_id: int,
+    alert_id: AlertId,
     actor: OperatorActor,
     key: IdempotencyKey = None,
     body: Annotated[EndBody | None, Body()] = None,
-) -> JSONResponse:
+) -> Response:
     command = End(AlertRef(alert_id=alert_id), occurred_at=body.occurred_at if body else None)
     return await _run(request, command, actor, key)
 
@@ -106,13 +138,13 @@ async def end_by_id(
 )
 async def update_by_region(
     request: Request,
-    region_id: str,
+    region_id: RegionId,
     threat: Threat,
     body: UpdateBody,
     actor: OperatorActor,
     key: IdempotencyKey = None,
-    status: AlertStatus = AlertStatus.ACTUAL,
-) -> JSONResponse:
+    status: DrillStatus = AlertStatus.ACTUAL,
+) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
     return await _run(request, _update(ref, body), actor, key)
 
@@ -122,13 +154,13 @@ async def update_by_region(
 )
 async def end_by_region(
     request: Request,
-    region_id: str,
+    region_id: RegionId,
     threat: Threat,
     actor: OperatorActor,
     key: IdempotencyKey = None,
-    status: AlertStatus = AlertStatus.ACTUAL,
+    status: DrillStatus = AlertStatus.ACTUAL,
     body: Annotated[EndBody | None, Body()] = None,
-) -> JSONResponse:
+) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
     return await _run(request, End(ref, occurred_at=body.occurred_at if body else None), actor, key)
 

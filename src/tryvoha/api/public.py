@@ -7,9 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.alerts.wire import alert_doc, event_doc
 from tryvoha.api.errors import ApiError
+from tryvoha.api.params import (
+    AlertIdPath,
+    Cursor,
+    LogAfter,
+    RegionIdPath,
+    RegionIdQuery,
+    checked_time,
+    time_query,
+)
 from tryvoha.api.responses import JSONResponse
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, UnknownRegion
@@ -43,7 +53,7 @@ def _known_region(hub: Hub, region_id: str | None) -> str | None:
 
 @router.get("/regions", summary="The region tree, flat, in tree order")
 async def regions(
-    request: Request, level: Level | None = None, parent_id: str | None = None
+    request: Request, level: Level | None = None, parent_id: RegionIdQuery = None
 ) -> JSONResponse:
     hub = _hub(request)
     _known_region(hub, parent_id)
@@ -56,7 +66,7 @@ async def regions(
 
 
 @router.get("/regions/{region_id}", summary="One region, its children and its status")
-async def region(request: Request, region_id: str) -> JSONResponse:
+async def region(request: Request, region_id: RegionIdPath) -> JSONResponse:
     hub = _hub(request)
     try:
         found = hub.catalogue.get(region_id)
@@ -84,7 +94,7 @@ async def status_detailed(
 @router.get("/alerts/active", summary="Open alerts, by region (with descendants) and threat")
 async def active(
     request: Request,
-    region_id: str | None = None,
+    region_id: RegionIdQuery = None,
     threat: Threat | None = None,
     status: StatusFilter = None,
 ) -> JSONResponse:
@@ -97,23 +107,24 @@ async def active(
 @router.get("/alerts/history", summary="Alerts, newest first, with filters and a cursor")
 async def history(
     request: Request,
-    region_id: str | None = None,
+    region_id: RegionIdQuery = None,
     descendants: bool = True,
     threat: Threat | None = None,
     status: StatusFilter = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    source: str | None = None,
-    cursor: Annotated[
-        int | None, Query(ge=1, description="next_cursor of the previous page")
+    since: Annotated[
+        datetime | None, time_query("Alerts still running at or after this time.")
     ] = None,
+    until: Annotated[datetime | None, time_query("Alerts started before this time.")] = None,
+    source: Annotated[
+        str | None,
+        Query(max_length=ranges.MAX_SOURCE, description="'live', or 'import:<data set>'."),
+    ] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     hub = _hub(request)
     _known_region(hub, region_id)
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(422, "time_without_zone", f"{name} must carry a UTC offset, e.g. 'Z'")
+    since, until = checked_time(since, "since"), checked_time(until, "until")
     region_ids = None
     if region_id is not None:
         region_ids = [region_id]
@@ -137,7 +148,7 @@ async def history(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert, open or ended")
-async def alert(request: Request, alert_id: int) -> JSONResponse:
+async def alert(request: Request, alert_id: AlertIdPath) -> JSONResponse:
     hub = _hub(request)
     found = hub.state.open_alerts.get(alert_id) or await hub.read(hub.store.get_alert, alert_id)
     if found is None:
@@ -148,7 +159,7 @@ async def alert(request: Request, alert_id: int) -> JSONResponse:
 @router.get("/log", summary="The raw event log after a given id")
 async def log(
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: LogAfter = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
     hub = _hub(request)

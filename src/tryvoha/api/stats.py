@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from tryvoha.alerts.model import Threat
 from tryvoha.api.errors import ApiError
+from tryvoha.api.params import checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.history import charts, stats
 from tryvoha.history.engine import StatsEngine
@@ -22,10 +23,14 @@ router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 DEFAULT_SINCE = datetime(2022, 2, 24, tzinfo=UTC)
 
 Region = Annotated[
-    str, Query(description="Region id, or a name such as 'Kyiv City' (default: all of Ukraine)")
+    str,
+    Query(
+        max_length=200,
+        description="Region id, or a name such as 'Kyiv City' (default: all of Ukraine)",
+    ),
 ]
-Since = Annotated[datetime | None, Query(alias="from", description="Start (ISO 8601, with offset)")]
-Until = Annotated[datetime | None, Query(alias="to", description="End (ISO 8601); default now")]
+Since = Annotated[datetime | None, time_query("Start; default the first alert.", alias="from")]
+Until = Annotated[datetime | None, time_query("End; default now.", alias="to")]
 Descendants = Annotated[bool, Query(description="Include alerts of the region's sub-regions")]
 Ancestors = Annotated[
     bool, Query(description="Include alerts of the regions containing it (its status time)")
@@ -58,12 +63,6 @@ def _region_id(hub: Hub, region: str) -> str:
         raise ApiError(404, "unknown_region", str(exc)) from exc
 
 
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None:
-        raise ApiError(422, "time_without_zone", f"'{name}' must carry a UTC offset, e.g. 'Z'")
-    return value
-
-
 async def _scope(
     request: Request,
     region: Region = "UA",
@@ -74,7 +73,8 @@ async def _scope(
     ancestors: Ancestors = False,
 ) -> tuple[StatsEngine, stats.Scope]:
     """The engine, caught up with the log, and the scope the query parameters name."""
-    """The engine, caught up with the log, and the scope the query parameters name."""
+    since = checked_time(since, "from")
+    until = checked_time(until, "to")
     engine = await _fresh(request)
     hub: Hub = request.app.state.hub
     now = hub.clock()
@@ -83,8 +83,8 @@ async def _scope(
         since = DEFAULT_SINCE if first is None else min(DEFAULT_SINCE, from_us(first))
     scope = stats.Scope(
         region_id=_region_id(hub, region),
-        since=_aware(since, "from"),
-        until=_aware(until, "to") if until is not None else now,
+        since=since,
+        until=until if until is not None else now,
         threat=threat,
         descendants=descendants,
         ancestors=ancestors,

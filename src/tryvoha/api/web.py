@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from tryvoha.alerts.model import Alert, AlertStatus, Threat
 from tryvoha.alerts.wire import alert_doc, iso
 from tryvoha.api.errors import ApiError
+from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, Region
@@ -103,9 +104,9 @@ def _hub(request: Request) -> Hub:
 
 
 def _aware(name: str, value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ApiError(422, "time_without_zone", f"{name} must carry a UTC offset, e.g. 'Z'")
-    return value.astimezone(UTC)
+    checked = checked_time(value, name)
+    assert checked is not None
+    return checked.astimezone(UTC)
 
 
 async def alerts_overlapping(hub: Hub, since: datetime, until: datetime) -> list[Alert]:
@@ -141,14 +142,20 @@ async def config(request: Request) -> JSONResponse:
 
 
 @api.get("/at", summary="Every alert that was active at one moment, from the log")
-async def at(request: Request, time: datetime) -> JSONResponse:
+async def at(
+    request: Request, time: Annotated[datetime, time_query("The moment.")]
+) -> JSONResponse:
     moment = _aware("time", time)
     found = await alerts_overlapping(_hub(request), moment, moment)
     return JSONResponse({"time": iso(moment), "alerts": [alert_doc(a) for a in found]})
 
 
 @api.get("/alerts", summary="Every alert active at some moment of a span (for playback)")
-async def span(request: Request, since: datetime, until: datetime) -> JSONResponse:
+async def span(
+    request: Request,
+    since: Annotated[datetime, time_query("Start of the span.")],
+    until: Annotated[datetime, time_query("End of the span (at most 3 days after since).")],
+) -> JSONResponse:
     start, end = _aware("since", since), _aware("until", until)
     if end < start:
         raise ApiError(422, "bad_span", "until must not be before since")
@@ -201,7 +208,9 @@ def kyiv_midnight(now: datetime) -> datetime:
 
 
 @api.get("/regions/{region_id}/today", summary="How many alerts touched a region today (Kyiv)")
-async def today(request: Request, region_id: str, threat: Threat = Threat.AIR_RAID) -> JSONResponse:
+async def today(
+    request: Request, region_id: RegionIdPath, threat: Threat = Threat.AIR_RAID
+) -> JSONResponse:
     """Alerts of the region itself, of a region containing it, or of one within it, that were
     active at some time since midnight in Kyiv: what "alerts today" means to a resident."""
     hub = _hub(request)

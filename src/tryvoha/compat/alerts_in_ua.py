@@ -127,8 +127,12 @@ def render_location(hub: Hub, region_id: str, levels: bool) -> bytes:
     return orjson.dumps(snapshot(hub).air_char(region_id, levels))
 
 
+MAX_UID_DIGITS = 9
+"""Location uids are small integers; anything longer (or not ASCII digits) names no location."""
+
+
 def parse_uid(cw: Crosswalk, text: str) -> Region | None:
-    if not text.isdigit():
+    if not (0 < len(text) <= MAX_UID_DIGITS and text.isascii() and text.isdigit()):
         return None
     return cw.by_uid.get(int(text))
 
@@ -138,10 +142,10 @@ async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: st
     snap = snapshot(hub)
     region = parse_uid(snap.cw, uid_text)
     if region is None:
-        return compat_error(404, "unknown_location", f"no location with uid {uid_text!r}")
+        return compat_error(404, "unknown_location", f"no location with uid {uid_text[:40]!r}")
     if period not in PERIODS:
         known = ", ".join(PERIODS)
-        return compat_error(400, "unknown_period", f"period {period!r} is not one of {known}")
+        return compat_error(400, "unknown_period", f"period {period[:40]!r} is not one of {known}")
     now = hub.clock()
     catalogue = hub.catalogue
     above = [r.id for r in catalogue.ancestors(region.id)]
@@ -197,5 +201,5 @@ def _add_iot_routes(router: APIRouter, version: int) -> None:
         hub = request.app.state.hub
         region = parse_uid(snapshot(hub).cw, uid)
         if region is None:
-            return compat_error(404, "unknown_location", f"no location with uid {uid!r}")
+            return compat_error(404, "unknown_location", f"no location with uid {uid[:40]!r}")
         return Response(render_location(hub, region.id, levels), media_type=JSON)

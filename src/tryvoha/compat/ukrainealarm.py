@@ -163,7 +163,8 @@ async def region_history(hub: Hub, region_id_text: str | None) -> Response:
     cw = crosswalk(hub.catalogue)
     region = cw.by_ua_id.get(region_id_text or "")
     if region is None:
-        return compat_error(404, "unknown_region", f"no region with regionId {region_id_text!r}")
+        shown = (region_id_text or "")[:40]
+        return compat_error(404, "unknown_region", f"no region with regionId {shown!r}")
     chain = [region.id, *(r.id for r in hub.catalogue.ancestors(region.id))]
     query = AlertQuery(
         region_ids=chain, statuses=frozenset({AlertStatus.ACTUAL}), limit=HISTORY_SIZE
@@ -180,20 +181,30 @@ async def region_history(hub: Hub, region_id_text: str | None) -> Response:
     return Response(orjson.dumps(body), media_type=JSON)
 
 
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+"""`dateHistory` answers for Kyiv days in this range (the hub's time range, `alerts.ranges`)."""
+
+
 def parse_day(text: str | None) -> date | None:
-    if text is None or len(text) != 8 or not text.isdigit():
+    if text is None or len(text) != 8 or not (text.isascii() and text.isdigit()):
         return None
     try:
-        return datetime.strptime(text, "%Y%m%d").date()
+        day = datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 async def date_history(hub: Hub, date_text: str | None) -> Response:
     """Every alarm that ran during one day (Kyiv time), flat, oldest first."""
     day = parse_day(date_text)
     if day is None:
-        return compat_error(400, "invalid_date", f"date must be YYYYMMDD, got {date_text!r}")
+        return compat_error(
+            400,
+            "invalid_date",
+            f"date must be YYYYMMDD from 20000101 to 20991231, got {(date_text or '')[:20]!r}",
+        )
     start = datetime.combine(day, time(), KYIV)
     query = AlertQuery(
         statuses=frozenset({AlertStatus.ACTUAL}),
@@ -237,7 +248,8 @@ def build_router() -> APIRouter:
         hub = request.app.state.hub
         found = crosswalk(hub.catalogue).by_ua_id.get(region_id)
         if found is None:
-            return compat_error(404, "unknown_region", f"no region with regionId {region_id!r}")
+            message = f"no region with regionId {region_id[:40]!r}"
+            return compat_error(404, "unknown_region", message)
         return Response(render_region(hub, found.id), media_type=JSON)
 
     @router.get("/regions", summary="The State → District → Community tree")

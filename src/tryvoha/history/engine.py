@@ -5,20 +5,28 @@ self-hosted hub cannot count on; so the engine reads the store's `alerts` table 
 store's own connection (a few integer columns, regions as tree indexes) and keeps up with the log
 by folding only the events appended since. Every statistic is then one SQL query over an
 in-memory, oblast-sorted table.
+
+Concurrency: a DuckDB connection serves one call at a time and refuses a second, so every thread
+that reads gets its own cursor (a connection to the same database), and a statistic made of
+several queries reads them in one transaction: one consistent table while a refresh runs. The
+writes (loads, refreshes, the hour table) take one lock among themselves. Cursors beat a lock
+around every read here: concurrent statistics overlap instead of queueing (bench_history.py
+--concurrency).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import duckdb
 import numpy as np
 from sqlalchemy import select
 
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.history import kyiv
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
@@ -54,17 +62,45 @@ class RegionIndex:
         return np.fromiter((get(r) for r in region_ids), dtype=np.int32, count=len(region_ids))
 
 
+@cache
+def region_index(catalogue: Catalogue) -> RegionIndex:
+    return RegionIndex(catalogue)
+
+
+def declared_row(regions: RegionIndex, event: Event) -> list[Any]:
+    """The engine's row for the alert a declaration opens (`alerts` columns but `ended`)."""
+    i = regions.index[event.region_id]
+    return [
+        event.alert_id,
+        i,
+        int(regions.raion[i]),
+        int(regions.oblast[i]),
+        int(regions.level[i]),
+        event.threat.value,
+        event.status.value,
+        to_us(event.occurred_at),
+    ]
+
+
+def ended_row(event: Event) -> tuple[int, int]:
+    """(`ended`, `id`) of the engine's row an end closes."""
+    return to_us(event.occurred_at), event.alert_id
+
+
 class StatsEngine:
-    """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe)."""
+    """Alerts of one log in DuckDB, refreshed from the store on demand (thread-safe: any thread
+    may read and refresh at any time)."""
 
     def __init__(self, catalogue: Catalogue, store: SqlStore | None = None) -> None:
         self.catalogue = catalogue
-        self.regions = RegionIndex(catalogue)
+        self.regions = region_index(catalogue)
         self.store = store
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 2").fetchall()
         self.log_id = 0
         self._lock = threading.RLock()
+        """Held by writes only: loads, refreshes and the hour table."""
+        self._local = threading.local()
         self._hours_span: tuple[int, int] = (0, 0)
         # Enums, not strings: every statistic filters on both, over millions of rows.
         for name, values in (("threat_t", Threat), ("status_t", AlertStatus)):
@@ -179,44 +215,52 @@ class StatsEngine:
                 self.load_from_store()
                 return self.log_id
             new = self.store.events_after(self.log_id, target - self.log_id)
-            declared = [e for e in new if e.kind is EventKind.DECLARED]
+            declared = [declared_row(self.regions, e) for e in new if e.kind is EventKind.DECLARED]
             if declared:
                 self.con.executemany(
-                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [
-                        self._row(e.alert_id, e.region_id, e.threat, e.status, e.occurred_at)
-                        for e in declared
-                    ],
+                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)", declared
                 )
-            ends = [(to_us(e.occurred_at), e.alert_id) for e in new if e.kind is EventKind.ENDED]
+            ends = [ended_row(e) for e in new if e.kind is EventKind.ENDED]
             if ends:
                 self.con.executemany("UPDATE alerts SET ended = ? WHERE id = ?", ends)
             self.log_id = new[-1].id if new else target
             return self.log_id
 
-    def _row(self, alert_id: int, region_id: str, threat: str, status: str, at: datetime) -> list:
-        i = self.regions.index[region_id]
-        return [
-            alert_id,
-            i,
-            int(self.regions.raion[i]),
-            int(self.regions.oblast[i]),
-            int(self.regions.level[i]),
-            str(threat),
-            str(status),
-            to_us(at),
-        ]
-
     # Reading ------------------------------------------------------------------------------------
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection to the engine's database."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self.con.cursor()
+            self._local.depth = 0
+        return cursor
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every query of this thread inside sees the same table, whatever refreshes meanwhile."""
+        cursor = self._cursor()
+        if self._local.depth:
+            yield
+            return
+        cursor.execute("BEGIN TRANSACTION")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        else:
+            cursor.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
     def count(self) -> int:
-        with self._lock:
-            return int(self.con.execute("SELECT count(*) FROM alerts").fetchall()[0][0])
+        return int(self.fetch("SELECT count(*) FROM alerts")[0][0])
 
     def span(self) -> tuple[int | None, int | None]:
         """First start and last end (µs) in the table."""
-        with self._lock:
-            lo, hi = self.con.execute("SELECT min(started), max(ended) FROM alerts").fetchall()[0]
+        lo, hi = self.fetch("SELECT min(started), max(ended) FROM alerts")[0]
         return lo, hi
 
     def ensure_hours(self, since_us: int, until_us: int) -> None:
@@ -225,24 +269,28 @@ class StatsEngine:
         lo, hi = self._hours_span
         if lo <= since_us and until_us <= hi:
             return
-        lo = min(lo or since_us, since_us) - 86_400_000_000
-        hi = max(hi, until_us) + 86_400_000_000
-        table = kyiv.hour_table(lo // kyiv.HOUR_US, hi // kyiv.HOUR_US + 1)
-        self.con.register("hours_in", table)
-        self.con.execute("CREATE OR REPLACE TABLE hours AS SELECT * FROM hours_in").fetchall()
-        self.con.unregister("hours_in")
-        self._hours_span = (lo, hi)
+        with self._lock:
+            lo, hi = self._hours_span
+            if lo <= since_us and until_us <= hi:
+                return
+            lo = min(lo or since_us, since_us) - 86_400_000_000
+            hi = max(hi, until_us) + 86_400_000_000
+            table = kyiv.hour_table(lo // kyiv.HOUR_US, hi // kyiv.HOUR_US + 1)
+            self.con.register("hours_in", table)
+            self.con.execute("CREATE OR REPLACE TABLE hours AS SELECT * FROM hours_in").fetchall()
+            self.con.unregister("hours_in")
+            self._hours_span = (lo, hi)  # only once the table is there
 
     def fetch(
         self, query: str, params: Sequence[Any] = (), numpy: bool = False, **frames: dict
     ) -> Any:
-        """Run one query under the engine's lock, with extra numpy frames registered by name."""
-        with self._lock:
-            for name, frame in frames.items():
-                self.con.register(name, frame)
-            try:
-                result = self.con.execute(query, list(params))
-                return result.fetchnumpy() if numpy else result.fetchall()
-            finally:
-                for name in frames:
-                    self.con.unregister(name)
+        """Run one query on this thread's cursor, with extra numpy frames registered by name."""
+        cursor = self._cursor()
+        for name, frame in frames.items():
+            cursor.register(name, frame)
+        try:
+            result = cursor.execute(query, list(params))
+            return result.fetchnumpy() if numpy else result.fetchall()
+        finally:
+            for name in frames:
+                cursor.unregister(name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tryvoha.alerts import ranges
 from tryvoha.regions import AmbiguousRegion, Catalogue, Level, UnknownRegion
 
 OFFICIAL = "official"
@@ -63,11 +64,14 @@ def open_text(path: str | Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, field: str = "time") -> datetime:
+    """A data set's time, in UTC; `ValueError` when unreadable or outside the hub's range
+    (2000-01-01T00:00Z to 5 minutes from now: a past alert cannot lie in the future)."""
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is None:  # the data sets are documented as UTC
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    latest = min(ranges.LATEST, datetime.now(UTC) + ranges.MAX_FUTURE)
+    return ranges.check_time(value, field, latest).astimezone(UTC)
 
 
 class _Resolver:
@@ -171,10 +175,12 @@ def _row(
     line: int, region_id: str, start: str | None, end: str | None, notes: str | None = None
 ) -> HistoryRow:
     try:
-        started_at = parse_time(start or "")
-        ended_at = parse_time(end or "")
+        started_at = parse_time(start or "", "started_at")
+        ended_at = parse_time(end or "", "finished_at")
+    except ranges.OutOfRange as exc:
+        raise _Problem(exc.message) from None
     except ValueError:
-        raise _Problem(f"unreadable time {start!r} / {end!r}") from None
+        raise _Problem(f"unreadable time {(start or '')[:40]!r} / {(end or '')[:40]!r}") from None
     if ended_at <= started_at:
         raise _Problem(
             f"ends before it starts ({ended_at.isoformat()} <= {started_at.isoformat()})"

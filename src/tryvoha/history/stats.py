@@ -184,7 +184,7 @@ def summary(engine: StatsEngine, scope: Scope) -> Summary:
     days = kyiv.windows("day", scope.since_us, scope.until_us)
     ctes, params = _selected(engine, scope)
     sel_only, sel_params = _selected(engine, scope, islands=False)
-    with engine._lock:
+    with engine.snapshot():
         count, med, p90, longest_us, by_hour = engine.fetch(
             f"""WITH {sel_only},
             counted AS (SELECT started, e - started AS d FROM sel WHERE started >= ?),
@@ -274,23 +274,24 @@ def calendar(engine: StatsEngine, scope: Scope) -> list[dict[str, Any]]:
     engine.ensure_hours(scope.since_us, max(scope.until_us, scope.now_us))
     days = kyiv.windows("day", scope.since_us, scope.until_us)
     ctes, params = _selected(engine, scope)
-    cover = engine.fetch(
-        f"""WITH {ctes}
-        SELECT w.day, coalesce(sum(CASE WHEN s IS NULL THEN 0
-                                   ELSE least(e, we) - greatest(s, ws) END), 0) AS us
-        FROM days_w w LEFT JOIN islands ON s < we AND e > ws GROUP BY w.day ORDER BY w.day""",
-        params,
-        days_w=days,
-    )
-    sel_only, sel_params = _selected(engine, scope, islands=False)
-    starts = dict(
-        engine.fetch(
-            f"""WITH {sel_only} SELECT h.local_day, count(*) FROM sel
-            JOIN hours h ON h.h = sel.started // {kyiv.HOUR_US}
-            WHERE sel.started >= ? GROUP BY 1""",
-            [*sel_params, scope.since_us],
+    with engine.snapshot():
+        cover = engine.fetch(
+            f"""WITH {ctes}
+            SELECT w.day, coalesce(sum(CASE WHEN s IS NULL THEN 0
+                                       ELSE least(e, we) - greatest(s, ws) END), 0) AS us
+            FROM days_w w LEFT JOIN islands ON s < we AND e > ws GROUP BY w.day ORDER BY w.day""",
+            params,
+            days_w=days,
         )
-    )
+        sel_only, sel_params = _selected(engine, scope, islands=False)
+        starts = dict(
+            engine.fetch(
+                f"""WITH {sel_only} SELECT h.local_day, count(*) FROM sel
+                JOIN hours h ON h.h = sel.started // {kyiv.HOUR_US}
+                WHERE sel.started >= ? GROUP BY 1""",
+                [*sel_params, scope.since_us],
+            )
+        )
     return [
         {
             "date": kyiv.day_of(day).isoformat(),
@@ -326,48 +327,49 @@ def nationwide(
     level = "AND level = 1" if whole_oblast else "AND level >= 1"
     base = "threat = CAST(? AS threat_t) AND status = 'actual' AND oblast >= 0"
     params = [n_us, threat.value, u_us, n_us, s_us, n_us, PERMANENT_US]
-    pieces = engine.fetch(
-        f"""
-        WITH ob AS (
-            SELECT oblast, started AS s, coalesce(ended, ?) AS e FROM alerts
-            WHERE {base} {level} AND started < ? AND coalesce(ended, ?) > ?
-              AND coalesce(ended, ?) - started < ?
-        ),
-        prev AS (
-            SELECT oblast, s, e, max(e) OVER (PARTITION BY oblast ORDER BY s, e
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pe
-            FROM ob
-        ),
-        islands AS (
-            SELECT greatest(s, coalesce(pe, s)) AS s, e FROM prev WHERE pe IS NULL OR e > pe
+    with engine.snapshot():
+        pieces = engine.fetch(
+            f"""
+            WITH ob AS (
+                SELECT oblast, started AS s, coalesce(ended, ?) AS e FROM alerts
+                WHERE {base} {level} AND started < ? AND coalesce(ended, ?) > ?
+                  AND coalesce(ended, ?) - started < ?
+            ),
+            prev AS (
+                SELECT oblast, s, e, max(e) OVER (PARTITION BY oblast ORDER BY s, e
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pe
+                FROM ob
+            ),
+            islands AS (
+                SELECT greatest(s, coalesce(pe, s)) AS s, e FROM prev WHERE pe IS NULL OR e > pe
+            )
+            SELECT w.day, greatest(s, ws) AS s, least(e, we) AS e
+            FROM islands JOIN win w ON s < we AND e > ws
+            """,
+            params,
+            numpy=True,
+            win=w,
         )
-        SELECT w.day, greatest(s, ws) AS s, least(e, we) AS e
-        FROM islands JOIN win w ON s < we AND e > ws
-        """,
-        params,
-        numpy=True,
-        win=w,
-    )
-    needed = engine.fetch(
-        f"""
-        WITH service AS (
-            SELECT DISTINCT oblast FROM alerts
-            WHERE {base} AND level >= 1 AND coalesce(ended, ?) - started < ?
-        ),
-        perm AS (
-            SELECT w.day, count(DISTINCT a.oblast) AS n FROM alerts a JOIN win w
-              ON a.started <= w.ws AND coalesce(a.ended, ?) >= w.we
-            WHERE a.threat = CAST(? AS threat_t) AND a.status = 'actual' AND a.level = 1
-              AND coalesce(a.ended, ?) - a.started >= ?
-              AND a.oblast IN (SELECT oblast FROM service)
-            GROUP BY w.day
+        needed = engine.fetch(
+            f"""
+            WITH service AS (
+                SELECT DISTINCT oblast FROM alerts
+                WHERE {base} AND level >= 1 AND coalesce(ended, ?) - started < ?
+            ),
+            perm AS (
+                SELECT w.day, count(DISTINCT a.oblast) AS n FROM alerts a JOIN win w
+                  ON a.started <= w.ws AND coalesce(a.ended, ?) >= w.we
+                WHERE a.threat = CAST(? AS threat_t) AND a.status = 'actual' AND a.level = 1
+                  AND coalesce(a.ended, ?) - a.started >= ?
+                  AND a.oblast IN (SELECT oblast FROM service)
+                GROUP BY w.day
+            )
+            SELECT w.day, (SELECT count(*) FROM service) - coalesce(perm.n, 0)
+            FROM win w LEFT JOIN perm USING (day) ORDER BY w.day
+            """,
+            [threat.value, n_us, PERMANENT_US, n_us, threat.value, n_us, PERMANENT_US],
+            win=w,
         )
-        SELECT w.day, (SELECT count(*) FROM service) - coalesce(perm.n, 0)
-        FROM win w LEFT JOIN perm USING (day) ORDER BY w.day
-        """,
-        [threat.value, n_us, PERMANENT_US, n_us, threat.value, n_us, PERMANENT_US],
-        win=w,
-    )
     peaks = _peaks(pieces["day"], pieces["s"], pieces["e"])
     out = []
     for day, in_service in needed:

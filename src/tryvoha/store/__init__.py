@@ -1,5 +1,6 @@
 """The log and its projections: SQLite embedded by default, PostgreSQL by URL."""
 
+from tryvoha.store.decode import UnreadableEvent
 from tryvoha.store.sql import (
     AlertQuery,
     IdempotencyRecord,
@@ -19,6 +20,7 @@ __all__ = [
     "StoreConflict",
     "TokenInfo",
     "TokenRole",
+    "UnreadableEvent",
     "check_token_name",
     "hash_token",
     "sqlite_url",

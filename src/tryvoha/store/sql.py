@@ -2,6 +2,8 @@
 
 Every append is one transaction holding the event, the alerts projection row and the idempotency
 record, so an acknowledged event and the answer given for it are on disk together or not at all.
+Nothing outside the ranges of `tryvoha.alerts.ranges` is written, and every row read back is
+checked against the same ranges (`tryvoha.store.decode`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
-from tryvoha.store import migrate
+from tryvoha.alerts.ranges import check_event
+from tryvoha.store import migrate, repair
+from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 
@@ -31,11 +35,15 @@ class StoreConflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
+    """The first answer to a request with an Idempotency-Key: a repeat gets `body` byte for byte.
+
+    Written in the transaction of the event it answers, with the body already final."""
+
     originator: str
     key: str
     request_hash: str
-    response_status: int
-    response_body: str
+    status: int
+    body: bytes
     event_id: int
 
 
@@ -139,19 +147,21 @@ class SqlStore:
         self,
         draft: EventDraft,
         recorded_at: datetime,
-        idempotency_record: tuple[str, str, str, int, str] | None = None,
+        idempotency_record: IdempotencyRecord | None = None,
     ) -> Event:
-        """Append one event durably. `idempotency_record` is (originator, key, request hash,
-        response status, response body) with `{event_id}` left for this method to fill."""
+        """Append one event durably, with the answer to its Idempotency-Key (for the event id
+        this append assigns: `StoreConflict` otherwise)."""
         return self.append_many([draft], recorded_at, idempotency_record)[0]
 
     def append_many(
         self,
         drafts: Sequence[EventDraft],
         recorded_at: datetime,
-        idempotency_record: tuple[str, str, str, int, str] | None = None,
+        idempotency_record: IdempotencyRecord | None = None,
     ) -> list[Event]:
-        """Append events in one transaction; ids follow the log with no gap."""
+        """Append events in one transaction; ids follow the log with no gap.
+
+        `OutOfRange` (nothing written) when an event holds a value the log could not read back."""
         next_id = self._last_id + 1
         appended: list[Event] = []
         pending_alert: dict[int, int] = {}
@@ -167,20 +177,26 @@ class SqlStore:
             if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
                 pending_alert[draft.alert_id] = event_id
             appended.append(draft.to_event(event_id, recorded_at, alert_id))
+        for e in appended:
+            check_event(e)
+        record = idempotency_record
+        if record is not None and (not appended or record.event_id != appended[-1].id):
+            raise StoreConflict(
+                f"the answer was rendered for event {record.event_id}, not this one"
+            )
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(events), [_event_row(e) for e in appended])
                 self._project(conn, appended)
-                if idempotency_record is not None:
-                    originator, key, request_hash, status, body = idempotency_record
+                if record is not None:
                     conn.execute(
                         insert(idempotency).values(
-                            originator=originator,
-                            key=key,
-                            request_hash=request_hash,
-                            response_status=status,
-                            response_body=body.replace("{event_id}", str(appended[-1].id)),
-                            event_id=appended[-1].id,
+                            originator=record.originator,
+                            key=record.key,
+                            request_hash=record.request_hash,
+                            response_status=record.status,
+                            response_body=record.body.decode(),
+                            event_id=record.event_id,
                         )
                     )
         except Exception as exc:
@@ -220,12 +236,24 @@ class SqlStore:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [_event_from_row(row) for row in conn.execute(query)]
+            return [decode_event(row) for row in conn.execute(query)]
 
     def iter_events(self, after_id: int = 0, chunk: int = 50_000) -> Iterator[Event]:
-        """Every event after `after_id`, in order, read in chunks so memory stays flat."""
+        """Every event after `after_id`, in order, read in chunks so memory stays flat.
+
+        `UnreadableEvent` names the first row that cannot be read (see `tryvoha log check`)."""
         while True:
-            batch = self.events_after(after_id, chunk)
+            try:
+                batch = self.events_after(after_id, chunk)
+            except UnreadableEvent:
+                raise
+            except Exception:
+                # A driver that cannot even fetch a row (text that is not UTF-8 in SQLite):
+                # find and name it, or let the original error through.
+                found = repair.first_unreadable(self.engine, after_id)
+                if found is None:
+                    raise
+                raise found from None
             yield from batch
             if len(batch) < chunk:
                 return
@@ -269,7 +297,16 @@ class SqlStore:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else IdempotencyRecord(**row._asdict())
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            originator=row.originator,
+            key=row.key,
+            request_hash=row.request_hash,
+            status=row.response_status,
+            body=row.response_body.encode(),
+            event_id=row.event_id,
+        )
 
     # Tokens -------------------------------------------------------------------------------------
 
@@ -345,10 +382,6 @@ def _details_text(details: tuple[Detail, ...]) -> str:
     return ",".join(d.value for d in details)
 
 
-def _details(text: str) -> tuple[Detail, ...]:
-    return tuple(Detail(d) for d in text.split(",")) if text else ()
-
-
 def _event_row(e: Event) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -365,24 +398,6 @@ def _event_row(e: Event) -> dict[str, Any]:
         "source": e.source,
         "idempotency_key": e.idempotency_key,
     }
-
-
-def _event_from_row(row: Any) -> Event:
-    return Event(
-        id=row.id,
-        kind=EventKind(row.kind),
-        alert_id=row.alert_id,
-        region_id=row.region_id,
-        threat=Threat(row.threat),
-        status=AlertStatus(row.status),
-        occurred_at=from_us(row.occurred_at),
-        recorded_at=from_us(row.recorded_at),
-        originator=row.originator,
-        details=_details(row.details),
-        notes=row.notes,
-        source=row.source,
-        idempotency_key=row.idempotency_key,
-    )
 
 
 def _alert_row(e: Event) -> dict[str, Any]:
@@ -411,7 +426,7 @@ def _alert_from_row(row: Any) -> Alert:
         status=AlertStatus(row.status),
         started_at=from_us(row.started_at),
         originator=row.originator,
-        details=_details(row.details),
+        details=details_from_text(row.details),
         notes=row.notes,
         ended_at=None if row.ended_at is None else from_us(row.ended_at),
         updated_at=None if row.updated_at is None else from_us(row.updated_at),
