@@ -97,6 +97,10 @@ class NatsServer:
         self.kill()
         self.start()
 
+    def version(self) -> str:
+        out = subprocess.run([nats_server_binary(), "--version"], capture_output=True, text=True)
+        return out.stdout.strip().removeprefix("nats-server: ")
+
     def log_tail(self, n: int = 2000) -> str:
         try:
             return self.log_path.read_text()[-n:]

@@ -16,6 +16,7 @@ import nats
 import pytest
 from nats.js.api import StorageType, StreamConfig
 
+from tryvoha import metrics
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.bus.codec import decode_event, encode_event
@@ -260,6 +261,9 @@ async def test_relay_publishes_the_log_in_order_with_sequence_equal_to_id(
             await until(lambda: len(following.events) == 10_000, "feed caught up")
             status = relay.status()
             assert (status.lag_events, status.published, status.last_error) == (0, 10_000, None)
+            exposed = metrics.render().decode()
+            assert f'tryvoha_relay_position{{stream="{STREAM}"}} 10000.0' in exposed
+            assert f'tryvoha_relay_lag_events{{stream="{STREAM}"}} 0.0' in exposed
 
             # live: each commit handed over by the bus, published and received in order
             for _ in range(20):

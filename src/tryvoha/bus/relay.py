@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -109,7 +109,8 @@ class LogRelay:
         self._nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._link_back = asyncio.Event()
-        self._wakeup = asyncio.Event()
+        self._progress = asyncio.Event()  # a commit, an acknowledgement, the link back, stop
+        self._log_unread = True  # the store may hold events the relay has not seen
         self._fresh: deque[Event] = deque(maxlen=10_000)
         self._waiting: dict[int, asyncio.Future[PubAck]] = {}
         self._inbox = ""
@@ -131,12 +132,14 @@ class LogRelay:
 
     def wake(self, event: Event | None = None) -> None:
         """A commit happened; with the event itself the relay need not read it back."""
-        if event is not None:
+        if event is None:
+            self._log_unread = True
+        else:
             self._fresh.append(event)
             if event.id > self._log_last:
                 self._log_last = event.id
                 self._lag_gauge.set(self._log_last - self._position)
-        self._wakeup.set()
+        self._progress.set()
 
     async def run(self) -> None:
         """Publish the log until `stop()`; waits for NATS as long as it takes, never raises."""
@@ -168,7 +171,7 @@ class LogRelay:
     async def stop(self) -> None:
         """Stop publishing and save the position; events not yet acknowledged go out next run."""
         self._stopping = True
-        self._wakeup.set()
+        self._progress.set()
         task = self._task
         if task is not None and not task.done():
             task.cancel()
@@ -252,41 +255,56 @@ class LogRelay:
 
     def _on_reconnected(self) -> None:
         self._link_back.set()
-        self._wakeup.set()
+        self._progress.set()
 
     # Publishing ------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
-        """Publish from the position on, `window` at a time, until something fails."""
+        """Publish from the position on, up to `window` unacknowledged, until something fails.
+
+        A commit handed over by the bus goes out at once, whatever is still unacknowledged; the
+        store is read in batches, only when it may hold more and half the window is free.
+        """
         self._generation += 1
         self._waiting.clear()
         inflight: deque[tuple[int, asyncio.Future[PubAck], float]] = deque()
         sent = self._position
         try:
             while not self._stopping:
-                if len(inflight) <= self.window // 2:
-                    self._wakeup.clear()
-                    events = await self._take(sent, self.window - len(inflight))
-                    for event in events:
-                        inflight.append(await self._publish(event))
-                        sent = event.id
-                if not inflight:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-                    continue
-                event_id, future, deadline = inflight[0]
-                if not future.done():
-                    try:
-                        await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
-                    except TimeoutError:
-                        raise TimeoutError(
-                            f"no acknowledgement for event {event_id} in {self.ack_timeout} s"
-                        ) from None
-                    except APIError:
-                        pass  # settled below
                 while inflight and inflight[0][1].done():
                     event_id, future, _ = inflight.popleft()
                     self._settle(event_id, future)
+                room = self.window - len(inflight)
+                handed = bool(self._fresh) and self._fresh[-1].id > sent
+                unread = self._log_unread or self._log_last > sent
+                if room > 0 and (handed or (unread and len(inflight) <= self.window // 2)):
+                    self._progress.clear()
+                    events = await self._take(sent, room)
+                    for event in events:
+                        inflight.append(await self._publish(event))
+                        sent = event.id
+                    if events:
+                        continue
+                else:
+                    self._progress.clear()
+                if inflight and inflight[0][1].done():
+                    continue
+                if not inflight:
+                    try:
+                        async with asyncio.timeout(self.poll_interval):
+                            await self._progress.wait()
+                    except TimeoutError:
+                        self._log_unread = True  # commits by another process: look now and then
+                    continue
+                event_id, future, deadline = inflight[0]
+                try:
+                    async with asyncio.timeout_at(_loop_time(deadline)):
+                        await self._progress.wait()
+                except TimeoutError:
+                    if not future.done():
+                        raise TimeoutError(
+                            f"no acknowledgement for event {event_id} in {self.ack_timeout} s"
+                        ) from None
         finally:
             for _, future, _ in inflight:
                 if future.done() and not future.cancelled():
@@ -310,8 +328,9 @@ class LogRelay:
             if events[0].id != after + 1 or events[-1].id != after + len(events):
                 raise RuntimeError(f"the log read after {after} is not gapless")
             self._log_last = max(self._log_last, events[-1].id)
-        else:
-            self._log_last = max(self._log_last, after)
+        if len(events) < limit:
+            self._log_unread = False  # read to the end; the bus hands over what comes next
+            self._log_last = max(self._log_last, after + len(events))
         return events
 
     async def _publish(self, event: Event) -> tuple[int, asyncio.Future[PubAck], float]:
@@ -338,20 +357,23 @@ class LogRelay:
         future = self._waiting.pop(int(event_id), None)
         if future is None or future.done():
             return
+        self._progress.set()
         if msg.headers and msg.headers.get("Status") == "503":
             future.set_exception(
                 APIError(code=503, description="no stream answers on the log's subject")
             )
             return
         try:
-            reply = json.loads(msg.data)
+            reply = orjson.loads(msg.data)
             if "error" in reply:
                 APIError.from_error(reply["error"])  # raises the matching APIError
-            future.set_result(PubAck.from_response(reply))
+            ack = PubAck(reply["stream"], reply["seq"], duplicate=reply.get("duplicate"))
         except APIError as exc:
             future.set_exception(exc)
-        except (ValueError, TypeError) as exc:
-            future.set_exception(APIError(description=f"unreadable PubAck: {exc}"))
+        except (ValueError, TypeError, KeyError) as exc:
+            future.set_exception(APIError(description=f"unreadable PubAck: {exc!r}"))
+        else:
+            future.set_result(ack)
 
     def _settle(self, event_id: int, future: asyncio.Future[PubAck]) -> None:
         """Move the position past an acknowledged event, or say why the stream refused it."""
@@ -414,6 +436,7 @@ class LogRelay:
                 self._position,
             )
         self._position = last
+        self._log_unread = True
         self._update_gauges()
 
     async def _verify_stored(self, seq: int) -> None:
@@ -461,3 +484,8 @@ class LogRelay:
                 self._failed(exc)
                 return
             self._saved = position
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """A `time.monotonic()` deadline on the event loop's clock (`asyncio.timeout_at`)."""
+    return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())
