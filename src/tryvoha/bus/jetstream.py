@@ -18,6 +18,8 @@ The relay (`LogRelay`, in the writer)
     save only means publishing again, which the stream refuses (below). Failures:
 
     - *PubAck `duplicate`*: the event is stored already; accepted when the ack names its id.
+      (nats-server checks the expected sequence before the message id, so a republish of a stored
+      event is usually refused as the wrong last sequence instead; both end the same way.)
     - *Wrong last sequence* (the stream is not at `id - 1`): the relay reads the stream's last
       sequence L. If the messages at the failed id and at L carry their own ids and the event at
       L equals the log's, the stream is ahead (a crash before the position was saved, or another
@@ -29,6 +31,8 @@ The relay (`LogRelay`, in the writer)
     - *NATS down or restarting*: nothing blocks the writer (the relay only reads the store);
       unacknowledged publishes time out, the relay retries with capped exponential backoff and,
       once connected, continues from its last acknowledged id; the backlog goes out pipelined.
+      (Publishes the client buffered while disconnected may land first; the relay then finds the
+      stream ahead and skips, as above.)
     - *Two relays on one stream*: each event is stored once, by whichever asked first; the other
       is refused by the expected-sequence check, reconciles and skips ahead. Nothing is corrupted.
 
@@ -40,7 +44,8 @@ The feed (`LogFollowerFeed`, in each edge)
     Whenever that cannot be confirmed it re-creates the consumer at last applied + 1, i.e. it
     fetches again from the stream by sequence; it never skips. Failures:
 
-    - *Gap* (a sequence jump, or a heartbeat naming a later sequence than applied): re-create.
+    - *Gap* (a sequence jump, or a heartbeat naming a later sequence than applied; e.g. the
+      client dropped messages a slow reader left in its bounded buffer): re-create.
     - *Missed heartbeats* (consumer lost, server restarted, silent network): after three heartbeat
       intervals without a word the feed reports itself stale and re-creates the consumer, retrying
       with capped backoff until NATS answers; once a consumer is delivering again it is fresh.
@@ -53,6 +58,18 @@ The feed (`LogFollowerFeed`, in each edge)
 
     `feed.health()` tells whether the feed is connected, since when it is stale, the last applied
     id, the stream's last sequence, and the lag in events and in seconds.
+
+    nats-py's own ordered consumer (`js.subscribe(ordered_consumer=True)`) is not used: it hides
+    heartbeats (so no honest "stale"), re-creates its consumer on whatever stream now has the
+    name (so a recreated stream would slip through unnoticed until the next state check), and
+    advances its sequence for messages it then drops as a slow consumer.
+
+Wiring
+    Writer: `relay = LogRelay(url, events_after=store.events_after, load_position=...,
+    save_position=...)`, `hub.bus.subscribe(relay.wake, live_only=False)`, a task running
+    `relay.run()`, and `await relay.stop()` at shutdown. Edge: `feed = LogFollowerFeed(url)`, then
+    `async for event in feed.events(state.last_event_id): fold(event)`; on `ResyncNeeded`,
+    rebuild and call `events()` again; serve `feed.health()` on the health endpoint.
 """
 
 from tryvoha.bus.feed import FeedHealth, LogFollowerFeed
