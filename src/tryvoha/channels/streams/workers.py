@@ -26,60 +26,18 @@ from typing import Any
 
 import orjson
 
-from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.model import Event
+from tryvoha.bus.codec import decode_event, encode_event
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.registry import broadcaster_for, set_router
 from tryvoha.channels.streams.spec import parse_spec
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.signing.hub import key_directory, open_signer
-from tryvoha.store.timeutil import from_us, to_us
 
 log = logging.getLogger(__name__)
 EVENT, SUBSCRIBER, COUNTS = b"E", b"S", b"C"
 MAX_MESSAGE = 256 * 1024
-
-
-def encode_event(event: Event) -> bytes:
-    """Lossless (µs times, idempotency key) so a follower's state equals the hub's."""
-    return EVENT + orjson.dumps(
-        [
-            event.id,
-            event.kind.value,
-            event.alert_id,
-            event.region_id,
-            event.threat.value,
-            event.status.value,
-            to_us(event.occurred_at),
-            to_us(event.recorded_at),
-            event.originator,
-            [d.value for d in event.details],
-            event.notes,
-            event.source,
-            event.idempotency_key,
-        ]
-    )
-
-
-def decode_event(body: bytes) -> Event:
-    (eid, kind, alert_id, region, threat, status, occ, rec, orig, details, notes, source, key) = (
-        orjson.loads(body)
-    )
-    return Event(
-        id=eid,
-        kind=EventKind(kind),
-        alert_id=alert_id,
-        region_id=region,
-        threat=Threat(threat),
-        status=AlertStatus(status),
-        occurred_at=from_us(occ),
-        recorded_at=from_us(rec),
-        originator=orig,
-        details=tuple(Detail(d) for d in details),
-        notes=notes,
-        source=source,
-        idempotency_key=key,
-    )
 
 
 class Channel:
@@ -192,7 +150,7 @@ class Followers:
         self._unsubscribe = hub.bus.subscribe(self.feed, live_only=False)
 
     def feed(self, event: Event) -> None:
-        message = encode_event(event)
+        message = EVENT + encode_event(event)
         for channel in self.channels:
             channel._loop()
             channel.send(message)

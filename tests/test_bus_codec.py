@@ -1,0 +1,110 @@
+"""The wire codec of an event: lossless for any event, loud about anything it cannot read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tryvoha.alerts.model import LIVE_SOURCE, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.bus.codec import FORMAT_V1, CodecError, decode_event, encode_event
+
+times = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5))]),
+)
+texts = st.text(max_size=200)
+events = st.builds(
+    Event,
+    id=st.integers(1, 2**63 - 1),
+    kind=st.sampled_from(EventKind),
+    alert_id=st.integers(1, 2**63 - 1),
+    region_id=texts,
+    threat=st.sampled_from(Threat),
+    status=st.sampled_from(AlertStatus),
+    occurred_at=times,
+    recorded_at=times,
+    originator=texts,
+    details=st.lists(st.sampled_from(Detail), max_size=5).map(tuple),
+    notes=st.none() | texts,
+    source=st.just(LIVE_SOURCE) | texts,
+    idempotency_key=st.none() | texts,
+)
+
+
+def sample() -> Event:
+    at = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    return Event(
+        id=7,
+        kind=EventKind.DECLARED,
+        alert_id=7,
+        region_id="UA80",
+        threat=Threat.AIR_RAID,
+        status=AlertStatus.ACTUAL,
+        occurred_at=at,
+        recorded_at=at + timedelta(microseconds=1),
+        originator="kyiv-dispatch",
+        details=(Detail.BALLISTIC_MISSILE,),
+        idempotency_key="k-1",
+    )
+
+
+@given(events)
+def test_round_trip_keeps_every_field(event: Event) -> None:
+    data = encode_event(event)
+    assert data[0] == FORMAT_V1
+    back = decode_event(data)
+    assert back == event
+    for name in Event.__slots__:
+        assert getattr(back, name) == getattr(event, name), name
+    assert back.occurred_at.tzinfo is not None and back.recorded_at.tzinfo is not None
+
+
+def test_microseconds_source_and_key_survive() -> None:
+    event = sample()
+    back = decode_event(memoryview(encode_event(event)))
+    assert back.recorded_at.microsecond == 123457
+    assert (back.source, back.idempotency_key) == (LIVE_SOURCE, "k-1")
+
+
+@pytest.mark.parametrize("version", [0, 2, 0x45, 255])
+def test_unknown_format_is_refused_by_name(version: int) -> None:
+    data = bytes((version,)) + encode_event(sample())[1:]
+    with pytest.raises(CodecError, match=rf"event format {version} is unknown here"):
+        decode_event(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty event message"),
+        (b"\x01{not json", "unreadable body"),
+        (b"\x01" + orjson.dumps({"id": 1}), "list of 13 fields"),
+        (b"\x01" + orjson.dumps([1, 2, 3]), "list of 13 fields"),
+    ],
+)
+def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        decode_event(data)
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "message"),
+    [
+        (0, "7", "id must be an integer"),
+        (1, "retracted", "invalid field"),
+        (4, "meteor", "invalid field"),
+        (6, 1.5, "occurred_at must be an integer"),
+        (9, ["anvil"], "invalid field"),
+        (10, 5, "notes must be a string"),
+    ],
+)
+def test_invalid_fields_are_refused(index: int, value: object, message: str) -> None:
+    fields = orjson.loads(encode_event(sample())[1:])
+    fields[index] = value
+    with pytest.raises(CodecError, match=message):
+        decode_event(b"\x01" + orjson.dumps(fields))
