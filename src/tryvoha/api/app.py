@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tryvoha import __version__, compat
+from tryvoha.api import attacks as attacks_api
 from tryvoha.api import errors, operator, public, streams
 from tryvoha.api import stats as stats_api
 from tryvoha.api import web as map_web
@@ -47,6 +48,7 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(public.router, dependencies=[Depends(gate.check)])
     app.include_router(stats_api.router, dependencies=[Depends(gate.check)])
+    app.include_router(attacks_api.router, dependencies=[Depends(gate.check)])
     app.include_router(streams.router)  # read gate applied inside: WebSocket routes too
     app.include_router(webhooks_api.router)
 

@@ -62,3 +62,55 @@ def calendar_heatmap(days: list[dict[str, Any]], title: str, fmt: str = "png") -
     if image is not None:
         fig.colorbar(image, ax=axes[:, 0].tolist(), label="hours under alert", shrink=0.8)
     return _render(fig, fmt)
+
+
+def attacks_monthly_chart(data: dict[str, Any], title: str, fmt: str = "png") -> bytes:
+    """Drones and missiles launched (solid) and neutralised (hatched) per month by class group,
+    beside the alert hours of the same months; the caption carries definitions and licence."""
+    months = data["months"]
+    x = np.arange(len(months))
+    fig, axes = plt.subplots(
+        3, 1, figsize=(12, 9), sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]}
+    )
+    colours = ["#c0392b", "#e59866", "#1f3b73", "#7d3c98", "#117a65", "#7f8c8d"]
+    width = 0.4
+    for ax, panel, unit in ((axes[0], "drones", "drones"), (axes[1], "missiles", "missiles")):
+        below_l, below_n = np.zeros(len(months)), np.zeros(len(months))
+        for colour, group in zip(colours, data["groups"], strict=True):
+            if group["panel"] != panel:
+                continue
+            launched = np.array(group["launched"], dtype=float)
+            neutral = np.array(group["neutralised"], dtype=float)
+            ax.bar(x - width / 2, launched, width, bottom=below_l, color=colour,
+                   label=f"{group['label']}: launched")  # fmt: skip
+            ax.bar(x + width / 2, neutral, width, bottom=below_n, color=colour, alpha=0.45,
+                   hatch="//", edgecolor="white", linewidth=0,
+                   label=f"{group['label']}: neutralised")  # fmt: skip
+            below_l += launched
+            below_n += neutral
+        ax.set_ylabel(f"{unit} per month")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+    hours = data["alert_oblast_hours"]
+    known = np.array([h is not None for h in hours])
+    partial = np.array([c == "partial" for c in data["alert_record"]])
+    values = np.array([h or 0.0 for h in hours])
+    axes[2].bar(x[known & ~partial], values[known & ~partial], 0.8, color="#e5484d")
+    axes[2].bar(x[partial], values[partial], 0.8, color="#e5484d", alpha=0.4, hatch="..",
+                label="month only partly in the alert record")  # fmt: skip
+    if partial.any():
+        axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for i in np.flatnonzero(~known):
+        axes[2].axvspan(i - 0.5, i + 0.5, color="#dddddd", linewidth=0)
+    if (~known).any():
+        axes[2].text(0.99, 0.9, "grey: no alert record", transform=axes[2].transAxes,
+                     ha="right", va="top", fontsize=8, color="#555555")  # fmt: skip
+    axes[2].set_ylabel("oblast-hours\nunder alert")
+    axes[2].spines[["top", "right"]].set_visible(False)
+    step = max(1, len(months) // 24)
+    axes[2].set_xticks(x[::step], [months[i] for i in range(0, len(months), step)],
+                       rotation=90, fontsize=7)  # fmt: skip
+    fig.suptitle(title)
+    fig.text(0.01, 0.005, data["caption"], fontsize=6.5, wrap=True, ha="left", va="bottom")
+    fig.subplots_adjust(bottom=0.16, hspace=0.12, right=0.78)
+    return _render(fig, fmt)

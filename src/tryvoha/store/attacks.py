@@ -419,12 +419,13 @@ def _lines() -> Any:
 GROUPS = ("day", "month", "year", "class", "model", "reporter", "level", "all")
 
 
-def totals(engine: Engine, f: Filters, by: str) -> list[dict[str, Any]]:
+def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list[dict[str, Any]]:
     """Sums of every figure per group: a day, month or year of the chosen date basis, a weapon
-    class or model, a reporter or reporting level; `all` gives one row for everything."""
+    class or model, a reporter or reporting level; `all` gives one row for everything. `then`
+    splits each group again (e.g. month, then class) into `key2`."""
     lines = _lines()
     day = attacks.c[DAY_COLUMNS[f.basis]]
-    key = {
+    keys = {
         "day": day,
         "month": func.substr(day, 1, 7),
         "year": func.substr(day, 1, 4),
@@ -433,12 +434,15 @@ def totals(engine: Engine, f: Filters, by: str) -> list[dict[str, Any]]:
         "reporter": attacks.c.reporter,
         "level": attacks.c.level,
         "all": func.min(day),
-    }[by]
+    }
+    key = keys[by]
+    second = [] if then is None else [keys[then].label("key2")]
     sums = [func.sum(lines.c[name]).label(name) for name in FIGURES]
     unlaunched = case((and_(lines.c.piece == "row", lines.c.launched.is_(None)), lines.c.row_id))
     query = (
         select(
             key.label("key"),
+            *second,
             func.count(func.distinct(attacks.c.id)).label("attacks"),
             func.count(func.distinct(lines.c.row_id)).label("rows"),
             *sums,
@@ -454,7 +458,8 @@ def totals(engine: Engine, f: Filters, by: str) -> list[dict[str, Any]]:
         .where(*_attack_conditions(f), *_line_filters(f, lines))
     )
     if by != "all":
-        query = query.group_by(key).order_by(key)
+        grouping = [key] if then is None else [key, keys[then]]
+        query = query.group_by(*grouping).order_by(*grouping)
     with engine.connect() as conn:
         found = [dict(r._mapping) for r in conn.execute(query)]
     return [row for row in found if row["rows"]]

@@ -396,3 +396,62 @@ def night_of(moment: datetime) -> date:
     """The night a moment is filed under on the map: the 06:00–06:00 Kyiv cycle holding it,
     named by its first date (so 03:00 on the 9th is the night of the 8th)."""
     return (moment.astimezone(KYIV) - timedelta(hours=6)).date()
+
+
+# The monthly chart's data -----------------------------------------------------------------------
+
+CHART_GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("drones", "Shahed-type drones and decoys", frozenset({"attack_drone"})),
+    ("drones", "other drones", frozenset({"strike_drone", "recon_drone", "unknown_drone"})),
+    ("missiles", "cruise and anti-ship", frozenset({"cruise", "anti_ship"})),
+    ("missiles", "ballistic and aeroballistic", frozenset({"ballistic", "aeroballistic"})),
+    ("missiles", "S-300/S-400", frozenset({"sam_ground_attack"})),
+    (
+        "missiles",
+        "bombs, unknown and combined",
+        frozenset({"guided_bomb", "unknown_missile", "mixed", "unknown"}),
+    ),
+)
+
+
+def monthly_chart_data(
+    engine: Engine, reading: Reading, alerts: AlertRecord | None = None
+) -> dict[str, Any]:
+    """Per month of the reading: launched and neutralised per chart group, and the alert hours
+    beside them (None where the alert record does not cover the month)."""
+    terms = licence(engine)
+    f = reading.filters()
+    found = store.totals(engine, f, "month", then="class")
+    months = sorted({r["key"] for r in found})
+    index = {m: i for i, m in enumerate(months)}
+    groups = []
+    for panel, label, classes in CHART_GROUPS:
+        launched, neutral = [0] * len(months), [0] * len(months)
+        for r in found:
+            if r["key2"] in classes:
+                launched[index[r["key"]]] += r["launched"] or 0
+                neutral[index[r["key"]]] += neutralised(r["destroyed"], r["lost"]) or 0
+        groups.append(
+            {"panel": panel, "label": label, "launched": launched, "neutralised": neutral}
+        )
+    hours: list[float | None] = [None] * len(months)
+    record = ["none"] * len(months)
+    if alerts is not None and months:
+        rows = [{"key": m} for m in months]
+        add_alert_hours(alerts, "month", rows)
+        hours = [r["alert_oblast_hours"] for r in rows]
+        record = [r["alert_record"] for r in rows]
+    return {
+        "months": months,
+        "groups": groups,
+        "alert_oblast_hours": hours,
+        "alert_record": record,
+        "reading": reading,
+        "caption": (
+            f"{BASIS_TEXT[reading.basis].split(':')[0]}; "
+            f"{SOURCES_TEXT[reading.sources].split('.')[0]}; "
+            "neutralised = shot down + locationally lost; alert hours: sum over oblasts of the "
+            "hours each had some part under an air-raid alert (grey: no alert record). "
+            + licence_line(terms)
+        ),
+    }
