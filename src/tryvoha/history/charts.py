@@ -81,11 +81,26 @@ def attacks_monthly_chart(data: dict[str, Any], title: str, fmt: str = "png") ->
                 continue
             launched = np.array(group["launched"], dtype=float)
             neutral = np.array(group["neutralised"], dtype=float)
-            ax.bar(x - width / 2, launched, width, bottom=below_l, color=colour,
-                   label=f"{group['label']}: launched")  # fmt: skip
-            ax.bar(x + width / 2, neutral, width, bottom=below_n, color=colour, alpha=0.45,
-                   hatch="//", edgecolor="white", linewidth=0,
-                   label=f"{group['label']}: neutralised")  # fmt: skip
+            ax.bar(
+                x - width / 2,
+                launched,
+                width,
+                bottom=below_l,
+                color=colour,
+                label=f"{group['label']}: launched",
+            )
+            ax.bar(
+                x + width / 2,
+                neutral,
+                width,
+                bottom=below_n,
+                color=colour,
+                alpha=0.45,
+                hatch="//",
+                edgecolor="white",
+                linewidth=0,
+                label=f"{group['label']}: neutralised",
+            )
             below_l += launched
             below_n += neutral
         ax.set_ylabel(f"{unit} per month")
@@ -96,20 +111,36 @@ def attacks_monthly_chart(data: dict[str, Any], title: str, fmt: str = "png") ->
     partial = np.array([c == "partial" for c in data["alert_record"]])
     values = np.array([h or 0.0 for h in hours])
     axes[2].bar(x[known & ~partial], values[known & ~partial], 0.8, color="#e5484d")
-    axes[2].bar(x[partial], values[partial], 0.8, color="#e5484d", alpha=0.4, hatch="..",
-                label="month only partly in the alert record")  # fmt: skip
+    axes[2].bar(
+        x[partial],
+        values[partial],
+        0.8,
+        color="#e5484d",
+        alpha=0.4,
+        hatch="..",
+        label="month only partly in the alert record",
+    )
     if partial.any():
         axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     for i in np.flatnonzero(~known):
         axes[2].axvspan(i - 0.5, i + 0.5, color="#dddddd", linewidth=0)
     if (~known).any():
-        axes[2].text(0.99, 0.9, "grey: no alert record", transform=axes[2].transAxes,
-                     ha="right", va="top", fontsize=8, color="#555555")  # fmt: skip
+        axes[2].text(
+            0.99,
+            0.9,
+            "grey: no alert record",
+            transform=axes[2].transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="#555555",
+        )
     axes[2].set_ylabel("oblast-hours\nunder alert")
     axes[2].spines[["top", "right"]].set_visible(False)
     step = max(1, len(months) // 24)
-    axes[2].set_xticks(x[::step], [months[i] for i in range(0, len(months), step)],
-                       rotation=90, fontsize=7)  # fmt: skip
+    axes[2].set_xticks(
+        x[::step], [months[i] for i in range(0, len(months), step)], rotation=90, fontsize=7
+    )
     fig.suptitle(title)
     fig.text(0.01, 0.005, data["caption"], fontsize=6.5, wrap=True, ha="left", va="bottom")
     fig.subplots_adjust(bottom=0.16, hspace=0.12, right=0.78)

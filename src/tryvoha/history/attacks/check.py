@@ -134,10 +134,13 @@ def check(
                     _reading(context, total, weapon, described, basis, sources, figure, quoted)
                 )
     if quoted is not None:
-        readings.sort(key=lambda r: (r["value"] is None, abs(r["difference"] or 0)))
+        readings.sort(key=lambda r: (r["context"], r["value"] is None, abs(r["difference"] or 0)))
     return {
-        "period": {"label": period.label, "from": period.since.isoformat(),
-                   "to": period.until.isoformat()},
+        "period": {
+            "label": period.label,
+            "from": period.since.isoformat(),
+            "to": period.until.isoformat(),
+        },
         "what": what,
         "figure": figure,
         "quoted": quoted,
@@ -156,7 +159,7 @@ def check(
             **ledger.DEFINITIONS,
         },
         **{k: terms[k] for k in ("licence", "licence_url", "attribution", "source_url")},
-    }  # fmt: skip
+    }
 
 
 def _sums(lines: list[dict[str, Any]], weapon: str | None, sources: str) -> dict[str, Any]:
@@ -210,10 +213,12 @@ def _reading(
         value = total["shaheds"]
         rows, given = total["rows"], total["rows_with_shaheds"]
         complete = rows > 0 and given == rows
-        if rows and not complete:
+        if rows and not given:
+            note = "no report of the period splits Shaheds from decoys"
+        elif rows and not complete:
             note = (
-                f"the reports split Shaheds from decoys in {given} of {rows} rows only; the value "
-                f"is those rows' attack Shaheds ({total['launched_with_shaheds']} launched in them)"
+                f"split in {given} of {rows} rows only: the value counts those "
+                f"({total['launched_with_shaheds']} launched in them)"
             )
     else:
         value = total[figure]

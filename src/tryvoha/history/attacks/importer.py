@@ -95,9 +95,15 @@ def import_attacks(
     reference = src.read_reference(weapons_path)
     read = src.read_attacks(path, reference.models)
     report = AttacksImport(
-        str(path), str(weapons_path), read.records, len(read.rows), read.problems,
-        reference.notes + read.notes, licence=licence, attribution=attribution,
-    )  # fmt: skip
+        str(path),
+        str(weapons_path),
+        read.records,
+        len(read.rows),
+        read.problems,
+        reference.notes + read.notes,
+        licence=licence,
+        attribution=attribution,
+    )
     if strict and read.problems:
         first = read.problems[0]
         raise src.AttacksFileError(

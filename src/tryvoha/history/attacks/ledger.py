@@ -97,8 +97,9 @@ class Reading:
         if self.sources not in SOURCES:
             raise LedgerError(f"sources must be one of {', '.join(SOURCES)}, not {self.sources!r}")
         if self.since is not None and self.until is not None and self.until < self.since:
-            raise LedgerError(f"the period is empty: 'to' ({self.until}) is before 'from' "
-                              f"({self.since})")  # fmt: skip
+            raise LedgerError(
+                f"the period is empty: 'to' ({self.until}) is before 'from' ({self.since})"
+            )
         for name, day in (("from", self.since), ("to", self.until)):
             if day is not None and not FIRST_DAY <= day <= LAST_DAY:
                 raise LedgerError(f"'{name}' must be a date from {FIRST_DAY} to {LAST_DAY}")
