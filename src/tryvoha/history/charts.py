@@ -15,18 +15,21 @@ import numpy as np
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 
-def _render(fig: Any, fmt: str) -> bytes:
+def _render(fig: Any, fmt: str, rights: str | None = None) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown chart format {fmt!r}; use png or svg")
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=110, metadata=_metadata(fmt))
+    fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=110, metadata=_metadata(fmt, rights))
     plt.close(fig)
     return buf.getvalue()
 
 
-def _metadata(fmt: str) -> dict[str, Any]:
+def _metadata(fmt: str, rights: str | None = None) -> dict[str, Any]:
     # No creation date: the same numbers give the same bytes (cacheable, testable).
-    return {"Date": None} if fmt == "svg" else {"Software": None}
+    found: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
+    if rights:
+        found["Rights" if fmt == "svg" else "Copyright"] = rights
+    return found
 
 
 def start_hour_chart(start_hours: list[int], title: str, fmt: str = "png") -> bytes:
@@ -66,7 +69,13 @@ def calendar_heatmap(days: list[dict[str, Any]], title: str, fmt: str = "png") -
 
 def attacks_monthly_chart(data: dict[str, Any], title: str, fmt: str = "png") -> bytes:
     """Drones and missiles launched (solid) and neutralised (hatched) per month by class group,
-    beside the alert hours of the same months; the caption carries definitions and licence."""
+    beside the alert hours of the same months; the caption carries definitions and licence
+    (as text in SVG, and in the file's rights metadata)."""
+    with plt.rc_context({"svg.fonttype": "none"}):
+        return _attacks_monthly(data, title, fmt)
+
+
+def _attacks_monthly(data: dict[str, Any], title: str, fmt: str) -> bytes:
     months = data["months"]
     x = np.arange(len(months))
     fig, axes = plt.subplots(
@@ -144,4 +153,4 @@ def attacks_monthly_chart(data: dict[str, Any], title: str, fmt: str = "png") ->
     fig.suptitle(title)
     fig.text(0.01, 0.005, data["caption"], fontsize=6.5, wrap=True, ha="left", va="bottom")
     fig.subplots_adjust(bottom=0.16, hspace=0.12, right=0.78)
-    return _render(fig, fmt)
+    return _render(fig, fmt, data.get("rights"))

@@ -448,6 +448,7 @@ def monthly_chart_data(
         "alert_oblast_hours": hours,
         "alert_record": record,
         "reading": reading,
+        "rights": licence_line(terms),
         "caption": (
             f"{BASIS_TEXT[reading.basis].split(':')[0]}; "
             f"{SOURCES_TEXT[reading.sources].split('.')[0]}; "
