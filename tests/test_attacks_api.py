@@ -340,7 +340,8 @@ async def test_openapi_shows_real_bodies_and_the_chart_carries_the_licence(
     png = await api.get("/api/v1/attacks/charts/monthly.png?from=2023-01-01&to=2023-03-31")
     assert png.content.startswith(b"\x89PNG")
     source = (await api.get("/api/v1/attacks/source")).json()
-    assert source["records"] == len(_attack_rows()) and "2023-03" in source["alert_record"]
+    assert source["imported"] and source["records"] == len(_attack_rows())
+    assert "2023-03" in source["alert_record"]
 
 
 # The CLI ---------------------------------------------------------------------------------------

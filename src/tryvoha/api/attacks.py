@@ -240,14 +240,20 @@ class NightTally(Terms):
     definitions: dict[str, str]
 
 
-class Source(Terms):
-    dataset: str
-    imported_at: datetime
-    file_name: str
-    file_sha256: str
-    records: int
-    attacks: int
-    rows: int
+class Source(BaseModel):
+    imported: bool = Field(description="False until `tryvoha attacks import` has run")
+    message: str | None = None
+    licence: str | None = None
+    licence_url: str | None = None
+    attribution: str | None = None
+    source_url: str | None = None
+    dataset: str | None = None
+    imported_at: datetime | None = None
+    file_name: str | None = None
+    file_sha256: str | None = None
+    records: int | None = None
+    attacks: int = 0
+    rows: int = 0
     alert_record: str
 
 
@@ -391,18 +397,19 @@ async def night(
     return await _run(request, response, ledger.night_tally, engine, night, sources)
 
 
-@router.get("/source", response_model=Source, responses=ERRORS, summary="The data set's terms")
+@router.get("/source", response_model=Source, summary="Whether a ledger is imported, its terms")
 async def source(request: Request, response: FastAPIResponse) -> Any:
-    """Licence, attribution, the imported file and the span of the alert record beside it."""
+    """Licence, attribution, the imported file and the span of the alert record beside it;
+    `imported: false` (200) before the first import, so a page can ask without an error."""
     hub = _hub(request)
     alerts = await _alerts(request)
 
     def run() -> dict[str, Any]:
-        return {
-            **ledger.licence(hub.store.engine),
-            **store.ledger_size(hub.store.engine),
-            "alert_record": alerts.describe(),
-        }
+        base = {"alert_record": alerts.describe(), **store.ledger_size(hub.store.engine)}
+        try:
+            return {"imported": True, **ledger.licence(hub.store.engine), **base}
+        except ledger.NoLedger as exc:
+            return {"imported": False, "message": str(exc), **base}
 
     return await _run(request, response, run)
 
