@@ -465,15 +465,16 @@ def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list
     return [row for row in found if row["rows"]]
 
 
-def lines_of_period(engine: Engine, basis: str, since: str, until: str) -> list[dict[str, Any]]:
-    """Every line (see `_lines`) of the attacks filed under [since, until] on one date basis,
-    with its attack's level: the raw material for comparing readings in one pass."""
+def lines_of_period(engine: Engine, since: str, until: str) -> list[dict[str, Any]]:
+    """Every line (see `_lines`) of the attacks filed under [since, until] on any date basis,
+    with its attack's level and day columns: the raw material for comparing readings in one
+    pass."""
     lines = _lines()
-    day = attacks.c[DAY_COLUMNS[basis]]
+    columns = [attacks.c[c] for c in DAY_COLUMNS.values()]
     query = (
-        select(lines, attacks.c.level)
+        select(lines, attacks.c.level, *columns)
         .select_from(lines.join(attacks, attacks.c.id == lines.c.attack_id))
-        .where(day >= since, day <= until)
+        .where(or_(*(and_(c >= since, c <= until) for c in columns)))
     )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]

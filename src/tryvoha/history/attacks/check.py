@@ -9,6 +9,7 @@ with their decoys, without them, every drone). `check` computes the figure under
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -121,14 +122,18 @@ def check(
         raise ledger.LedgerError(str(exc)) from None
     terms = ledger.licence(engine)
     since, until = period.since.isoformat(), period.until.isoformat()
-    lines = {basis: store.lines_of_period(engine, basis, since, until) for basis in ledger.BASES}
+    found = store.lines_of_period(engine, since, until)
+    groups = {
+        basis: _groups(x for x in found if since <= x[store.DAY_COLUMNS[basis]] <= until)
+        for basis in ledger.BASES
+    }
     readings = []
     for weapon, described in weapons:
         if weapon == SHAHEDS_ONLY and figure != "launched":
             continue
         for basis in ledger.BASES:
             for sources in ("national", "all", ADDED_UP):
-                total = _sums(lines[basis], weapon, sources)
+                total = _sums(groups[basis], weapon, sources)
                 context = (weapon is None and what != "all") or sources == ADDED_UP
                 readings.append(
                     _reading(context, total, weapon, described, basis, sources, figure, quoted)
@@ -162,35 +167,62 @@ def check(
     }
 
 
-def _sums(lines: list[dict[str, Any]], weapon: str | None, sources: str) -> dict[str, Any]:
-    """The figures of one reading, summed over the period's lines (None where none gives it)."""
+_Group = tuple[bool, bool, str, str]
+"""(national report?, counted under all sources?, weapon class, kind)"""
+
+
+def _groups(lines: Iterable[dict[str, Any]]) -> dict[_Group, dict[str, Any]]:
+    """The period's lines summed once per group, so every reading is a merge of a few groups."""
+    out: dict[_Group, dict[str, Any]] = {}
+    for x in lines:
+        key = (x["level"] == "national", x["covered_by"] is None, x["weapon_class"], x["kind"])
+        g = out.get(key)
+        if g is None:
+            g = out[key] = {
+                "attacks": set(),
+                "rows": set(),
+                "shahed_rows": set(),
+                "without": set(),
+                "launched_with_shaheds": 0,
+                **{name: None for name in store.FIGURES},
+            }
+        g["attacks"].add(x["attack_id"])
+        g["rows"].add(x["row_id"])
+        if x["shaheds"] is not None:
+            g["shahed_rows"].add(x["row_id"])
+            g["launched_with_shaheds"] += x["launched"] or 0
+        if x["piece"] == "row" and x["launched"] is None:
+            g["without"].add(x["row_id"])
+        for name in store.FIGURES:
+            if x[name] is not None:
+                g[name] = (g[name] or 0) + x[name]
+    return out
+
+
+def _sums(groups: dict[_Group, dict[str, Any]], weapon: str | None, sources: str) -> dict:
+    """The figures of one reading, merged from its groups (None where no line gives one)."""
     chosen = (
         None if weapon is None else selection("attack_drone" if weapon == SHAHEDS_ONLY else weapon)
     )
     picked = []
-    for line in lines:
-        if sources == "national" and line["level"] != "national":
+    for (is_national, counted, weapon_class, kind), g in groups.items():
+        if sources == "national" and not is_national:
             continue
-        if sources == "all" and line["covered_by"] is not None:
+        if sources == "all" and not counted:
             continue  # added_up keeps every row
-        if chosen is not None:
-            column = "weapon_class" if chosen[0] == "class" else "kind"
-            if line[column] != chosen[1]:
-                continue
-        picked.append(line)
+        if chosen is not None and chosen[1] != (weapon_class if chosen[0] == "class" else kind):
+            continue
+        picked.append(g)
+    union = lambda name: set().union(*(g[name] for g in picked))  # noqa: E731
     out: dict[str, Any] = {
-        "attacks": len({x["attack_id"] for x in picked}),
-        "rows": len({x["row_id"] for x in picked}),
-        "rows_with_shaheds": len({x["row_id"] for x in picked if x["shaheds"] is not None}),
-        "launched_with_shaheds": sum(
-            x["launched"] or 0 for x in picked if x["shaheds"] is not None
-        ),
-        "rows_without_launched": len(
-            {x["row_id"] for x in picked if x["piece"] == "row" and x["launched"] is None}
-        ),
+        "attacks": len(union("attacks")),
+        "rows": len(union("rows")),
+        "rows_with_shaheds": len(union("shahed_rows")),
+        "launched_with_shaheds": sum(g["launched_with_shaheds"] for g in picked),
+        "rows_without_launched": len(union("without")),
     }
     for name in store.FIGURES:
-        given = [x[name] for x in picked if x[name] is not None]
+        given = [g[name] for g in picked if g[name] is not None]
         out[name] = sum(given) if given else None
     out["neutralised"] = ledger.neutralised(out["destroyed"], out["lost"])
     out["shot_down"], out["lost_locally"] = out["destroyed"], out["lost"]

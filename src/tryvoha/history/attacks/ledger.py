@@ -28,7 +28,7 @@ BASES = ("report", "start", "night")
 SOURCES = ("national", "regional", "other", "all")
 BY = ("day", "night", "month", "year", "class", "model", "reporter")
 FIRST_DAY, LAST_DAY = src.FIRST_DAY, src.LAST_DAY
-MAX_LIMIT = 1000
+MAX_LIMIT = 500
 
 BASIS_TEXT = {
     "report": "by report date: the Kyiv date on which the report's window ends (time_end), "
