@@ -287,11 +287,9 @@ def list_attacks(
 ) -> list[dict[str, Any]]:
     """Attacks with at least one row the filters select, by window start then id; `after` is
     the (starts_at, id) of the last attack of the previous page."""
-    lines = _lines()
-    matching = exists(
-        select(lines.c.row_id).where(lines.c.attack_id == attacks.c.id, *_line_filters(f, lines))
-    )
-    conditions = [*_attack_conditions(f), matching]
+    conditions = _attack_conditions(f)
+    if f.counted_only or f.selection is not None:
+        conditions.append(_has_rows(f))
     if after is not None:
         starts, attack_id = after
         conditions.append(
@@ -305,6 +303,21 @@ def list_attacks(
     )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _has_rows(f: Filters) -> Any:
+    """The attack has a row counted under the filters, of their class or kind (or a combined
+    row one of whose models is)."""
+    r, p = attack_rows, attack_parts
+    where: list[Any] = [r.c.attack_id == attacks.c.id]
+    if f.counted_only:
+        where.append(r.c.covered_by.is_(None))
+    if f.selection is not None:
+        column, value = f.selection
+        name = "weapon_class" if column == "class" else "kind"
+        part = exists(select(p.c.id).where(p.c.row_id == r.c.id, p.c[name] == value))
+        where.append(or_(r.c[name] == value, and_(r.c.split == true(), part)))
+    return exists(select(r.c.id).where(*where))
 
 
 def _attack_conditions(f: Filters) -> list[Any]:

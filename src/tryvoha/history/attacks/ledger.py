@@ -286,8 +286,8 @@ def parse_cursor(text: str) -> tuple[int, int]:
 def list_attacks(
     engine: Engine, reading: Reading, cursor: str | None = None, limit: int = 100
 ) -> dict[str, Any]:
-    """Attacks of the reading's period and sources that hold weapons of its class, oldest
-    first, a page at a time (`next_cursor` continues)."""
+    """Attacks of the reading's period and sources that hold weapons of its class (only those
+    weapons listed), oldest first, a page at a time (`next_cursor` continues)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise LedgerError(f"limit must be from 1 to {MAX_LIMIT}")
     terms = licence(engine)
@@ -296,12 +296,21 @@ def list_attacks(
     found = store.list_attacks(engine, f, after, limit + 1)
     page = found[:limit]
     rows = store.rows_of(engine, [a["id"] for a in page])
+    if f.selection is not None:
+        rows = {k: [r for r in v if _selected(r, f.selection)] for k, v in rows.items()}
     return {
         "attacks": [attack_doc(a, rows[a["id"]]) for a in page],
         "next_cursor": _cursor(page[-1]) if len(found) > limit else None,
         "definitions": reading.definitions(),
         **_terms(terms),
     }
+
+
+def _selected(row: dict[str, Any], chosen: tuple[str, str]) -> bool:
+    """A row of the chosen class or kind, or a combined row one of whose models is."""
+    column, value = chosen
+    key = "weapon_class" if column == "class" else "kind"
+    return row[key] == value or any(p[key] == value for p in row["parts"])
 
 
 def _terms(terms: dict[str, Any]) -> dict[str, Any]:
