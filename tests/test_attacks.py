@@ -141,6 +141,22 @@ def test_import_reads_every_row_records_the_licence_and_is_idempotent(db_url: st
         terms = ledger.licence(store.engine)
         assert terms["licence"] == "CC BY-NC-SA 4.0"
         assert "Petro Ivaniuk" in terms["attribution"] and "Air Force" in terms["attribution"]
+        june = ledger.Reading("report", "national", "shahed", date(2025, 6, 1), date(2025, 6, 30))
+        shahed = [
+            r
+            for r in _select("report", "2025-06-01", "2025-06-30")
+            if r["model"] == "Shahed-136/131"
+        ]
+        assert ledger.totals(store.engine, june, "month")["total"]["launched"] == _sum(
+            shahed, "launched"
+        )
+        checked = check.check(store.engine, check.parse_period("2025-06"), "drones")
+        [reading] = [
+            r
+            for r in checked["readings"]
+            if (r["weapons"], r["basis"], r["sources"]) == ("attack_drone", "report", "national")
+        ]
+        assert reading["value"] == _sum(shahed, "launched")
         before = ledger.totals(store.engine, ledger.Reading(sources="all"), "month")
         again = import_attacks(store.engine, ATTACKS)
         assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, records)
