@@ -277,11 +277,6 @@ def ledger_size(engine: Engine) -> dict[str, int]:
     return {"attacks": int(n_attacks), "rows": int(n_rows)}
 
 
-def models(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(attack_models))]
-
-
 def list_attacks(
     engine: Engine, f: Filters, after: tuple[int, int] | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
@@ -379,16 +374,6 @@ def rows_of(engine: Engine, attack_ids: Sequence[int]) -> dict[int, list[dict[st
     return out
 
 
-def attacks_on_nights(engine: Engine, nights: Sequence[str], levels: Sequence[str]) -> list[dict]:
-    query = (
-        select(attacks)
-        .where(attacks.c.night_day.in_(list(nights)), attacks.c.level.in_(list(levels)))
-        .order_by(attacks.c.starts_at, attacks.c.id)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
 def _lines() -> Any:
     """Rows that are not split, the parts of split rows (launched only) and the rest of each
     split row (every figure but launched), as one relation with the same columns."""
@@ -427,9 +412,6 @@ def _lines() -> Any:
         *common,
     ).where(r.c.split == true())
     return union_all(whole, pieces, rest).subquery("lines")
-
-
-GROUPS = ("day", "month", "year", "class", "model", "reporter", "level", "all")
 
 
 def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list[dict[str, Any]]:
@@ -491,20 +473,6 @@ def lines_of_period(engine: Engine, since: str, until: str) -> list[dict[str, An
     )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def days_with_attacks(engine: Engine, f: Filters) -> list[str]:
-    day = attacks.c[DAY_COLUMNS[f.basis]]
-    query = select(func.distinct(day)).where(*_attack_conditions(f)).order_by(day)
-    with engine.connect() as conn:
-        return [r[0] for r in conn.execute(query)]
-
-
-def ledger_span(engine: Engine, basis: str = "report") -> tuple[str | None, str | None]:
-    day = attacks.c[DAY_COLUMNS[basis]]
-    with engine.connect() as conn:
-        lo, hi = conn.execute(select(func.min(day), func.max(day))).one()
-    return lo, hi
 
 
 # The alert record beside the ledger ----------------------------------------------------------
