@@ -100,7 +100,10 @@ def run(url: str, label: str, args: argparse.Namespace, csv_path: Path) -> list[
     national = ledger.Reading()
     queries: list[tuple[str, Callable[[], Any]]] = [
         ("list, first page of 100 (national)", lambda: ledger.list_attacks(e, national)),
-        ("list, every attack (all sources, pages of 500)", lambda: _all_pages(e, everything)),
+        (
+            "list, a full page of 500 (all sources)",
+            lambda: ledger.list_attacks(e, everything, None, ledger.MAX_LIMIT),
+        ),
         (
             "list, drones of June 2025",
             lambda: ledger.list_attacks(
@@ -134,6 +137,14 @@ def run(url: str, label: str, args: argparse.Namespace, csv_path: Path) -> list[
     ]
     for name, fn in queries:
         rows.append((f"{label}: {name}", best(fn, args.runs), TARGET_QUERY))
+    pages = -(-store_size(e) // ledger.MAX_LIMIT)
+    rows.append(
+        (
+            f"{label}: every attack, {pages} pages of {ledger.MAX_LIMIT} (an export)",
+            best(lambda: _all_pages(e, everything), args.runs),
+            None,
+        )
+    )
     if alerts is not None and args.waves:
         ids = [a["id"] for a in _all_pages(e, everything)]
         step = max(1, len(ids) // args.waves)
@@ -153,6 +164,14 @@ def run(url: str, label: str, args: argparse.Namespace, csv_path: Path) -> list[
         rows.append(
             (f"{label}: wave of one attack, worst of {len(times)}", max(times), TARGET_QUERY)
         )
+    for path in API_PATHS:
+        rows.append(
+            (
+                f"{label}: GET {path}",
+                best(lambda p=path: _http(hub, url, p), args.runs),
+                TARGET_QUERY,
+            )
+        )
     data = ledger.monthly_chart_data(e, national, alerts)
     rows.append(
         (
@@ -163,6 +182,40 @@ def run(url: str, label: str, args: argparse.Namespace, csv_path: Path) -> list[
     )
     hub.close()
     return rows
+
+
+API_PATHS = (
+    "/api/v1/attacks?limit=100",
+    "/api/v1/attacks/totals?by=month&sources=all",
+    "/api/v1/attacks/totals?by=night&sources=all",
+    "/api/v1/attacks/check?period=2025-06&what=drones&quoted=5337",
+    "/api/v1/attacks/nights/2023-03-08",
+)
+_clients: dict[int, Any] = {}
+
+
+def _http(hub: Hub, url: str, path: str) -> None:
+    """One GET through the whole app (routing, validation, the read gate, response models)."""
+    import httpx
+
+    from tryvoha.api.app import create_app
+    from tryvoha.config import Settings
+
+    app = _clients.get(id(hub))
+    if app is None:
+        app = _clients[id(hub)] = create_app(hub, Settings(db=url, load_history=False))
+
+    async def get() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            answer = await client.get(path)
+            assert answer.status_code == 200, answer.text
+
+    asyncio.run(get())
+
+
+def store_size(engine: Any) -> int:
+    return ledger_store.ledger_size(engine)["attacks"]
 
 
 def _all_pages(engine: Any, reading: ledger.Reading) -> list[dict]:

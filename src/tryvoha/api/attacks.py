@@ -273,7 +273,11 @@ async def _alerts(request: Request) -> AlertRecord:
         request.app.state.stats_engine = engine
     if engine.log_id != hub.last_event_id:
         await hub.read(engine.refresh)
-    return await hub.read(AlertRecord.of, engine, hub.store.engine, hub.clock())
+    cached = getattr(request.app.state, "alert_record_spans", None)
+    if cached is None or cached[0] != engine.log_id:
+        cached = (engine.log_id, await hub.read(store.alert_record_spans, hub.store.engine))
+        request.app.state.alert_record_spans = cached
+    return AlertRecord.of(engine, hub.store.engine, hub.clock(), cached[1])
 
 
 async def _run(request: Request, response: FastAPIResponse | None, fn: Any, *args: Any) -> Any:

@@ -99,6 +99,12 @@ class Filters:
     selection: tuple[str, str] | None = None
 
 
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """Result rows as plain dicts (zipping the keys once is twice as fast as row mappings)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 # Writing ----------------------------------------------------------------------------------------
 
 
@@ -297,7 +303,7 @@ def list_attacks(
         select(attacks).where(*conditions).order_by(attacks.c.starts_at, attacks.c.id).limit(limit)
     )
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+        return _dicts(conn.execute(query))
 
 
 def _has_rows(f: Filters) -> Any:
@@ -341,7 +347,7 @@ def get_attacks(engine: Engine, attack_ids: Iterable[int]) -> list[dict[str, Any
     with engine.connect() as conn:
         for start in range(0, len(ids), CHUNK):
             query = select(attacks).where(attacks.c.id.in_(ids[start : start + CHUNK]))
-            found.extend(dict(r._mapping) for r in conn.execute(query))
+            found.extend(_dicts(conn.execute(query)))
     return found
 
 
@@ -357,7 +363,7 @@ def rows_of(engine: Engine, attack_ids: Sequence[int]) -> dict[int, list[dict[st
                 .where(attack_rows.c.attack_id.in_(chunk))
                 .order_by(attack_rows.c.attack_id, attack_rows.c.line, attack_rows.c.id)
             )
-            rows = [dict(r._mapping) for r in conn.execute(query)]
+            rows = _dicts(conn.execute(query))
             split = [r["id"] for r in rows if r["split"]]
             parts: dict[int, list[dict[str, Any]]] = {}
             if split:
@@ -366,8 +372,8 @@ def rows_of(engine: Engine, attack_ids: Sequence[int]) -> dict[int, list[dict[st
                     .where(attack_parts.c.row_id.in_(split))
                     .order_by(attack_parts.c.id)
                 )
-                for p in conn.execute(query):
-                    parts.setdefault(p.row_id, []).append(dict(p._mapping))
+                for part in _dicts(conn.execute(query)):
+                    parts.setdefault(part["row_id"], []).append(part)
             for r in rows:
                 r["parts"] = parts.get(r["id"], [])
                 out[r["attack_id"]].append(r)
@@ -456,7 +462,7 @@ def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list
         grouping = [key] if then is None else [key, keys[then]]
         query = query.group_by(*grouping).order_by(*grouping)
     with engine.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(query)]
+        found = _dicts(conn.execute(query))
     return [row for row in found if row["rows"]]
 
 
@@ -472,30 +478,23 @@ def lines_of_period(engine: Engine, since: str, until: str) -> list[dict[str, An
         .where(or_(*(and_(c >= since, c <= until) for c in columns)))
     )
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+        return _dicts(conn.execute(query))
 
 
 # The alert record beside the ledger ----------------------------------------------------------
 
 
-def alert_record_spans(engine: Engine, now_us: int) -> list[tuple[str, int, int]]:
+def alert_record_spans(engine: Engine) -> list[tuple[str, int, int | None]]:
     """Per source of the alert log: the first start and the last end of its actual air-raid
-    alerts (imported records end with their last all-clear; the live log runs until now)."""
+    alerts (None when none has ended). They change only when the log moves on."""
     query = (
-        select(
-            alerts.c.source,
-            func.min(alerts.c.started_at),
-            func.max(alerts.c.ended_at),
-        )
+        select(alerts.c.source, func.min(alerts.c.started_at), func.max(alerts.c.ended_at))
         .where(alerts.c.threat == "air_raid", alerts.c.status == "actual")
         .group_by(alerts.c.source)
     )
     with engine.connect() as conn:
-        found = list(conn.execute(query))
-    out = []
-    for source, first, last in found:
-        if source == "live":
-            last = now_us
-        if first is not None and last is not None and last > first:
-            out.append((str(source), int(first), int(last)))
-    return out
+        return [
+            (str(source), int(first), None if last is None else int(last))
+            for source, first, last in conn.execute(query)
+            if first is not None
+        ]

@@ -116,7 +116,8 @@ def import_attacks(
     attacks_by_key: dict[str, dict[str, Any]] = {}
     rows, parts = [], {}
     for row in read.rows:
-        attacks_by_key.setdefault(row.attack_key, _attack_record(row))
+        if row.attack_key not in attacks_by_key:
+            attacks_by_key[row.attack_key] = _attack_record(row)
         rows.append(_row_record(row))
         if row.parts:
             parts[row.key] = [_part_record(p) for p in row.parts]

@@ -251,10 +251,11 @@ def read_attacks(path: str | Path, reference: Mapping[str, Reference]) -> ReadRe
     problems: list[RowProblem] = []
     notes: list[RowProblem] = []
     records = 0
+    classes = _Classes(reference)
     for line, record in _records(text, REQUIRED, "the attacks data set", name):
         records += 1
         try:
-            row = _row(line, record, reference, notes)
+            row = _row(line, record, classes, notes)
         except _Problem as exc:
             problems.append(RowProblem(line, str(exc)))
             continue
@@ -272,8 +273,20 @@ class _Problem(Exception):
     pass
 
 
+class _Classes(dict[str, Classified]):
+    """Model → classification, worked out once per distinct model string."""
+
+    def __init__(self, reference: Mapping[str, Reference]) -> None:
+        super().__init__()
+        self.reference = reference
+
+    def __missing__(self, model: str) -> Classified:
+        found = self[model] = classify(model, self.reference)
+        return found
+
+
 def _row(
-    line: int, record: dict[str, Any], reference: Mapping[str, Reference], notes: list[RowProblem]
+    line: int, record: dict[str, Any], classes: _Classes, notes: list[RowProblem]
 ) -> AttackRow:
     for column, value in record.items():
         if column is None:
@@ -295,7 +308,7 @@ def _row(
         name: _literal(column, record.get(column), t) for column, (name, t) in _DETAILS.items()
     }
     details = {k: None if v is None else orjson.dumps(v).decode() for k, v in parsed.items()}
-    classified = classify(model, reference)
+    classified = classes[model]
     if not classified.in_reference:
         notes.append(
             RowProblem(
@@ -315,7 +328,7 @@ def _row(
     row = AttackRow(
         line, window, channel, reporter, post, model, classified, counts, texts, details
     )
-    row.parts = _parts(row, parsed, reference, notes)
+    row.parts = _parts(row, parsed, classes, notes)
     return row
 
 
@@ -398,6 +411,8 @@ def _literal(column: str, text: str | None, expected: type) -> Any:
     value = (text or "").strip()
     if not value:
         return None
+    if value in ("{}", "[]"):
+        return expected()
     try:
         parsed = ast.literal_eval(_NAN.sub("None", value))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -422,10 +437,7 @@ def _whole(value: Any) -> Any:
 
 
 def _parts(
-    row: AttackRow,
-    parsed: dict[str, Any],
-    reference: Mapping[str, Reference],
-    notes: list[RowProblem],
+    row: AttackRow, parsed: dict[str, Any], classes: _Classes, notes: list[RowProblem]
 ) -> tuple[Part, ...]:
     """The per-model split of a combined row, only where `launched_details` gives a whole
     number for each of its models and they add up to the row's `launched`."""
@@ -459,7 +471,7 @@ def _parts(
     return tuple(
         Part(
             name,
-            classify(name, reference).weapon_class,
+            classes[name].weapon_class,
             numbers[name],
             _clean(places.get(name)) if isinstance(places.get(name), str) else None,
         )

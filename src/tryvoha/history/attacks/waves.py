@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from tryvoha.alerts.model import LIVE_SOURCE
 from tryvoha.history import kyiv
 from tryvoha.history.engine import StatsEngine
 from tryvoha.store import attack_waves
@@ -54,9 +55,24 @@ class AlertRecord:
     now_us: int
 
     @classmethod
-    def of(cls, engine: StatsEngine, store_engine: Engine, now: datetime) -> AlertRecord:
+    def of(
+        cls,
+        engine: StatsEngine,
+        store_engine: Engine,
+        now: datetime,
+        spans: list[tuple[str, int, int | None]] | None = None,
+    ) -> AlertRecord:
+        """`spans` as `store.attacks.alert_record_spans` gives them (read when not passed):
+        an imported record covers its first alert to its last all-clear, the live log runs
+        until now."""
         now_us = to_us(now)
-        return cls(engine, tuple(store.alert_record_spans(store_engine, now_us)), now_us)
+        found = store.alert_record_spans(store_engine) if spans is None else spans
+        covered = []
+        for source, first, last in found:
+            end = now_us if source == LIVE_SOURCE else last
+            if end is not None and end > first:
+                covered.append((source, first, end))
+        return cls(engine, tuple(covered), now_us)
 
     def coverage(self, lo_us: int, hi_us: int) -> str:
         """`covered` when one span holds [lo, hi], `partial` when spans touch it, else `none`."""

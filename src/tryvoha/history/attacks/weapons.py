@@ -120,10 +120,8 @@ class Classified:
     part_classes: tuple[WeaponClass, ...]
     in_reference: bool
     """False when the model (or one of its parts) is not in the reference table."""
-
-    @property
-    def classes(self) -> tuple[WeaponClass, ...]:
-        return tuple(sorted(set(self.part_classes)))
+    classes: tuple[WeaponClass, ...]
+    """The distinct classes of its parts, sorted."""
 
 
 def split_model(model: str) -> tuple[str, ...]:
@@ -167,7 +165,8 @@ def classify(model: str, reference: Mapping[str, Reference]) -> Classified:
     weapon_class = classes[0] if len(distinct) == 1 else WeaponClass.MIXED
     kinds = {KIND_OF[c] for c in distinct}
     kind = kinds.pop() if len(kinds) == 1 else Kind.MIXED
-    return Classified(weapon_class, kind, parts, classes, all(known for _, known in found))
+    known = all(k for _, k in found)
+    return Classified(weapon_class, kind, parts, classes, known, tuple(sorted(distinct)))
 
 
 def selection(name: str) -> tuple[str, str]:
