@@ -466,3 +466,21 @@ def test_cli_help_teaches() -> None:
         assert word in flat(top.stdout)
     assert "Examples" in run("attacks", "check", "--help").stdout
     assert "Example" in run("attacks", "import", "--help").stdout
+
+
+def test_cli_prints_data_as_text_never_as_markup(tmp_path: Path) -> None:
+    text = ATTACKS.read_text(encoding="utf-8")
+    hostile = tmp_path / "missile_attacks_daily.csv"
+    hostile.write_text(
+        text
+        + "2030-01-01 01:00,2030-01-01 02:00,[red]Evil[/red],,[bold]Kyiv,,3.0,1.0,,,{},,,,,,,,,,,"
+        "kpszsu/posts/x\n"
+        + "[b]soon[/b],2030-01-01 02:00,Kalibr,,Ukraine,,3.0,1.0,,,{},,,,,,,,,,,kpszsu/posts/y\n",
+        encoding="utf-8",
+    )
+    db = str(tmp_path / "cli.db")
+    imported = run("attacks", "import", str(hostile), "--weapons", str(WEAPONS), "--db", db)
+    assert imported.exit_code == 0, imported.output
+    assert "'[b]soon[/b]'" in imported.stderr
+    listed = run("attacks", "--from", "2030-01-01", "--to", "2030-01-01", "--db", db)
+    assert "[red]Evil[/red]: 3 / 1" in listed.stdout

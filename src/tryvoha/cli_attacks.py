@@ -12,7 +12,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tryvoha.config import Settings
 
@@ -119,7 +121,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]{message}[/]")
+    err.print(f"[red]{escape(message)}[/]")
     return typer.Exit(2)
 
 
@@ -144,8 +146,13 @@ def _footer(
     out = err if stderr else console
     for name, text in (definitions or {}).items():
         if isinstance(text, str):
-            out.print(f"[dim]{name}: {text}[/]")
-    out.print(f"[dim]{ledger.licence_line(doc)}[/]")
+            out.print(f"[dim]{escape(name)}: {escape(text)}[/]")
+    out.print(f"[dim]{escape(ledger.licence_line(doc))}[/]")
+
+
+def _row(table: Table, *cells: Any, **options: Any) -> None:
+    """A table row of plain text: values from the data set are never read as markup."""
+    table.add_row(*(Text(str(c)) for c in cells), **options)
 
 
 def _n(value: Any) -> str:
@@ -223,7 +230,8 @@ def attacks(
             + ("" if w["counted_in_all_sources"] else f" (in #{w['covered_by']})")
             for w in a["weapons"]
         )
-        table.add_row(
+        _row(
+            table,
             str(a["id"]),
             _window_text(a),
             a["reporter"],
@@ -328,11 +336,11 @@ def import_(
     terms = ledger.licence(store.engine)
     store.close()
     for problem in report.problems[:show]:
-        err.print(f"[yellow]line {problem.line}:[/] {problem.reason}")
+        err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")
     if len(report.problems) > show:
         err.print(f"[yellow]… and {len(report.problems) - show} more rows not imported[/]")
     for note in report.notes[:show]:
-        err.print(f"[dim]line {note.line}: {note.reason}[/]")
+        err.print(f"[dim]line {note.line}: {escape(note.reason)}[/]")
     c = report.counts
     table = Table(
         "rows",
@@ -345,7 +353,8 @@ def import_(
         "attacks added",
         title=f"Imported {path.name}",
     )
-    table.add_row(
+    _row(
+        table,
         _n(report.records),
         _n(c.added),
         _n(c.updated),
@@ -431,7 +440,7 @@ def totals(
         cells += [_n(row["neutralised"]), _n(row["in_air"])]
         if extra:
             cells += [_n(row.get("alert_oblast_hours")), _n(row.get("oblasts_under_alert"))]
-        table.add_row(*cells, end_section=bool(doc["rows"]) and row is doc["rows"][-1])
+        _row(table, *cells, end_section=bool(doc["rows"]) and row is doc["rows"][-1])
     console.print(table)
     _footer(doc, doc["definitions"])
 
@@ -506,9 +515,9 @@ def check(
         if quoted is not None:
             rel = r["relative"]
             cells += [_n(r["difference"]), "–" if rel is None else f"{100 * rel:+.1f}"]
-        table.add_row(*cells, r["note"] or "")
+        _row(table, *cells, r["note"] or "")
     console.print(table)
-    console.print(f"[bold]{doc['verdict']}[/]")
+    console.print(f"[bold]{escape(doc['verdict'])}[/]")
     definitions = {
         k: v for k, v in doc["definitions"].items() if k in ("figure", "difference", "context")
     }
@@ -563,7 +572,8 @@ def wave(
         title=f"Attack {doc['id']}: {doc['reporter']}, {_window_text(doc)}",
     )
     for w in doc["weapons"]:
-        head.add_row(
+        _row(
+            head,
             w["model"],
             w["weapon_class"],
             _n(w["launched"]),
@@ -574,11 +584,11 @@ def wave(
         )
     console.print(head)
     if waved["alert_record"] == "none":
-        console.print(f"[yellow]{waved['message']}[/]")
+        console.print(f"[yellow]{escape(waved['message'])}[/]")
         _footer(terms)
         return
     if waved.get("message"):
-        console.print(f"[yellow]{waved['message']}[/]")
+        console.print(f"[yellow]{escape(waved['message'])}[/]")
     summary = Table("figure", "value", title="Alert wave")
     for label, value in (
         ("alerts", _n(waved["alerts"])),
@@ -599,11 +609,12 @@ def wave(
         ("nights under alert (Kyiv, 22–06)", ", ".join(waved["nights"]) or "–"),
         ("oblast-nights", _n(waved["oblast_nights"])),
     ):
-        summary.add_row(label, str(value))
+        _row(summary, label, str(value))
     console.print(summary)
     per = Table("oblast", "alerts", "hours", "whole-oblast hours", "nights")
     for o in waved["oblasts"]:
-        per.add_row(
+        _row(
+            per,
             o["name_en"],
             _n(o["alerts"]),
             _n(o["hours"]),
