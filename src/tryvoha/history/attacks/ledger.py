@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import orjson
@@ -400,12 +400,6 @@ def night_tally(engine: Engine, night: date, sources: str = "national") -> dict[
         "definitions": reading.definitions(),
         **{k: listed[k] for k in ("licence", "licence_url", "attribution", "source_url")},
     }
-
-
-def night_of(moment: datetime) -> date:
-    """The night a moment is filed under on the map: the 06:00–06:00 Kyiv cycle holding it,
-    named by its first date (so 03:00 on the 9th is the night of the 8th)."""
-    return (moment.astimezone(KYIV) - timedelta(hours=6)).date()
 
 
 # The monthly chart's data -----------------------------------------------------------------------
