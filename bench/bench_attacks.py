@@ -255,7 +255,7 @@ def main() -> None:
     for name, seconds, target in results:
         mark = "" if target is None else ("ok" if seconds <= target else "OVER")
         goal = "" if target is None else f"≤ {target:g} s {mark}"
-        print(f"{name:<{width}}  {seconds:8.3f}  {goal}")
+        print(f"{name:<{width}}  {seconds:8.4f}  {goal}")
 
 
 if __name__ == "__main__":
