@@ -19,7 +19,14 @@ from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, load_catalogue
 from tryvoha.store import SqlStore
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = next(  # beside the checkout, or beside the directory holding its worktrees
+    (
+        p / "shared"
+        for p in Path(__file__).resolve().parents[1:4]
+        if (p / "shared" / "data").is_dir()
+    ),
+    Path(__file__).resolve().parents[1].parent / "shared",
+)
 PG_ADMIN_URL = os.environ.get(
     "TRYVOHA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

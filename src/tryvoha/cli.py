@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tryvoha import cli_alerts, cli_history, cli_keys, cli_log, cli_tokens, cli_verify, cli_webhooks
+from tryvoha.cli_attacks import app as attacks_app
 from tryvoha.config import Settings
 from tryvoha.regions.cli import regions_app
 
@@ -25,6 +26,7 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(cli_history.import_app, name="import")
 app.add_typer(cli_keys.app, name="keys")
 app.add_typer(cli_log.app, name="log")
+app.add_typer(attacks_app, name="attacks")
 
 
 @app.command()

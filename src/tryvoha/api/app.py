@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tryvoha import __version__, compat
+from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
 from tryvoha.api import errors, operator, public, streams
 from tryvoha.api import stats as stats_api
@@ -48,6 +49,7 @@ def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(public.router, dependencies=[Depends(gate.check)])
     app.include_router(stats_api.router, dependencies=[Depends(gate.check)])
+    app.include_router(attacks_api.router, dependencies=[Depends(gate.check)])
     app.include_router(streams.router)  # read gate applied inside: WebSocket routes too
     app.include_router(webhooks_api.router)
     cap_api.install(app, hub, settings)  # signing keys, /.well-known/tryvoha-keys, CAP 1.2
