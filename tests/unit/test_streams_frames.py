@@ -114,7 +114,7 @@ def encode_stream(messages: list[tuple]) -> tuple[bytes, list[tuple[int, bytes]]
     return wire, expected
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(messages=st.lists(data_messages, min_size=1, max_size=5), cuts=st.lists(st.integers()))
 def test_any_stream_of_client_frames_is_read_back_whatever_the_chunks(
     messages: list[tuple], cuts: list[int]
@@ -383,6 +383,7 @@ def read_sse(stream: bytes) -> list[dict[str, str]]:
     return events
 
 
+@settings(max_examples=50)
 @given(
     kind=st.sampled_from(["alert", "snapshot", "dropped"]),
     doc=st.dictionaries(
