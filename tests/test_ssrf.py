@@ -39,6 +39,7 @@ from tryvoha.store import SqlStore
 
 from .conftest import auth
 from .test_webhooks import LOOPBACK, Env, running_hub
+from .waiting import until
 
 TIMING = {"backoff_base": 0.01, "backoff_max": 0.05, "timeout": 2, "poll_interval": 0.2}
 STRICT = WebhookConfig(**TIMING, give_up_after=120, allow_networks=())
@@ -504,9 +505,12 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+
+        def started() -> bool:
             assert not task.done(), "the hub did not start"
-            await asyncio.sleep(0.01)
+            return server.started
+
+        await until(started, "the hub started", poll=0.01)
         yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
         server.should_exit = True
