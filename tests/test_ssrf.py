@@ -612,14 +612,6 @@ async def test_compat_subscriptions_follow_the_same_rules(hub: Hub) -> None:
         assert app.state.compat_webhooks.store.all() == []
 
 
-async def wait_until(predicate, timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_compat_delivery_is_refused_at_connect_and_logged_in_our_words(
     hub: Hub, catalogue: Catalogue, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -650,7 +642,9 @@ async def test_compat_delivery_is_refused_at_connect_and_logged_in_our_words(
                 headers=auth(admin),
             )
             assert r.status_code == 201
-            await wait_until(lambda: delivery.failed >= 2 and not delivery.tasks)
+            await until(
+                lambda: delivery.failed >= 2 and not delivery.tasks, "both deliveries failed"
+            )
         assert listener.connections == 0
         assert f"key {inside_key.id} failed: address 127.0.0.1 is loopback" in caplog.text
         assert f"key {noisy_key.id} failed: HTTP 500" in caplog.text
