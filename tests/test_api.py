@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx
 import pytest
@@ -91,6 +92,12 @@ async def test_conditional_get_and_fresh_after_event(client, admin_token, catalo
         etag, modified = first.headers["etag"], first.headers["last-modified"]
         again = await client.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b""
+        # Last-Modified is a real HTTP date, never ahead of the hub's clock, and honoured
+        modified_at = parsedate_to_datetime(modified)
+        assert modified_at.tzinfo is not None and modified_at <= datetime.now(UTC)
+        later = format_datetime(modified_at + timedelta(seconds=1), usegmt=True)
+        unchanged = await client.get(path, headers={"If-Modified-Since": later})
+        assert unchanged.status_code == 304 and unchanged.content == b"", path
     compact = await client.get("/api/v1/status/compact")
     await declare(client, admin_token, catalogue.oblasts[0].id)
     after = await client.get(
@@ -102,7 +109,6 @@ async def test_conditional_get_and_fresh_after_event(client, admin_token, catalo
         "/api/v1/status/compact", headers={"If-Modified-Since": compact.headers["last-modified"]}
     )
     assert stale.status_code == 200
-    assert modified
 
 
 async def test_history_pages_and_filters(client, admin_token, catalogue) -> None:

@@ -101,6 +101,13 @@ def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
         (6, 1.5, "occurred_at must be an integer"),
         (9, ["anvil"], "invalid field"),
         (10, 5, "notes must be a string"),
+        (0, True, "id must be an integer"),  # JSON true is not the id 1
+        (2, 7.0, "alert_id must be an integer"),
+        (3, 80, "region_id must be a string"),
+        (6, 2**62, "invalid field"),  # a time no datetime holds
+        (9, 5, "invalid field"),
+        (11, None, "source must be a string"),
+        (12, 5, "idempotency_key must be a string"),
     ],
 )
 def test_invalid_fields_are_refused(index: int, value: object, message: str) -> None:

@@ -289,7 +289,8 @@ async def test_ukrainealarm_history_and_date_history(
         day = kyiv_day(alarm["startDate"])  # the endpoint's day is a Kyiv calendar day
         listed = (await api.get("/api/v3/alerts/dateHistory", params={"date": day})).json()
         assert (region_id, alarm["alertType"]) in {(a["regionId"], a["alertType"]) for a in listed}
-    assert second["id"]
+    assert alarms["ARTILLERY"]["startDate"] == second["started_at"]  # the running one is `second`
+    assert alarms["AIR"]["startDate"] == first["started_at"]
     for bad in ("2024-01-01", "20241301", ""):
         r = await api.get("/api/v3/alerts/dateHistory", params={"date": bad})
         assert r.status_code == 400

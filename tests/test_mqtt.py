@@ -25,6 +25,7 @@ from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 
 from .conftest import need_service
+from .waiting import until
 
 pytestmark = pytest.mark.mqtt
 ACTOR = Actor("test-dispatch")
@@ -239,12 +240,19 @@ async def test_broker_killed_under_load_retained_statuses_are_repaired(
     async with MqttPublisher(hub, url, prefix=prefix, reconnect_max=0.3).running() as publisher:
         await publisher.wait_published(0)
         loader = asyncio.create_task(load(hub, catalogue, stop))
-        await asyncio.sleep(0.3)
+        await until(lambda: publisher.published_log_id > 5, "statuses published under load")
         await private_broker.stop(signal.SIGKILL)
         at_kill = hub.last_event_id
-        await asyncio.sleep(0.4)  # events keep coming while the broker is away
+        await until(  # events keep coming while the broker is away
+            lambda: not publisher.connected and hub.last_event_id > at_kill + 5,
+            "the broker missed while events were committed",
+        )
         await private_broker.start()
-        await asyncio.sleep(0.3)
+        at_start = hub.last_event_id
+        await until(
+            lambda: publisher.connections == 2 and publisher.published_log_id > at_start,
+            "published again under load after the restart",
+        )
         stop.set()
         await loader
         assert hub.last_event_id > at_kill + 5
@@ -287,18 +295,24 @@ async def test_broker_restarted_under_load_loses_no_event(
         async with MqttPublisher(hub, url, prefix=prefix, reconnect_max=0.3).running() as pub:
             await pub.wait_published(0)
             loader = asyncio.create_task(load(hub, catalogue, stop))
-            await asyncio.sleep(0.3)
+            await until(lambda: len(seen) > 5, "events reach the device under load")
             await private_broker.stop(signal.SIGTERM)
-            await asyncio.sleep(0.4)
+            at_stop = hub.last_event_id
+            await until(
+                lambda: not pub.connected and hub.last_event_id > at_stop + 5,
+                "the broker missed while events were committed",
+            )
             await private_broker.start()
-            await asyncio.sleep(0.3)
+            at_start = hub.last_event_id
+            await until(
+                lambda: pub.connections >= 2 and pub.published_log_id > at_start,
+                "published again under load after the restart",
+            )
             stop.set()
             await loader
             await pub.wait_published(hub.last_event_id)
             expected = list(range(first_id, hub.last_event_id + 1))
-            async with asyncio.timeout(10):
-                while set(seen) < set(expected):
-                    await asyncio.sleep(0.02)
+            await until(lambda: set(expected) <= set(seen), "every event at the device")
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):

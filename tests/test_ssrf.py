@@ -39,6 +39,7 @@ from tryvoha.store import SqlStore
 
 from .conftest import auth
 from .test_webhooks import LOOPBACK, Env, running_hub
+from .waiting import until
 
 TIMING = {"backoff_base": 0.01, "backoff_max": 0.05, "timeout": 2, "poll_interval": 0.2}
 STRICT = WebhookConfig(**TIMING, give_up_after=120, allow_networks=())
@@ -504,9 +505,12 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+
+        def started() -> bool:
             assert not task.done(), "the hub did not start"
-            await asyncio.sleep(0.01)
+            return server.started
+
+        await until(started, "the hub started", poll=0.01)
         yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
         server.should_exit = True
@@ -608,14 +612,6 @@ async def test_compat_subscriptions_follow_the_same_rules(hub: Hub) -> None:
         assert app.state.compat_webhooks.store.all() == []
 
 
-async def wait_until(predicate, timeout: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_compat_delivery_is_refused_at_connect_and_logged_in_our_words(
     hub: Hub, catalogue: Catalogue, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -646,7 +642,9 @@ async def test_compat_delivery_is_refused_at_connect_and_logged_in_our_words(
                 headers=auth(admin),
             )
             assert r.status_code == 201
-            await wait_until(lambda: delivery.failed >= 2 and not delivery.tasks)
+            await until(
+                lambda: delivery.failed >= 2 and not delivery.tasks, "both deliveries failed"
+            )
         assert listener.connections == 0
         assert f"key {inside_key.id} failed: address 127.0.0.1 is loopback" in caplog.text
         assert f"key {noisy_key.id} failed: HTTP 500" in caplog.text

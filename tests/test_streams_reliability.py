@@ -17,6 +17,7 @@ from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
 
 from .test_streams_support import SSEClient, free_port, spawn_serve
+from .waiting import until
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -85,8 +86,14 @@ async def test_kill9_during_declarations_loses_nothing(tmp_path: Path, catalogue
                     acknowledged.append(r.json()["event"]["id"])
 
         declarers = [asyncio.create_task(declarer(k)) for k in range(4)]
-        while len(acknowledged) < 40:
-            await asyncio.sleep(0.005)
+
+        def forty_acknowledged() -> bool:
+            for d in declarers:
+                if d.done():
+                    d.result()  # a declarer that failed fails the test with its own error
+            return len(acknowledged) >= 40
+
+        await until(forty_acknowledged, "40 declarations acknowledged", poll=0.005)
         stop(proc, signal.SIGKILL)  # mid-stream: requests are in flight
         await asyncio.gather(*declarers)
         await asyncio.wait_for(reader, 10)

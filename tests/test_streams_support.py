@@ -24,6 +24,8 @@ from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 
+from .waiting import until
+
 ADMIN = Actor("test-operator")
 
 
@@ -48,8 +50,13 @@ async def serving(hub: Hub, settings: Settings, fast: bool = True) -> AsyncItera
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+
+    def started() -> bool:
+        if task.done():
+            task.result()  # a server that could not start fails with its own error
+        return server.started
+
+    await until(started, "the server started", poll=0.01)
     try:
         yield port
     finally:

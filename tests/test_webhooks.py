@@ -25,6 +25,7 @@ from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
 
 from .conftest import auth
+from .waiting import until
 
 LOOPBACK = parse_networks("127.0.0.0/8,::1")
 """Test receivers listen on loopback: allowed explicitly, as a deployment would allow its LAN."""
@@ -319,8 +320,12 @@ async def _down_then_back(env: Env, receiver: Receiver, catalogue, down_for: flo
 
     # Gone entirely: connection refused.
     await receiver.stop()
-    await asyncio.sleep(down_for / 2)
-    refused = await env.webhook(sub["id"])
+
+    async def refused_now() -> dict | None:
+        doc = await env.webhook(sub["id"])
+        return doc if doc["deliveries"]["head"]["last_error"] == "connection refused" else None
+
+    refused = await until(refused_now, "a retry refused while the receiver is gone")
     assert refused["deliveries"]["head"]["last_error"] == "connection refused"
     later = [await env.declare(o.id) for o in catalogue.oblasts[6:9]]
     ids += [a["event"]["id"] for a in later]
@@ -386,8 +391,10 @@ async def test_a_new_subscription_starts_after_the_log_head(
     assert sub["after_event_id"] == before["event"]["id"]
     after = await env.declare(catalogue.oblasts[1].id)
     await receiver.wait_for(lambda r: len(r.received) == 1)
-    await asyncio.sleep(0.1)
-    assert [r.event_id for r in receiver.received] == [after["event"]["id"]]
+    # Deliveries go in log order: had `before` been sent, it would arrive before a later event.
+    fence = await env.declare(catalogue.oblasts[2].id)
+    await receiver.wait_for(lambda r: len(r.received) == 2)
+    assert [r.event_id for r in receiver.received] == [after["event"]["id"], fence["event"]["id"]]
 
 
 async def test_expired_deliveries_are_visible_and_can_be_retried(

@@ -21,6 +21,7 @@ from tryvoha.hub import Hub
 from tryvoha.store import SqlStore
 
 from .test_webhooks import FAST, running_hub
+from .waiting import until
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "webhooks.md"
 
@@ -70,8 +71,13 @@ async def test_cli_adds_lists_shows_failures_and_deletes(catalogue, sqlite_url: 
     receiver = Receiver(answer=lambda _r: 503, reply_body=marker)
     await receiver.start()
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+
+        def started() -> bool:
+            if serving.done():
+                serving.result()  # a hub that could not start fails with its own error
+            return server.started
+
+        await until(started, "the hub started", poll=0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         base = ["--url", f"http://127.0.0.1:{port}", "--token", token]
         runner = CliRunner()

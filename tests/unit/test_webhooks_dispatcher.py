@@ -1,0 +1,117 @@
+"""channels/webhooks/dispatcher.py: the retry schedule and which events a subscription gets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.channels.webhooks.config import WebhookConfig
+from tryvoha.channels.webhooks.dispatcher import backoff, matches
+from tryvoha.channels.webhooks.store import Subscription
+from tryvoha.regions import Catalogue
+
+CONFIG = WebhookConfig(backoff_base=1.0, backoff_max=3600.0, allow_networks=())
+AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def at_least() -> float:
+    return 0.0
+
+
+def at_most() -> float:
+    return 1.0
+
+
+@pytest.mark.parametrize(
+    ("attempt", "full"),
+    [(1, 1.0), (2, 2.0), (3, 4.0), (10, 512.0), (12, 2048.0), (13, 3600.0), (200, 3600.0)],
+)
+def test_delays_double_up_to_the_cap_with_half_of_each_random(attempt: int, full: float) -> None:
+    assert backoff(attempt, CONFIG, rng=at_least) == full / 2
+    assert backoff(attempt, CONFIG, rng=at_most) == full
+
+
+@given(attempt=st.integers(1, 1000), draw=st.floats(0, 1, exclude_max=True))
+def test_every_delay_lies_in_the_upper_half_of_its_step(attempt: int, draw: float) -> None:
+    full = min(CONFIG.backoff_max, CONFIG.backoff_base * 2 ** (attempt - 1))
+    assert full / 2 <= backoff(attempt, CONFIG, rng=lambda: draw) <= full
+
+
+def test_the_jitter_spreads_receivers_that_failed_together() -> None:
+    delays = {backoff(5, CONFIG) for _ in range(50)}
+    assert len(delays) > 40 and all(8.0 <= d < 16.0 for d in delays)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="backoff() raises OverflowError from attempt 1025 on (2**1024 does not fit a float); "
+    "with TRYVOHA_WEBHOOK_BACKOFF_MAX=1 a receiver down for ~15 minutes reaches it, after which "
+    "the attempt is never recorded and the sender retries every poll interval, logging a crash",
+)
+def test_the_cap_holds_for_any_attempt() -> None:
+    quick = WebhookConfig(backoff_base=1.0, backoff_max=1.0, allow_networks=())
+    assert backoff(1100, quick, rng=at_most) == 1.0
+
+
+# matches --------------------------------------------------------------------------------------
+
+
+def subscription(regions, threats=(), statuses=(AlertStatus.ACTUAL,), after=0) -> Subscription:
+    return Subscription(
+        1, "token:1", "https://example.org/hook", tuple(regions), tuple(threats),
+        tuple(statuses), None, "whsec_x", after, AT,
+    )  # fmt: skip
+
+
+def an_event(
+    region: str,
+    event_id: int = 10,
+    threat: Threat = Threat.AIR_RAID,
+    status: AlertStatus = AlertStatus.ACTUAL,
+    source: str = "live",
+) -> Event:
+    return Event(
+        event_id, EventKind.DECLARED, event_id, region, threat, status, AT, AT, "t", source=source
+    )
+
+
+def test_a_subscription_covers_its_regions_what_is_in_them_and_what_contains_them(
+    catalogue: Catalogue,
+) -> None:
+    oblast = catalogue.oblasts[7]
+    raion = catalogue.children(oblast.id)[0]
+    hromada = catalogue.children(raion.id)[0]
+    other = catalogue.children(oblast.id)[1]
+    sub = subscription([raion.id])
+    for region in (raion, hromada, oblast, catalogue.country):
+        assert matches(sub, an_event(region.id), catalogue), region.id
+    for region in (other, catalogue.oblasts[8]):
+        assert not matches(sub, an_event(region.id), catalogue), region.id
+
+
+def test_only_live_events_after_the_subscription_began(catalogue: Catalogue) -> None:
+    region = catalogue.oblasts[0].id
+    sub = subscription([region], after=10)
+    assert not matches(sub, an_event(region, event_id=10), catalogue)
+    assert matches(sub, an_event(region, event_id=11), catalogue)
+    imported = an_event(region, event_id=11, source="import:official")
+    assert not matches(sub, imported, catalogue)
+
+
+def test_threats_and_statuses(catalogue: Catalogue) -> None:
+    region = catalogue.oblasts[0].id
+    every_threat = subscription([region])
+    shelling = subscription([region], threats=[Threat.ARTILLERY_SHELLING])
+    drills = subscription([region], statuses=[AlertStatus.EXERCISE, AlertStatus.TEST])
+    for threat in Threat:
+        assert matches(every_threat, an_event(region, threat=threat), catalogue)
+        assert matches(shelling, an_event(region, threat=threat), catalogue) == (
+            threat is Threat.ARTILLERY_SHELLING
+        )
+    assert not matches(every_threat, an_event(region, status=AlertStatus.EXERCISE), catalogue)
+    assert matches(drills, an_event(region, status=AlertStatus.TEST), catalogue)
+    assert not matches(drills, an_event(region), catalogue)
