@@ -1,8 +1,9 @@
 """Live streams over plain ASGI: `GET /api/v1/stream` (SSE) and `/api/v1/ws` (WebSocket).
 
-Under `tryvoha serve` these paths are taken over by the fast path before routing (see
-`tryvoha.channels.streams.fastpath`); these routes serve the same streams under any other ASGI
-server, and document them. Both paths share admission, the broadcaster and the wire format.
+Under `tryvoha serve` these paths are taken over at the HTTP edge before routing (see
+`tryvoha.channels.streams.admission.stream_short_cut`); these routes serve the same streams under
+any other ASGI server, and document them. Both paths share admission, the broadcaster and the wire
+format.
 """
 
 from __future__ import annotations
