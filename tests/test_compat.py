@@ -367,6 +367,12 @@ async def test_one_cached_body_per_region_whatever_the_spelling(
         r = await api.get(f"/v1/iot/active_air_raid_alerts/{spelling}.json", headers=auth(reader))
         assert r.status_code == 200 and r.content == first.content
     assert len(bodies) == held
+    for junk in ("٣١", "3" * 5000, "-31", "+31", "31 ", "1e3", "0x1f"):
+        r = await api.get(f"/v1/iot/active_air_raid_alerts/{junk}.json", headers=auth(reader))
+        assert r.status_code == 404 and "message" in r.json()
+        r = await api.get(f"/v1/regions/{junk}/alerts/day_ago.json", headers=auth(reader))
+        assert r.status_code == 404 and "message" in r.json()
+    assert len(bodies) == held
     for n in range(300):  # without a key, nothing is cached, whatever the path
         r = await api.get(f"/v1/iot/active_air_raid_alerts/{n}.json")
         assert r.status_code == 401

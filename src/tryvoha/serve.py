@@ -32,8 +32,8 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
 
 
 def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.Config:
-    """How every hub process is served: uvloop, and the edge protocol with the registry
-    `create_app` put in `app.state.edge` (short cuts skip ASGI: see tryvoha.edge)."""
+    """How every hub process is served: uvloop, and the edge protocol with the registry and the
+    limits `create_app` put in `app.state.edge` (short cuts skip ASGI: see tryvoha.edge)."""
     edge: Edge = app.state.edge
     settings: dict[str, Any] = {
         "log_level": "warning",
@@ -41,6 +41,7 @@ def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.
         "http": partial(EdgeProtocol, edge=edge),
         "ws": "websockets-sansio",
         "proxy_headers": False,
+        "timeout_keep_alive": edge.limits.keepalive_timeout,
         **extra,
     }
     return uvicorn.Config(app, host=host, port=port, **settings)

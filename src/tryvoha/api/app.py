@@ -20,7 +20,7 @@ from tryvoha.api.responses import JSONResponse
 from tryvoha.channels.lifespan import lifespan
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
 from tryvoha.config import Settings
-from tryvoha.edge import Answer, Edge, Head
+from tryvoha.edge import Answer, Edge, Head, Limits
 from tryvoha.edge.bodies import Bodies
 from tryvoha.edge.conditional import HeadSecond, Validators
 from tryvoha.hub import Hub
@@ -36,11 +36,11 @@ Every error is JSON: `{"error": {"code": "...", "message": "..."}}`. Every GET c
 """
 
 
-def create_app(hub: Hub, settings: Settings | None = None) -> FastAPI:
+def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None = None) -> FastAPI:
     """The hub's app; `app.state.edge` is what `tryvoha.serve.uvicorn_config` serves it with."""
     settings = settings or Settings()
     gate = ReadGate(hub, settings.read_token_required)
-    edge = Edge()
+    edge = Edge(limits or Limits.from_env())
     app = FastAPI(
         title="tryvoha",
         version=__version__,

@@ -41,6 +41,7 @@ ACTIVE = "alerts/active.json"
 BY_OBLAST = "iot/active_air_raid_alerts_by_oblast.json"
 ALL_LOCATIONS = "iot/active_air_raid_alerts.json"
 ONE_LOCATION = "iot/active_air_raid_alerts/"
+MAX_UID_DIGITS = 9
 
 
 def location_type(region: Region, uid: int) -> str:
@@ -128,9 +129,11 @@ def render_location(hub: Hub, region_id: str, levels: bool) -> bytes:
 
 
 def parse_uid(cw: Crosswalk, text: str) -> Region | None:
-    if not text.isdigit():
+    """The region of a uid as a path spells it: ASCII digits, leading zeros allowed."""
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or len(digits) > MAX_UID_DIGITS:
         return None
-    return cw.by_uid.get(int(text))
+    return cw.by_uid.get(int(digits or "0"))
 
 
 async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: str) -> Response:

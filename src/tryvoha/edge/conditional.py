@@ -39,6 +39,14 @@ IMF_FIXDATE = re.compile(
 )
 
 
+VALIDATOR_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "Changes exactly when the body does."},
+    "Last-Modified": {"schema": {"type": "string"}, "description": "The log head's time."},
+    "Cache-Control": {"schema": {"type": "string"}, "description": "`no-cache`: revalidate."},
+}
+"""How the OpenAPI document describes the headers every complete GET answer carries."""
+
+
 class Validators(Protocol):
     """A `Last-Modified` policy: what to send, and whether a client's date is still current."""
 

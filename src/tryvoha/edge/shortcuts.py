@@ -1,5 +1,5 @@
-"""The edge's registry: which requests are answered at the parser, and by which rules. The app
-fills it in (`tryvoha.api.app.create_app`); the protocol only reads it.
+"""The edge's registry: which requests are answered at the parser, by which rules, within which
+limits. The app fills it in (`tryvoha.api.app.create_app`); the protocol only reads it.
 
 Two kinds of short cut, both looked up by path once a request's head is parsed:
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tryvoha.edge.answers import Answer
 from tryvoha.edge.conditional import Validators
+from tryvoha.edge.limits import Limits
 
 
 @dataclass(slots=True)
@@ -38,7 +39,8 @@ Stream = Callable[[Head, asyncio.Transport], None]
 
 
 class Edge:
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self._polled: dict[str, Polled] = {}
         self._polled_under: list[tuple[str, Polled]] = []
         self._streams: dict[str, Stream] = {}
