@@ -17,6 +17,7 @@ from tryvoha.api import webhooks as webhooks_api
 from tryvoha.api.auth import ReadGate
 from tryvoha.api.http_cache import BodyLimitMiddleware, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.security import SecurityHeaders
 from tryvoha.channels.lifespan import lifespan
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
 from tryvoha.config import Settings
@@ -81,6 +82,7 @@ def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None
 
     app.add_middleware(ConditionalGetMiddleware, edge=edge)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # CSP and friends on the map and the docs
     # alerts.in.ua + ukrainealarm APIs; its gate runs first
     compat.install(app, hub, edge, bodies=bodies, fresh=fresh)
     return app
