@@ -17,6 +17,7 @@ from tryvoha.api import webhooks as webhooks_api
 from tryvoha.api.auth import ReadGate
 from tryvoha.api.http_cache import BodyLimitMiddleware, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import describe_errors_truly
 from tryvoha.api.security import SecurityHeaders
 from tryvoha.channels.lifespan import lifespan
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
@@ -54,6 +55,7 @@ def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None
     app.state.read_gate = gate
     app.state.edge = edge
     errors.install(app)
+    describe_errors_truly(app)
     app.include_router(operator.router)
     app.include_router(public.router, dependencies=[Depends(gate.check)])
     app.include_router(stats_api.router, dependencies=[Depends(gate.check)])

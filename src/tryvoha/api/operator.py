@@ -12,6 +12,7 @@ from tryvoha.alerts.commands import MAX_NOTES, Actor, AlertRef, Command, Declare
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import Change, documented
 from tryvoha.hub import Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -62,7 +63,12 @@ async def _run(request: Request, command: Command, actor: Actor, key: str | None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-@router.post("/alerts", status_code=201, summary="Declare an alert")
+@router.post(
+    "/alerts",
+    status_code=201,
+    summary="Declare an alert",
+    **documented(Change, 401, 403, 404, 409, 413, 422, status=201, created=True),
+)
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -78,7 +84,11 @@ async def declare(
     return await _run(request, command, actor, key)
 
 
-@router.patch("/alerts/{alert_id}", summary="Update an open alert's details or notes")
+@router.patch(
+    "/alerts/{alert_id}",
+    summary="Update an open alert's details or notes",
+    **documented(Change, 401, 403, 409, 413, 422),
+)
 async def update_by_id(
     request: Request,
     alert_id: int,
@@ -89,7 +99,11 @@ async def update_by_id(
     return await _run(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
 
 
-@router.post("/alerts/{alert_id}/end", summary="End an open alert")
+@router.post(
+    "/alerts/{alert_id}/end",
+    summary="End an open alert",
+    **documented(Change, 401, 403, 409, 413, 422),
+)
 async def end_by_id(
     request: Request,
     alert_id: int,
@@ -102,7 +116,9 @@ async def end_by_id(
 
 
 @router.patch(
-    "/regions/{region_id}/alerts/{threat}", summary="Update the open alert of a region and threat"
+    "/regions/{region_id}/alerts/{threat}",
+    summary="Update the open alert of a region and threat",
+    **documented(Change, 401, 403, 404, 409, 413, 422),
 )
 async def update_by_region(
     request: Request,
@@ -118,7 +134,9 @@ async def update_by_region(
 
 
 @router.post(
-    "/regions/{region_id}/alerts/{threat}/end", summary="End the open alert of a region and threat"
+    "/regions/{region_id}/alerts/{threat}/end",
+    summary="End the open alert of a region and threat",
+    **documented(Change, 401, 403, 404, 409, 413, 422),
 )
 async def end_by_region(
     request: Request,

@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 from tryvoha.api.errors import ApiError
+from tryvoha.api.schemas import documented
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, admit
 from tryvoha.channels.streams.registry import broadcaster_for
@@ -96,6 +97,7 @@ def _spec(request_query: str, hub: Hub, last_event_id: str | None):
     summary="Live events (Server-Sent Events)",
     description=STREAM_DOC,
     response_class=StreamingResponse,
+    **documented(None, 400, 401, 422, media_type="text/event-stream"),
 )
 async def stream(
     request: Request,

@@ -20,6 +20,7 @@ from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import CITY_UIDS, Crosswalk, title_uk
 from tryvoha.compat.levels import AIU_THREAT_TYPES, alert_level, detail_level
+from tryvoha.compat.schemas import STRING, AiuAlerts, documented
 from tryvoha.compat.snapshot import Snapshot, snapshot
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, Region
@@ -171,11 +172,19 @@ def build_router(clock: ModifiedClock, prefix: str = "") -> APIRouter:
     def _hub(request: Request) -> Hub:
         return request.app.state.hub
 
-    @router.get("/v1/" + ACTIVE, summary="Active alerts (alerts.in.ua)")
+    @router.get(
+        "/v1/" + ACTIVE,
+        summary="Active alerts (alerts.in.ua)",
+        **documented(AiuAlerts, 401, 429),
+    )
     async def active(request: Request) -> Response:
         return Response(render_active(_hub(request), clock), media_type=JSON)
 
-    @router.get("/v1/regions/{uid}/alerts/{period}.json", summary="History of an oblast")
+    @router.get(
+        "/v1/regions/{uid}/alerts/{period}.json",
+        summary="History of an oblast",
+        **documented(AiuAlerts, 400, 401, 404, 429),
+    )
     async def history(request: Request, uid: str, period: str) -> Response:
         return await history_body(_hub(request), clock, uid, period)
 
@@ -187,15 +196,27 @@ def build_router(clock: ModifiedClock, prefix: str = "") -> APIRouter:
 def _add_iot_routes(router: APIRouter, version: int) -> None:
     levels = version == 2
 
-    @router.get(f"/v{version}/{BY_OBLAST}", summary=f"Oblast string, v{version}")
+    @router.get(
+        f"/v{version}/{BY_OBLAST}",
+        summary=f"Oblast string, v{version}",
+        **documented(STRING, 401, 429),
+    )
     async def by_oblast(request: Request) -> Response:
         return Response(render_by_oblast(request.app.state.hub, levels), media_type=JSON)
 
-    @router.get(f"/v{version}/{ALL_LOCATIONS}", summary=f"String by location uid, v{version}")
+    @router.get(
+        f"/v{version}/{ALL_LOCATIONS}",
+        summary=f"String by location uid, v{version}",
+        **documented(STRING, 401, 429),
+    )
     async def all_locations(request: Request) -> Response:
         return Response(render_all_locations(request.app.state.hub, levels), media_type=JSON)
 
-    @router.get(f"/v{version}/{ONE_LOCATION}" + "{uid}.json", summary=f"One location, v{version}")
+    @router.get(
+        f"/v{version}/{ONE_LOCATION}" + "{uid}.json",
+        summary=f"One location, v{version}",
+        **documented(STRING, 401, 404, 429),
+    )
     async def one_location(request: Request, uid: str) -> Response:
         hub = request.app.state.hub
         region = parse_uid(snapshot(hub).cw, uid)
