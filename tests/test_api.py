@@ -258,3 +258,30 @@ async def test_openapi_page(client) -> None:
     assert (await client.get("/docs")).status_code == 200
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/alerts" in spec["paths"] and "/api/v1/status/compact" in spec["paths"]
+
+
+async def test_openapi_describes_bodies_and_error_answers(client) -> None:
+    """JSON bodies have schemas (not "string"), and every route lists the 4xx it gives, with the
+    error shape it really sends."""
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            success = next(code for code in answers if code.startswith("2"))
+            content = answers[success].get("content", {})
+            if "application/json" in content:
+                schema = content["application/json"]["schema"]
+                assert schema != {"type": "string"} or "/iot/" in path, (method, path)
+            errors = [code for code in answers if code.startswith("4")]
+            assert errors, (method, path)
+            for code in errors:
+                ref = answers[code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.rsplit("/", 1)[-1] in ("ErrorBody", "CompatError"), (method, path, code)
+    declare = spec["paths"]["/api/v1/alerts"]["post"]["responses"]
+    assert set(declare) == {"201", "401", "403", "404", "409", "413", "422"}
+    assert declare["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Change")
+    assert "Location" in declare["201"]["headers"]
+    compact = spec["paths"]["/api/v1/status/compact"]["get"]["responses"]["200"]
+    assert {"ETag", "Last-Modified"} <= set(compact["headers"])

@@ -6,6 +6,8 @@ view against `/api/v1/status` and `/api/v1/alerts/active` (rendered by `tryvoha.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -373,6 +375,52 @@ async def test_region_alerts_always_one_element_and_404(api: httpx.AsyncClient) 
     assert record["regionId"] == "31" and record["activeAlerts"] == []
     assert record["regionType"] == "State" and record["regionName"] == "м. Київ"
     assert (await api.get("/api/v3/alerts/123456")).status_code == 404
+    assert (await api.get("/api/v3/alerts/0031")).status_code == 404, "ukrainealarm ids are exact"
+
+
+async def test_ukrainealarm_views_carry_tryvoha_validators(api: httpx.AsyncClient) -> None:
+    """The hot views (answered before routing) carry the same validators as the routed ones."""
+    for path in ("/api/v3/alerts", "/api/v3/alerts/31", "/api/v3/alerts/status", "/api/v3/regions"):
+        for _ in range(3):  # the two answers must not straddle a second boundary
+            started = int(time.time())
+            r = await api.get(path)
+            ours = await api.get("/api/v1/regions/UA")
+            if int(time.time()) == started:
+                break
+        assert (
+            r.headers["etag"] == '"' + hashlib.blake2b(r.content, digest_size=12).hexdigest() + '"'
+        )
+        assert r.headers["last-modified"] == ours.headers["last-modified"]
+        assert r.headers["cache-control"] == "no-cache"
+        again = await api.get(path, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        history = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "31"})
+        assert history.headers["last-modified"] == ours.headers["last-modified"]
+
+
+async def test_one_cached_body_per_region_whatever_the_spelling(
+    compat_app: tuple[httpx.AsyncClient, FastAPI], reader: str
+) -> None:
+    api, app = compat_app
+    bodies = app.state.compat.bodies
+    first = await api.get("/v1/iot/active_air_raid_alerts/31.json", headers=auth(reader))
+    held = len(bodies)
+    for spelling in ("031", "0031", "00000031"):
+        r = await api.get(f"/v1/iot/active_air_raid_alerts/{spelling}.json", headers=auth(reader))
+        assert r.status_code == 200 and r.content == first.content
+    assert len(bodies) == held
+    for junk in ("٣١", "3" * 5000, "-31", "+31", "31 ", "1e3", "0x1f"):
+        r = await api.get(f"/v1/iot/active_air_raid_alerts/{junk}.json", headers=auth(reader))
+        assert r.status_code == 404 and "message" in r.json()
+        r = await api.get(f"/v1/regions/{junk}/alerts/day_ago.json", headers=auth(reader))
+        assert r.status_code == 404 and "message" in r.json()
+    assert len(bodies) == held
+    for n in range(300):  # without a key, nothing is cached, whatever the path
+        r = await api.get(f"/v1/iot/active_air_raid_alerts/{n}.json")
+        assert r.status_code == 401
+        r = await api.get(f"/api/v3/alerts/{n}", headers={"Authorization": "tv_junk"})
+        assert r.status_code == 401
+    assert len(bodies) == held
 
 
 async def test_keys_and_keyless_mode(

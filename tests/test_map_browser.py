@@ -329,7 +329,7 @@ def test_drills_are_hidden_by_default_and_marked_when_shown(
     cells = hromadas_of(catalogue, lviv)
     drill = server.declare(lviv, status="exercise")["alert"]
     page.page.wait_for_function(
-        f"document.documentElement.dataset.logId >= {drill['last_event_id']}"
+        f"() => document.documentElement.dataset.logId >= {drill['last_event_id']}"
     )
     assert page.classes(cells) == {"h"}
     assert page.page.locator(f'#alert-list [data-alert="{drill["id"]}"]').count() == 0
@@ -467,7 +467,7 @@ def test_history_shows_the_night_of_9_march_2023(
     page = Page(browser, server.url + "/?lang=uk#at=2023-03-09T06:00", state="history")
     try:
         page.page.wait_for_function(
-            f"document.querySelector('#count-active')?.dataset.count == {len(expected)}"
+            f"() => document.querySelector('#count-active')?.dataset.count == {len(expected)}"
         )
         painted = {
             o.id for o in catalogue.oblasts if page.classes(hromadas_of(catalogue, o.id)) == {"h a"}
@@ -479,7 +479,9 @@ def test_history_shows_the_night_of_9_march_2023(
         page.page.screenshot(path=str(ARTIFACTS / "map-history-2023-03-09-0600.png"))
         # Back to live: the log has no open alert now.
         page.page.locator("#h-live").click()
-        page.page.wait_for_function("document.querySelector('#count-active')?.dataset.count == 0")
+        page.page.wait_for_function(
+            "() => document.querySelector('#count-active')?.dataset.count == 0"
+        )
         assert page.errors == []
     finally:
         page.close()

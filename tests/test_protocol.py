@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 
@@ -114,3 +115,19 @@ def test_compat_polls_answered_at_the_parser_match_the_app(tmp_path) -> None:
     finally:
         hub.proc.terminate()  # type: ignore[attr-defined]
         hub.proc.wait(timeout=10)  # type: ignore[attr-defined]
+
+
+def test_ukrainealarm_polls_at_the_parser_carry_validators(live_hub: LiveHub) -> None:
+    """Answered at the parser, the ukrainealarm views carry tryvoha's validators and 304s."""
+    for path in ("/api/v3/alerts/31", "/api/v3/alerts/status", "/api/v3/alerts"):
+        for _ in range(3):  # the two answers must not straddle a second boundary
+            started = int(time.time())
+            fast = httpx.get(f"{live_hub.url}{path}")
+            ours = httpx.get(f"{live_hub.url}/api/v1/status/compact")
+            if int(time.time()) == started:
+                break
+        assert fast.status_code == 200 and fast.headers["cache-control"] == "no-cache"
+        assert fast.headers["last-modified"] == ours.headers["last-modified"]
+        again = httpx.get(f"{live_hub.url}{path}", headers={"If-None-Match": fast.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == fast.headers["etag"]

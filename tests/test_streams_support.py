@@ -20,9 +20,9 @@ import uvicorn
 from tryvoha.alerts.commands import Actor, Declare, End
 from tryvoha.alerts.model import Threat
 from tryvoha.api.app import create_app
-from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
+from tryvoha.serve import uvicorn_config
 
 from .waiting import until
 
@@ -39,15 +39,19 @@ def free_port() -> int:
 async def serving(hub: Hub, settings: Settings, fast: bool = True) -> AsyncIterator[int]:
     """uvicorn in this event loop: the fast path (as `tryvoha serve`) or plain h11 + ASGI."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(hub, settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        http=StreamingHttpToolsProtocol if fast else "h11",
-        ws="websockets-sansio",
-        lifespan="off",
-    )
+    app = create_app(hub, settings)
+    if fast:
+        config = uvicorn_config(app, "127.0.0.1", port, lifespan="off")
+    else:
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            http="h11",
+            ws="websockets-sansio",
+            lifespan="off",
+        )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
 

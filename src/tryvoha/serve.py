@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from tryvoha.api.app import create_app
-from tryvoha.api.protocol import HubHttpToolsProtocol
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.config import Settings
+from tryvoha.edge import Edge
+from tryvoha.edge.protocol import EdgeProtocol
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
@@ -41,19 +46,20 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
     return hub
 
 
-def uvicorn_config(app: object, host: str, port: int, **extra: object) -> uvicorn.Config:
-    """How every hub process is served: uvloop, and the protocol with the parser short cuts."""
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        loop="uvloop",
-        http=HubHttpToolsProtocol,  # streams and polled views skip ASGI: see api/protocol
-        ws="websockets-sansio",
-        proxy_headers=False,
+def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.Config:
+    """How every hub process is served: uvloop, and the edge protocol with the registry and the
+    limits `create_app` put in `app.state.edge` (short cuts skip ASGI: see tryvoha.edge)."""
+    edge: Edge = app.state.edge
+    settings: dict[str, Any] = {
+        "log_level": "warning",
+        "loop": "uvloop",
+        "http": partial(EdgeProtocol, edge=edge),
+        "ws": "websockets-sansio",
+        "proxy_headers": False,
+        "timeout_keep_alive": edge.limits.keepalive_timeout,
         **extra,
-    )
+    }
+    return uvicorn.Config(app, host=host, port=port, **settings)
 
 
 def serve(settings: Settings, console: Console | None = None) -> None:

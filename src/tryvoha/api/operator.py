@@ -18,6 +18,7 @@ from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Update
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
+from tryvoha.api.schemas import Change, documented
 from tryvoha.hub import Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -94,7 +95,12 @@ async def _run(request: Request, command: Command, actor: Actor, key: str | None
     )
 
 
-@router.post("/alerts", status_code=201, summary="Declare an alert")
+@router.post(
+    "/alerts",
+    status_code=201,
+    summary="Declare an alert",
+    **documented(Change, 401, 403, 404, 409, 413, 422, status=201, created=True),
+)
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
 ) -> Response:
@@ -110,7 +116,11 @@ async def declare(
     return await _run(request, command, actor, key)
 
 
-@router.patch("/alerts/{alert_id}", summary="Update an open alert's details or notes")
+@router.patch(
+    "/alerts/{alert_id}",
+    summary="Update an open alert's details or notes",
+    **documented(Change, 401, 403, 409, 413, 422),
+)
 async def update_by_id(
     request: Request,
     alert_id: AlertId,
@@ -121,7 +131,11 @@ async def update_by_id(
     return await _run(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
 
 
-@router.post("/alerts/{alert_id}/end", summary="End an open alert")
+@router.post(
+    "/alerts/{alert_id}/end",
+    summary="End an open alert",
+    **documented(Change, 401, 403, 409, 413, 422),
+)
 async def end_by_id(
     request: Request,
     alert_id: AlertId,
@@ -134,7 +148,9 @@ async def end_by_id(
 
 
 @router.patch(
-    "/regions/{region_id}/alerts/{threat}", summary="Update the open alert of a region and threat"
+    "/regions/{region_id}/alerts/{threat}",
+    summary="Update the open alert of a region and threat",
+    **documented(Change, 401, 403, 404, 409, 413, 422),
 )
 async def update_by_region(
     request: Request,
@@ -150,7 +166,9 @@ async def update_by_region(
 
 
 @router.post(
-    "/regions/{region_id}/alerts/{threat}/end", summary="End the open alert of a region and threat"
+    "/regions/{region_id}/alerts/{threat}/end",
+    summary="End the open alert of a region and threat",
+    **documented(Change, 401, 403, 404, 409, 413, 422),
 )
 async def end_by_region(
     request: Request,

@@ -21,6 +21,17 @@ from tryvoha.api.params import (
     time_query,
 )
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import (
+    ActiveAlerts,
+    AlertDoc,
+    AlertPage,
+    CompactStatus,
+    DetailedStatus,
+    LogPage,
+    RegionDetail,
+    RegionList,
+    documented,
+)
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, UnknownRegion
 from tryvoha.store import AlertQuery
@@ -51,7 +62,11 @@ def _known_region(hub: Hub, region_id: str | None) -> str | None:
     return region_id
 
 
-@router.get("/regions", summary="The region tree, flat, in tree order")
+@router.get(
+    "/regions",
+    summary="The region tree, flat, in tree order",
+    **documented(RegionList, 401, 404, 422, validators=True),
+)
 async def regions(
     request: Request, level: Level | None = None, parent_id: RegionIdQuery = None
 ) -> JSONResponse:
@@ -65,7 +80,11 @@ async def regions(
     return JSONResponse({"regions": items})
 
 
-@router.get("/regions/{region_id}", summary="One region, its children and its status")
+@router.get(
+    "/regions/{region_id}",
+    summary="One region, its children and its status",
+    **documented(RegionDetail, 401, 404, 422, validators=True),
+)
 async def region(request: Request, region_id: RegionIdPath) -> JSONResponse:
     hub = _hub(request)
     try:
@@ -79,19 +98,31 @@ async def region(request: Request, region_id: RegionIdPath) -> JSONResponse:
     return JSONResponse(doc)
 
 
-@router.get("/status/compact", summary="Compact status of every region (cheap to poll)")
+@router.get(
+    "/status/compact",
+    summary="Compact status of every region (cheap to poll)",
+    **documented(CompactStatus, 401, 422, validators=True),
+)
 async def status_compact(request: Request, drills: bool = False) -> JSONResponse:
     return JSONResponse(compact_status(_hub(request), drills))
 
 
-@router.get("/status", summary="Status of every region for one threat, with since when")
+@router.get(
+    "/status",
+    summary="Status of every region for one threat, with since when",
+    **documented(DetailedStatus, 401, 422, validators=True),
+)
 async def status_detailed(
     request: Request, threat: Threat = Threat.AIR_RAID, drills: bool = False
 ) -> JSONResponse:
     return JSONResponse(detailed_status(_hub(request), threat, drills))
 
 
-@router.get("/alerts/active", summary="Open alerts, by region (with descendants) and threat")
+@router.get(
+    "/alerts/active",
+    summary="Open alerts, by region (with descendants) and threat",
+    **documented(ActiveAlerts, 401, 404, 422, validators=True),
+)
 async def active(
     request: Request,
     region_id: RegionIdQuery = None,
@@ -104,7 +135,11 @@ async def active(
     return JSONResponse(active_alerts_doc(hub, matching_alerts(hub, region_id, threat, statuses)))
 
 
-@router.get("/alerts/history", summary="Alerts, newest first, with filters and a cursor")
+@router.get(
+    "/alerts/history",
+    summary="Alerts, newest first, with filters and a cursor",
+    **documented(AlertPage, 401, 404, 422, validators=True),
+)
 async def history(
     request: Request,
     region_id: RegionIdQuery = None,
@@ -147,7 +182,11 @@ async def history(
     return JSONResponse(body)
 
 
-@router.get("/alerts/{alert_id}", summary="One alert, open or ended")
+@router.get(
+    "/alerts/{alert_id}",
+    summary="One alert, open or ended",
+    **documented(AlertDoc, 401, 404, 422, validators=True),
+)
 async def alert(request: Request, alert_id: AlertIdPath) -> JSONResponse:
     hub = _hub(request)
     found = hub.state.open_alerts.get(alert_id) or await hub.read(hub.store.get_alert, alert_id)
@@ -156,7 +195,11 @@ async def alert(request: Request, alert_id: AlertIdPath) -> JSONResponse:
     return JSONResponse(alert_doc(found))
 
 
-@router.get("/log", summary="The raw event log after a given id")
+@router.get(
+    "/log",
+    summary="The raw event log after a given id",
+    **documented(LogPage, 401, 422, validators=True),
+)
 async def log(
     request: Request,
     after: LogAfter = 0,

@@ -13,6 +13,7 @@ from tryvoha.alerts.model import Threat
 from tryvoha.api.errors import ApiError
 from tryvoha.api.params import checked_time, time_query
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import Calendar, Longest, Nationwide, Summary, documented
 from tryvoha.history import charts, stats
 from tryvoha.history.engine import StatsEngine
 from tryvoha.hub import Hub
@@ -108,7 +109,11 @@ async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(422, "bad_query", str(exc)) from exc
 
 
-@router.get("/summary", summary="Alerts, hours under alert, night shares, durations, start hours")
+@router.get(
+    "/summary",
+    summary="Alerts, hours under alert, night shares, durations, start hours",
+    **documented(Summary, 401, 404, 422, validators=True),
+)
 async def summary(
     request: Request,
     target: Scoped,
@@ -118,7 +123,11 @@ async def summary(
     return JSONResponse(result.doc())
 
 
-@router.get("/longest", summary="The longest alerts of a region and period")
+@router.get(
+    "/longest",
+    summary="The longest alerts of a region and period",
+    **documented(Longest, 401, 404, 422, validators=True),
+)
 async def longest(
     request: Request,
     target: Scoped,
@@ -129,7 +138,11 @@ async def longest(
     return JSONResponse({"alerts": rows, "log_id": engine.log_id})
 
 
-@router.get("/calendar", summary="Per Kyiv day: alerts started and hours under alert")
+@router.get(
+    "/calendar",
+    summary="Per Kyiv day: alerts started and hours under alert",
+    **documented(Calendar, 401, 404, 422, validators=True),
+)
 async def calendar(
     request: Request,
     target: Scoped,
@@ -139,7 +152,11 @@ async def calendar(
     return JSONResponse({"region_id": scope.region_id, "days": days, "log_id": engine.log_id})
 
 
-@router.get("/nationwide", summary="Per Kyiv day or night: most oblasts under alert at once")
+@router.get(
+    "/nationwide",
+    summary="Per Kyiv day or night: most oblasts under alert at once",
+    **documented(Nationwide, 401, 422, validators=True),
+)
 async def nationwide(
     request: Request,
     since: Since = None,
@@ -169,7 +186,12 @@ async def nationwide(
     return JSONResponse({"kind": kind, "nationwide": count, "rows": rows, "log_id": engine.log_id})
 
 
-@router.get("/charts/{name}.{fmt}", summary="Start-hour chart or calendar heat map as PNG or SVG")
+@router.get(
+    "/charts/{name}.{fmt}",
+    summary="Start-hour chart or calendar heat map as PNG or SVG",
+    response_class=Response,
+    **documented(None, 401, 404, 422, validators=True, media_type=("image/png", "image/svg+xml")),
+)
 async def chart(
     request: Request,
     name: str,

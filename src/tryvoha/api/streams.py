@@ -1,8 +1,9 @@
 """Live streams over plain ASGI: `GET /api/v1/stream` (SSE) and `/api/v1/ws` (WebSocket).
 
-Under `tryvoha serve` these paths are taken over by the fast path before routing (see
-`tryvoha.channels.streams.fastpath`); these routes serve the same streams under any other ASGI
-server, and document them. Both paths share admission, the broadcaster and the wire format.
+Under `tryvoha serve` these paths are taken over at the HTTP edge before routing (see
+`tryvoha.channels.streams.admission.stream_short_cut`); these routes serve the same streams under
+any other ASGI server, and document them. Both paths share admission, the broadcaster and the wire
+format.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
 from tryvoha.api.errors import ApiError
+from tryvoha.api.schemas import documented
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, admit
 from tryvoha.channels.streams.registry import broadcaster_for
@@ -95,6 +97,7 @@ def _spec(request_query: str, hub: Hub, last_event_id: str | None):
     summary="Live events (Server-Sent Events)",
     description=STREAM_DOC,
     response_class=StreamingResponse,
+    **documented(None, 400, 401, 422, media_type="text/event-stream"),
 )
 async def stream(
     request: Request,

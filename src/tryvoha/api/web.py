@@ -8,7 +8,6 @@ sent as it is. Map routes are read-only and behind the same read gate as the pub
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,8 @@ from tryvoha.alerts.wire import alert_doc, iso
 from tryvoha.api.errors import ApiError
 from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import AlertsAt, AlertsSpan, Located, MapConfig, Today, documented
+from tryvoha.edge.conditional import etag_of
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, Region
 from tryvoha.store import AlertQuery
@@ -65,8 +66,7 @@ def static_files() -> dict[str, StaticFile]:
         else:
             plain, packed = data, gzip.compress(data, compresslevel=9, mtime=0)
         content_type = TYPES.get(Path(name).suffix, "application/octet-stream")
-        etag = '"' + hashlib.blake2b(plain, digest_size=12).hexdigest() + '"'
-        files[name] = StaticFile(plain, packed, content_type, etag)
+        files[name] = StaticFile(plain, packed, content_type, etag_of(plain).decode())
     return files
 
 
@@ -129,7 +129,11 @@ async def alerts_overlapping(hub: Hub, since: datetime, until: datetime) -> list
     return found
 
 
-@api.get("/config", summary="What the map page needs to know about this hub")
+@api.get(
+    "/config",
+    summary="What the map page needs to know about this hub",
+    **documented(MapConfig, 401, validators=True),
+)
 async def config(request: Request) -> JSONResponse:
     hub = _hub(request)
     return JSONResponse(
@@ -141,7 +145,11 @@ async def config(request: Request) -> JSONResponse:
     )
 
 
-@api.get("/at", summary="Every alert that was active at one moment, from the log")
+@api.get(
+    "/at",
+    summary="Every alert that was active at one moment, from the log",
+    **documented(AlertsAt, 401, 422, validators=True),
+)
 async def at(
     request: Request, time: Annotated[datetime, time_query("The moment.")]
 ) -> JSONResponse:
@@ -150,7 +158,11 @@ async def at(
     return JSONResponse({"time": iso(moment), "alerts": [alert_doc(a) for a in found]})
 
 
-@api.get("/alerts", summary="Every alert active at some moment of a span (for playback)")
+@api.get(
+    "/alerts",
+    summary="Every alert active at some moment of a span (for playback)",
+    **documented(AlertsSpan, 401, 422, validators=True),
+)
 async def span(
     request: Request,
     since: Annotated[datetime, time_query("Start of the span.")],
@@ -175,7 +187,11 @@ def _place(hub: Hub, region: Region) -> dict[str, Any]:
     return doc
 
 
-@api.get("/locate", summary="The hromada at a point, or the regions a typed name can mean")
+@api.get(
+    "/locate",
+    summary="The hromada at a point, or the regions a typed name can mean",
+    **documented(Located, 401, 404, 422, validators=True),
+)
 async def locate(
     request: Request,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
@@ -207,7 +223,11 @@ def kyiv_midnight(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-@api.get("/regions/{region_id}/today", summary="How many alerts touched a region today (Kyiv)")
+@api.get(
+    "/regions/{region_id}/today",
+    summary="How many alerts touched a region today (Kyiv)",
+    **documented(Today, 401, 404, 422, validators=True),
+)
 async def today(
     request: Request, region_id: RegionIdPath, threat: Threat = Threat.AIR_RAID
 ) -> JSONResponse:

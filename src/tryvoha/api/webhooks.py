@@ -15,6 +15,15 @@ from tryvoha.alerts.wire import iso
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import (
+    Deleted,
+    Deliveries,
+    NewWebhook,
+    Requeued,
+    WebhookDoc,
+    WebhookList,
+    documented,
+)
 from tryvoha.channels.webhooks import (
     BadUrl,
     LimitReached,
@@ -146,7 +155,12 @@ async def checked_url(url: str, dispatcher: WebhookDispatcher) -> str:
         raise ApiError(422, "host_not_found", f"url: {exc}") from exc
 
 
-@router.post("", status_code=201, summary="Subscribe a URL to live events")
+@router.post(
+    "",
+    status_code=201,
+    summary="Subscribe a URL to live events",
+    **documented(NewWebhook, 401, 403, 409, 413, 422, 503, status=201, created=True),
+)
 async def create(request: Request, body: CreateBody, actor: OperatorActor) -> JSONResponse:
     """Deliveries start with the first event after `after_event_id`. The answer holds the signing
     `secret` once; it is never shown again. A URL inside a private, loopback, link-local,
@@ -175,7 +189,11 @@ async def create(request: Request, body: CreateBody, actor: OperatorActor) -> JS
     return JSONResponse(doc, status_code=201, headers={"Location": f"{router.prefix}/{sub.id}"})
 
 
-@router.get("", summary="List webhook subscriptions with their delivery health")
+@router.get(
+    "",
+    summary="List webhook subscriptions with their delivery health",
+    **documented(WebhookList, 401, 503, validators=True),
+)
 async def list_webhooks(request: Request, actor: OperatorActor) -> dict[str, Any]:
     dispatcher = _dispatcher(request)
     owner = None if actor.scopes is None else actor.originator
@@ -184,7 +202,11 @@ async def list_webhooks(request: Request, actor: OperatorActor) -> dict[str, Any
     return {"webhooks": [subscription_doc(s, health[s.id]) for s in subs]}
 
 
-@router.get("/{subscription_id}", summary="One subscription with its delivery health")
+@router.get(
+    "/{subscription_id}",
+    summary="One subscription with its delivery health",
+    **documented(WebhookDoc, 401, 404, 422, 503, validators=True),
+)
 async def get_webhook(request: Request, subscription_id: int, actor: OperatorActor) -> dict:
     sub = await _visible(request, actor, subscription_id)
     dispatcher = _dispatcher(request)
@@ -192,7 +214,11 @@ async def get_webhook(request: Request, subscription_id: int, actor: OperatorAct
     return subscription_doc(sub, health[sub.id])
 
 
-@router.get("/{subscription_id}/deliveries", summary="Recent deliveries, newest first")
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="Recent deliveries, newest first",
+    **documented(Deliveries, 401, 404, 422, 503, validators=True),
+)
 async def deliveries(
     request: Request,
     subscription_id: int,
@@ -206,14 +232,22 @@ async def deliveries(
     return {"subscription_id": sub.id, "deliveries": [delivery_doc(d) for d in rows]}
 
 
-@router.post("/{subscription_id}/retry", summary="Retry now, including expired deliveries")
+@router.post(
+    "/{subscription_id}/retry",
+    summary="Retry now, including expired deliveries",
+    **documented(Requeued, 401, 404, 413, 422, 503),
+)
 async def retry(request: Request, subscription_id: int, actor: OperatorActor) -> dict[str, Any]:
     sub = await _visible(request, actor, subscription_id)
     count = await _dispatcher(request).retry_now(sub.id)
     return {"subscription_id": sub.id, "requeued": count}
 
 
-@router.delete("/{subscription_id}", summary="Delete a subscription")
+@router.delete(
+    "/{subscription_id}",
+    summary="Delete a subscription",
+    **documented(Deleted, 401, 404, 413, 422, 503),
+)
 async def delete(request: Request, subscription_id: int, actor: OperatorActor) -> dict[str, Any]:
     """Pending deliveries are dropped with it; the answer says how many."""
     sub = await _visible(request, actor, subscription_id)

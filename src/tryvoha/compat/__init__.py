@@ -1,8 +1,8 @@
 """Compatibility with the alerts.in.ua and ukrainealarm APIs, as views of the same log.
 
-`install(app, hub)` adds both surfaces to the hub's FastAPI app: the routers, the webhook
-subscription endpoints, the front gate (keys, rate limits, pre-rendered hot answers) and the
-webhook delivery. See docs/compat.md.
+`install(app, hub, edge)` adds both surfaces to the hub's FastAPI app: the routers, the webhook
+subscription endpoints, the front gate (keys, rate limits, pre-rendered hot answers, also
+registered as the edge's short cut) and the webhook delivery. See docs/compat.md.
 """
 
 from __future__ import annotations
@@ -15,14 +15,27 @@ from tryvoha.channels.webhooks.config import config_of
 from tryvoha.compat import alerts_in_ua, ukrainealarm, webhooks
 from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.config import CompatConfig
-from tryvoha.compat.gate import Compat, CompatGate, answer_now
+from tryvoha.compat.gate import UA_PREFIX, Compat, CompatGate, answer_now
+from tryvoha.edge import Edge
+from tryvoha.edge.bodies import Bodies
+from tryvoha.edge.conditional import Validators
 from tryvoha.hub import Hub
 
 
-def install(app: FastAPI, hub: Hub, config: CompatConfig | None = None) -> Compat:
-    """Add both surfaces to `app`; call after the app's own middleware so the gate runs first."""
+def install(
+    app: FastAPI,
+    hub: Hub,
+    edge: Edge,
+    config: CompatConfig | None = None,
+    bodies: Bodies | None = None,
+    fresh: Validators | None = None,
+) -> Compat:
+    """Add both surfaces to `app`; call after the app's own middleware so the gate runs first.
+
+    `bodies` and `fresh` are the app's body cache and its own validator policy, shared so the
+    ukrainealarm views carry the same validators as tryvoha's."""
     config = config or CompatConfig()
-    compat = Compat(hub=hub, config=config, clock=ModifiedClock(hub))
+    compat = Compat(hub, config, ModifiedClock(hub), bodies=bodies, fresh=fresh)
     hooks = webhooks.HookStore(hub)
     app.include_router(alerts_in_ua.build_router(compat.clock, config.prefix))
     app.include_router(ukrainealarm.build_router())
@@ -31,8 +44,12 @@ def install(app: FastAPI, hub: Hub, config: CompatConfig | None = None) -> Compa
     if config.webhook_delivery:
         hub.bus.subscribe(delivery.on_event)
     app.add_middleware(CompatGate, compat=compat)
+    short_cut = partial(answer_now, compat)
+    for prefix in (compat.aiu_v1, compat.aiu_v2):
+        edge.validate(compat.exact, under=prefix)
+        edge.poll_under(prefix, short_cut)
+    edge.poll_under(UA_PREFIX, short_cut)
     app.state.compat = compat
-    app.state.direct_answers.append(partial(answer_now, compat))
     app.state.compat_webhooks = delivery
     return compat
 

@@ -20,6 +20,7 @@ from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import CITY_UIDS, Crosswalk, title_uk
 from tryvoha.compat.levels import AIU_THREAT_TYPES, alert_level, detail_level
+from tryvoha.compat.schemas import STRING, AiuAlerts, documented
 from tryvoha.compat.snapshot import Snapshot, snapshot
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, Region
@@ -41,6 +42,7 @@ ACTIVE = "alerts/active.json"
 BY_OBLAST = "iot/active_air_raid_alerts_by_oblast.json"
 ALL_LOCATIONS = "iot/active_air_raid_alerts.json"
 ONE_LOCATION = "iot/active_air_raid_alerts/"
+MAX_UID_DIGITS = 9
 
 
 def location_type(region: Region, uid: int) -> str:
@@ -132,9 +134,11 @@ MAX_UID_DIGITS = 9
 
 
 def parse_uid(cw: Crosswalk, text: str) -> Region | None:
-    if not (0 < len(text) <= MAX_UID_DIGITS and text.isascii() and text.isdigit()):
+    """The region of a uid as a path spells it: ASCII digits, leading zeros allowed."""
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or len(digits) > MAX_UID_DIGITS:
         return None
-    return cw.by_uid.get(int(text))
+    return cw.by_uid.get(int(digits or "0"))
 
 
 async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: str) -> Response:
@@ -172,11 +176,19 @@ def build_router(clock: ModifiedClock, prefix: str = "") -> APIRouter:
     def _hub(request: Request) -> Hub:
         return request.app.state.hub
 
-    @router.get("/v1/" + ACTIVE, summary="Active alerts (alerts.in.ua)")
+    @router.get(
+        "/v1/" + ACTIVE,
+        summary="Active alerts (alerts.in.ua)",
+        **documented(AiuAlerts, 401, 429),
+    )
     async def active(request: Request) -> Response:
         return Response(render_active(_hub(request), clock), media_type=JSON)
 
-    @router.get("/v1/regions/{uid}/alerts/{period}.json", summary="History of an oblast")
+    @router.get(
+        "/v1/regions/{uid}/alerts/{period}.json",
+        summary="History of an oblast",
+        **documented(AiuAlerts, 400, 401, 404, 429),
+    )
     async def history(request: Request, uid: str, period: str) -> Response:
         return await history_body(_hub(request), clock, uid, period)
 
@@ -188,15 +200,27 @@ def build_router(clock: ModifiedClock, prefix: str = "") -> APIRouter:
 def _add_iot_routes(router: APIRouter, version: int) -> None:
     levels = version == 2
 
-    @router.get(f"/v{version}/{BY_OBLAST}", summary=f"Oblast string, v{version}")
+    @router.get(
+        f"/v{version}/{BY_OBLAST}",
+        summary=f"Oblast string, v{version}",
+        **documented(STRING, 401, 429),
+    )
     async def by_oblast(request: Request) -> Response:
         return Response(render_by_oblast(request.app.state.hub, levels), media_type=JSON)
 
-    @router.get(f"/v{version}/{ALL_LOCATIONS}", summary=f"String by location uid, v{version}")
+    @router.get(
+        f"/v{version}/{ALL_LOCATIONS}",
+        summary=f"String by location uid, v{version}",
+        **documented(STRING, 401, 429),
+    )
     async def all_locations(request: Request) -> Response:
         return Response(render_all_locations(request.app.state.hub, levels), media_type=JSON)
 
-    @router.get(f"/v{version}/{ONE_LOCATION}" + "{uid}.json", summary=f"One location, v{version}")
+    @router.get(
+        f"/v{version}/{ONE_LOCATION}" + "{uid}.json",
+        summary=f"One location, v{version}",
+        **documented(STRING, 401, 404, 429),
+    )
     async def one_location(request: Request, uid: str) -> Response:
         hub = request.app.state.hub
         region = parse_uid(snapshot(hub).cw, uid)

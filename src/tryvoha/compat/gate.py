@@ -1,26 +1,30 @@
 """The front door of both compatible surfaces: keys, rate limits and pre-rendered hot answers.
 
-An ASGI middleware in front of the app. For every request under the alerts.in.ua prefix
-(`/v1/`, `/v2/`) or `/api/v3/` it checks the key and the key's rate limit, then answers the
-polled views (IoT strings, active alerts, one region, the last-action index) from bytes rendered
-once per log id, before routing. Everything else goes on to the routers with the key in
-`request.state.compat_token`.
+For every request under the alerts.in.ua prefix (`/v1/`, `/v2/`) or `/api/v3/` the key and the
+key's rate limit are checked first; then the polled views (IoT strings, active alerts, one
+region, the last-action index) are answered from bytes rendered once per log id. The same
+`Compat.answer` serves them at the parser (`answer_now`, when the key's check is cached) and in
+the app (`CompatGate`, an ASGI middleware that also gives every refusal). Everything else goes on
+to the routers with the key in `request.state.compat_token`.
+
+A view is found by what it shows, never by the spelling of its path: `…/0031.json` and
+`…/31.json` are the same region and the same cached body, and nothing is cached for a request
+whose key was not accepted.
 
 alerts.in.ua answers carry `Last-Modified` from `ModifiedClock` and become 304 only when
-`If-Modified-Since` equals it exactly (or `If-None-Match` the ETag); an empty value is absent.
+`If-Modified-Since` equals it exactly (or `If-None-Match` the ETag): the `ExactMatch` policy.
+ukrainealarm answers carry the validators of tryvoha's own API (`HeadSecond`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tryvoha.api.http_cache import on_complete_answer
 from tryvoha.compat import alerts_in_ua as aiu
 from tryvoha.compat import ukrainealarm as ua
 from tryvoha.compat.clock import ModifiedClock
@@ -29,109 +33,131 @@ from tryvoha.compat.errors import error_body
 from tryvoha.compat.ids import crosswalk
 from tryvoha.compat.keys import KeyCheck
 from tryvoha.compat.ratelimit import RateLimiter
+from tryvoha.edge import Answer, Head
+from tryvoha.edge.answers import JSON, Header, send_asgi
+from tryvoha.edge.bodies import Bodies
+from tryvoha.edge.conditional import ExactMatch, HeadSecond, Validators
 from tryvoha.hub import Hub
 from tryvoha.store import TokenInfo
 
-JSON = b"application/json"
 AIU, UA = 1, 2
+UA_PREFIX = "/api/v3/"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HotView:
-    """Body bytes of one GET view, rendered once per log id."""
+    """What a polled path shows: a canonical key for its cached body, how to render it, and the
+    validator policy of its surface."""
 
-    render: Callable[[Hub], bytes]
-    validated: bool
-    _log_id: int = -1
-    _body: bytes = b""
-    _etag: bytes = b""
-    _length: bytes = b"0"
-
-    def current(self, hub: Hub) -> tuple[bytes, bytes, bytes]:
-        if self._log_id != hub.last_event_id:
-            body = self.render(hub)
-            self._log_id, self._body = hub.last_event_id, body
-            self._etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
-            self._length = str(len(body)).encode()
-        return self._body, self._etag, self._length
+    key: Hashable
+    render: Callable[[], bytes]
+    validators: Validators
 
 
-@dataclass
 class Compat:
     """Everything the compatible surfaces share in one app: config, clock, limiter, keys, views."""
 
-    hub: Hub
-    config: CompatConfig
-    clock: ModifiedClock
-    limiter: RateLimiter = field(default_factory=RateLimiter)
-    keys: KeyCheck | None = None
-    views: dict[str, HotView] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.keys = self.keys or KeyCheck(self.hub, self.config.key_cache_seconds)
-        self.aiu_v1 = self.config.prefix + "/v1/"
-        self.aiu_v2 = self.config.prefix + "/v2/"
+    def __init__(
+        self,
+        hub: Hub,
+        config: CompatConfig,
+        clock: ModifiedClock,
+        bodies: Bodies | None = None,
+        fresh: Validators | None = None,
+        limiter: RateLimiter | None = None,
+        keys: KeyCheck | None = None,
+    ) -> None:
+        self.hub = hub
+        self.config = config
+        self.clock = clock
+        self.bodies = bodies or Bodies(lambda: hub.last_event_id)
+        self.limiter = limiter or RateLimiter()
+        self.keys = keys or KeyCheck(hub, config.key_cache_seconds)
+        self.exact = ExactMatch(lambda: clock.current()[1])
+        self.fresh = fresh or HeadSecond(hub)
+        self.aiu_v1 = config.prefix + "/v1/"
+        self.aiu_v2 = config.prefix + "/v2/"
+        self.history_prefix = self.aiu_v1 + "regions/"
         p1, p2 = self.aiu_v1, self.aiu_v2
-        clock = self.clock
-        self.views.update(
-            {
-                p1 + aiu.ACTIVE: HotView(lambda h: aiu.render_active(h, clock), True),
-                p1 + aiu.BY_OBLAST: HotView(lambda h: aiu.render_by_oblast(h, False), True),
-                p2 + aiu.BY_OBLAST: HotView(lambda h: aiu.render_by_oblast(h, True), True),
-                p1 + aiu.ALL_LOCATIONS: HotView(lambda h: aiu.render_all_locations(h, False), True),
-                p2 + aiu.ALL_LOCATIONS: HotView(lambda h: aiu.render_all_locations(h, True), True),
-                "/api/v3/alerts": HotView(ua.render_alerts, False),
-                "/api/v3/alerts/status": HotView(ua.render_status, False),
-                "/api/v3/regions": HotView(ua.render_regions, False),
-            }
-        )
-        self.history_prefix = p1 + "regions/"
+
+        def exact(key: str, render: Callable[[Hub], bytes]) -> HotView:
+            return HotView(key, partial(render, hub), self.exact)
+
+        self.fixed: dict[str, HotView] = {
+            p1 + aiu.ACTIVE: HotView(
+                "aiu-active", partial(aiu.render_active, hub, clock), self.exact
+            ),
+            p1 + aiu.BY_OBLAST: exact("aiu-oblasts-1", partial(aiu.render_by_oblast, levels=False)),
+            p2 + aiu.BY_OBLAST: exact("aiu-oblasts-2", partial(aiu.render_by_oblast, levels=True)),
+            p1 + aiu.ALL_LOCATIONS: exact(
+                "aiu-locations-1", partial(aiu.render_all_locations, levels=False)
+            ),
+            p2 + aiu.ALL_LOCATIONS: exact(
+                "aiu-locations-2", partial(aiu.render_all_locations, levels=True)
+            ),
+            UA_PREFIX + "alerts": HotView("ua-alerts", partial(ua.render_alerts, hub), self.fresh),
+            UA_PREFIX + "alerts/status": HotView(
+                "ua-status", partial(ua.render_status, hub), self.fresh
+            ),
+            UA_PREFIX + "regions": HotView(
+                "ua-regions", partial(ua.render_regions, hub), self.fresh
+            ),
+        }
+
+    def surface_of(self, path: str) -> int | None:
+        if path.startswith(self.aiu_v1) or path.startswith(self.aiu_v2):
+            return AIU
+        if path.startswith(UA_PREFIX) or path == "/api/v3":
+            return UA
+        return None
 
     def view(self, path: str) -> HotView | None:
-        """A hot view for `path`, made on first use for per-location and per-region paths."""
-        found = self.views.get(path)
+        """The hot view a path shows, or None; creates nothing that outlives the call."""
+        found = self.fixed.get(path)
         if found is not None:
             return found
-        cw = crosswalk(self.hub.catalogue)
+        hub = self.hub
+        cw = crosswalk(hub.catalogue)
         for prefix, levels in ((self.aiu_v1, False), (self.aiu_v2, True)):
             head = prefix + aiu.ONE_LOCATION
             if path.startswith(head) and path.endswith(".json"):
                 region = aiu.parse_uid(cw, path[len(head) : -5])
                 if region is None:
                     return None
-                rid = region.id
-                found = HotView(lambda h, rid=rid, lv=levels: aiu.render_location(h, rid, lv), True)
-                self.views[path] = found
-                return found
-        head = "/api/v3/alerts/"
+                render = partial(aiu.render_location, hub, region.id, levels)
+                return HotView(("aiu-location", levels, region.id), render, self.exact)
+        head = UA_PREFIX + "alerts/"
         if path.startswith(head):
             region = cw.by_ua_id.get(path[len(head) :])
             if region is None:
                 return None
-            rid = region.id
-            found = HotView(lambda h, rid=rid: ua.render_region(h, rid), False)
-            self.views[path] = found
-            return found
+            render = partial(ua.render_region, hub, region.id)
+            return HotView(("ua-region", region.id), render, self.fresh)
         return None
 
+    def answer(
+        self,
+        view: HotView,
+        if_none_match: bytes | None,
+        if_modified_since: bytes | None,
+        head_only: bool,
+    ) -> Answer:
+        """A hot view's answer: its bytes, or 304 on its surface's rules."""
+        rendered = self.bodies.get(view.key, view.render)
+        return rendered.answer(view.validators, if_none_match, if_modified_since, head_only)
 
-def _json_response(status: int, body: bytes, extra: list[tuple[bytes, bytes]] = ()) -> list:
-    headers = [(b"content-type", JSON), (b"content-length", str(len(body)).encode()), *extra]
-    return [
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    ]
-
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-def surface_of(compat: Compat, path: str) -> int | None:
-    if path.startswith(compat.aiu_v1) or path.startswith(compat.aiu_v2):
-        return AIU
-    if path.startswith("/api/v3/") or path == "/api/v3":
-        return UA
-    return None
+    def limit(self, surface: int, path: str, token: TokenInfo | None, client_ip: str) -> int | None:
+        """Seconds to wait when the key (or, keyless, the address) is over its rate, else None."""
+        config = self.config
+        limiter = self.limiter
+        if surface == AIU:
+            assert token is not None
+            if path.startswith(self.history_prefix):
+                return limiter.check(("aiu-history", token.id), config.aiu_history_per_minute, 60)
+            return limiter.check(("aiu", token.id), config.aiu_per_minute, 60)
+        if token is not None:
+            return limiter.check(("ua", token.id), config.ua_per_minute, 60)
+        return limiter.check(("keyless", client_ip), config.keyless_per_5min, 300)
 
 
 def key_of(auth: bytes | None, query: bytes) -> str | None:
@@ -149,194 +175,104 @@ def key_of(auth: bytes | None, query: bytes) -> str | None:
     return None
 
 
-def limit(
-    compat: Compat, surface: int, path: str, token: TokenInfo | None, client_ip: str
-) -> int | None:
-    """Seconds to wait when the key (or, keyless, the address) is over its rate, else None."""
-    config = compat.config
-    limiter = compat.limiter
-    if surface == AIU:
-        assert token is not None
-        if path.startswith(compat.history_prefix):
-            return limiter.check(("aiu-history", token.id), config.aiu_history_per_minute, 60)
-        return limiter.check(("aiu", token.id), config.aiu_per_minute, 60)
-    if token is not None:
-        return limiter.check(("ua", token.id), config.ua_per_minute, 60)
-    return limiter.check(("keyless", client_ip), config.keyless_per_5min, 300)
+def refusal(status: int, code: str, message: str, headers: Sequence[Header] = ()) -> Answer:
+    """An error answer in the shape both surfaces' clients read (see `compat.errors`)."""
+    body = error_body(code, message)
+    return status, [(b"content-type", JSON), (b"content-length", b"%d" % len(body)), *headers], body
 
 
 def too_many(retry: int) -> Answer:
-    body = error_body("rate_limited", f"too many requests; retry in {retry} s")
-    headers = [
-        (b"content-type", JSON),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(retry).encode()),
-    ]
-    return 429, headers, body
+    return refusal(
+        429,
+        "rate_limited",
+        f"too many requests; retry in {retry} s",
+        [(b"retry-after", b"%d" % retry)],
+    )
 
 
-def view_answer(
-    compat: Compat, view: HotView, ims: bytes | None, inm: bytes | None, head_only: bool
-) -> Answer:
-    """A hot view's answer: its bytes, or 304 on this surface's exact-match rules."""
-    body, etag, length = view.current(compat.hub)
-    if not view.validated:
-        return (
-            200,
-            [(b"content-type", JSON), (b"content-length", length)],
-            b"" if head_only else body,
-        )
-    _, modified = compat.clock.current()
-    common = [(b"last-modified", modified), (b"etag", etag), (b"cache-control", b"no-cache")]
-    if _not_modified(ims, inm, modified, etag):
-        return 304, common, b""
-    headers = [(b"content-type", JSON), (b"content-length", length), *common]
-    return 200, headers, b"" if head_only else body
+def key_missing(surface: int) -> Answer:
+    if surface == UA:
+        return refusal(403, "key_required", "send your API key")
+    message = "API token required: 'Authorization: Bearer <token>' or '?token=<token>'"
+    return refusal(401, "token_missing", message)
 
 
-def answer_now(
-    compat: Compat,
-    method: str,
-    path: str,
-    query: bytes,
-    headers: dict[bytes, bytes],
-    client_ip: str,
-) -> Answer | None:
-    """The answer to a poll of a hot view when all it needs is at hand (a cached key), for the
-    parser short cut; None sends the request the ordinary way (which also gives every refusal)."""
-    if method not in ("GET", "HEAD"):
+KEY_UNKNOWN = refusal(401, "token_invalid", "the token is unknown to this hub or was revoked")
+
+
+def answer_now(compat: Compat, head: Head) -> Answer | None:
+    """The edge's short cut for both surfaces: the answer to a poll of a hot view when all it
+    needs is at hand (a cached key check), or None to send the request the ordinary way."""
+    surface = compat.surface_of(head.path)
+    if surface is None:
         return None
-    surface = surface_of(compat, path)
-    view = compat.view(path) if surface is not None else None
-    if view is None:
-        return None
-    assert compat.keys is not None
-    plain = key_of(headers.get(b"authorization"), query)
+    plain = key_of(head.headers.get(b"authorization"), head.query)
     if plain is None:
         if surface != UA or not compat.config.keyless:
-            return None
+            return key_missing(surface)
         token = None
     else:
         known, token = compat.keys.cached(plain)
-        if not known or token is None:
+        if not known:
             return None
-    retry = limit(compat, surface, path, token, client_ip)
+        if token is None:
+            return KEY_UNKNOWN
+    view = compat.view(head.path)
+    if view is None:
+        return None
+    retry = compat.limit(surface, head.path, token, head.client)
     if retry is not None:
         return too_many(retry)
-    return view_answer(
-        compat,
+    headers = head.headers
+    return compat.answer(
         view,
-        headers.get(b"if-modified-since"),
         headers.get(b"if-none-match"),
-        method == "HEAD",
+        headers.get(b"if-modified-since"),
+        head.method == "HEAD",
     )
 
 
 class CompatGate:
+    """The same door in the app: checks every key (from the store when not cached), limits, and
+    answers hot views; routed requests go on with the key in the scope's state."""
+
     def __init__(self, app: ASGIApp, compat: Compat) -> None:
         self.app = app
         self.compat = compat
-        self.hub = compat.hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        compat = self.compat
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        compat = self.compat
-        surface = surface_of(compat, path)
+        surface = compat.surface_of(path)
         if surface is None:
             await self.app(scope, receive, send)
             return
-        auth = ims = inm = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                auth = value
-            elif name == b"if-modified-since":
-                ims = value
-            elif name == b"if-none-match":
-                inm = value
-        query: bytes = scope.get("query_string", b"")
-        token, refusal = await self._authorize(surface, auth, query)
-        if refusal is not None:
-            for message in refusal:
-                await send(message)
-            return
+        headers = dict(scope["headers"])
+        plain = key_of(headers.get(b"authorization"), scope.get("query_string", b""))
+        token = None
+        if plain is None:
+            if surface != UA or not compat.config.keyless:
+                await send_asgi(send, key_missing(surface))
+                return
+        else:
+            token = await compat.keys.token(plain)
+            if token is None:
+                await send_asgi(send, KEY_UNKNOWN)
+                return
         client = scope.get("client")
-        retry = limit(compat, surface, path, token, client[0] if client else "?")
+        retry = compat.limit(surface, path, token, client[0] if client else "?")
         if retry is not None:
-            await _send_answer(send, too_many(retry))
+            await send_asgi(send, too_many(retry))
             return
         method = scope["method"]
         if method == "GET" or method == "HEAD":
             view = compat.view(path)
             if view is not None:
-                await _send_answer(send, view_answer(compat, view, ims, inm, method == "HEAD"))
+                inm, ims = headers.get(b"if-none-match"), headers.get(b"if-modified-since")
+                await send_asgi(send, compat.answer(view, inm, ims, method == "HEAD"))
                 return
         scope.setdefault("state", {})["compat_token"] = token
-        if surface == UA:
-            await self.app(scope, receive, send)
-            return
-        await self._validated(scope, receive, send, ims, inm)
-
-    async def _authorize(
-        self, surface: int, auth: bytes | None, query: bytes
-    ) -> tuple[TokenInfo | None, list | None]:
-        plain = key_of(auth, query)
-        if plain is None:
-            if surface == UA and self.compat.config.keyless:
-                return None, None
-            if surface == UA:
-                return None, _json_response(403, error_body("key_required", "send your API key"))
-            message = "API token required: 'Authorization: Bearer <token>' or '?token=<token>'"
-            return None, _json_response(401, error_body("token_missing", message))
-        assert self.compat.keys is not None
-        token = await self.compat.keys.token(plain)
-        if token is None:
-            message = "the token is unknown to this hub or was revoked"
-            return None, _json_response(401, error_body("token_invalid", message))
-        return token, None
-
-    async def _validated(
-        self, scope: Scope, receive: Receive, send: Send, ims: bytes | None, inm: bytes | None
-    ) -> None:
-        """Routed alerts.in.ua answers: this surface's `Last-Modified` and exact-match 304s."""
-        inner = dict(scope)
-        inner["headers"] = [
-            (k, v) for k, v in scope["headers"] if k not in (b"if-modified-since", b"if-none-match")
-        ]
-
-        async def finish(start: dict[str, Any], message: Message) -> None:
-            _, modified = self.compat.clock.current()
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"last-modified"]
-            headers.append((b"last-modified", modified))
-            etag = next((v for k, v in headers if k.lower() == b"etag"), None)
-            if _not_modified(ims, inm, modified, etag):
-                kept = [
-                    (k, v)
-                    for k, v in headers
-                    if k.lower() not in (b"content-length", b"content-type")
-                ]
-                await send({"type": "http.response.start", "status": 304, "headers": kept})
-                await send({"type": "http.response.body", "body": b""})
-                return
-            await send({**start, "headers": headers})
-            await send(message)
-
-        await on_complete_answer(self.app, inner, receive, send, finish)
-
-
-async def _send_answer(send: Send, answer: Answer) -> None:
-    status, headers, body = answer
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _not_modified(
-    ims: bytes | None, inm: bytes | None, modified: bytes, etag: bytes | None
-) -> bool:
-    if inm and inm.strip():
-        return etag is not None and any(
-            t.strip().removeprefix(b"W/") == etag for t in inm.split(b",")
-        )
-    return bool(ims) and ims.strip() == modified
+        await self.app(scope, receive, send)

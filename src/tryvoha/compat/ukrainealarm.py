@@ -20,6 +20,7 @@ from tryvoha.alerts.wire import iso
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import UA_REGION_TYPES, Crosswalk, crosswalk, title_uk
 from tryvoha.compat.levels import UA_ALERT_TYPES, YELLOW, alert_level
+from tryvoha.compat.schemas import UaAlarm, UaRegion, UaRegionHistory, UaStatus, UaTree, documented
 from tryvoha.compat.snapshot import Snapshot, snapshot
 from tryvoha.hub import Hub
 from tryvoha.regions import Region
@@ -227,23 +228,39 @@ def build_router() -> APIRouter:
     """Routes of the surface; the hot GETs are normally answered before routing (see gate)."""
     router = APIRouter(prefix="/api/v3", tags=["compat: ukrainealarm"])
 
-    @router.get("/alerts", summary="Regions with active alerts")
+    @router.get(
+        "/alerts", summary="Regions with active alerts", **documented(list[UaRegion], 401, 403, 429)
+    )
     async def alerts(request: Request) -> Response:
         return Response(render_alerts(request.app.state.hub), media_type=JSON)
 
-    @router.get("/alerts/status", summary="The last-action index")
+    @router.get(
+        "/alerts/status", summary="The last-action index", **documented(UaStatus, 401, 403, 429)
+    )
     async def status(request: Request) -> Response:
         return Response(render_status(request.app.state.hub), media_type=JSON)
 
-    @router.get("/alerts/regionHistory", summary="The last 25 alarms of a region")
+    @router.get(
+        "/alerts/regionHistory",
+        summary="The last 25 alarms of a region",
+        **documented(list[UaRegionHistory], 401, 403, 404, 429),
+    )
     async def history(request: Request, regionId: str | None = None) -> Response:
         return await region_history(request.app.state.hub, regionId)
 
-    @router.get("/alerts/dateHistory", summary="Every alarm of one day (YYYYMMDD, Kyiv time)")
+    @router.get(
+        "/alerts/dateHistory",
+        summary="Every alarm of one day (YYYYMMDD, Kyiv time)",
+        **documented(list[UaAlarm], 400, 401, 403, 429),
+    )
     async def by_date(request: Request, date: str | None = None) -> Response:
         return await date_history(request.app.state.hub, date)
 
-    @router.get("/alerts/{region_id}", summary="One region, always a one-element array")
+    @router.get(
+        "/alerts/{region_id}",
+        summary="One region, always a one-element array",
+        **documented(list[UaRegion], 401, 403, 404, 429),
+    )
     async def region(request: Request, region_id: str) -> Response:
         hub = request.app.state.hub
         found = crosswalk(hub.catalogue).by_ua_id.get(region_id)
@@ -252,7 +269,11 @@ def build_router() -> APIRouter:
             return compat_error(404, "unknown_region", message)
         return Response(render_region(hub, found.id), media_type=JSON)
 
-    @router.get("/regions", summary="The State → District → Community tree")
+    @router.get(
+        "/regions",
+        summary="The State → District → Community tree",
+        **documented(UaTree, 401, 403, 429),
+    )
     async def regions(request: Request) -> Response:
         return Response(render_regions(request.app.state.hub), media_type=JSON)
 

@@ -32,6 +32,7 @@ from tryvoha.channels.webhooks.urls import BadUrl, check_url
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import crosswalk
 from tryvoha.compat.levels import UA_ALERT_TYPES
+from tryvoha.compat.schemas import WEBHOOK_BODY, Empty, UaWebhook, documented
 from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
 from tryvoha.store.timeutil import to_us
@@ -196,15 +197,29 @@ def build_router(store: HookStore) -> APIRouter:
             return compat_error(404, "no_subscription", "this key has no webhook to change")
         return Response(orjson.dumps({"webHookUrl": url}), media_type="application/json")
 
-    @router.post("/webhook", summary="Subscribe a URL to alert changes")
+    @router.post(
+        "/webhook",
+        summary="Subscribe a URL to alert changes",
+        openapi_extra=WEBHOOK_BODY,
+        **documented(UaWebhook, 400, 401, 403, 413, 429, get=False),
+    )
     async def subscribe(request: Request) -> Response:
         return await change(request, must_exist=False)
 
-    @router.patch("/webhook", summary="Change the subscribed URL")
+    @router.patch(
+        "/webhook",
+        summary="Change the subscribed URL",
+        openapi_extra=WEBHOOK_BODY,
+        **documented(UaWebhook, 400, 401, 403, 404, 413, 429, get=False),
+    )
     async def modify(request: Request) -> Response:
         return await change(request, must_exist=True)
 
-    @router.delete("/webhook", summary="Unsubscribe")
+    @router.delete(
+        "/webhook",
+        summary="Unsubscribe",
+        **documented(Empty, 401, 403, 404, 413, 429, get=False),
+    )
     async def unsubscribe(request: Request) -> Response:
         token = getattr(request.state, "compat_token", None)
         if token is None:

@@ -1,22 +1,27 @@
 """From an HTTP request to an accepted stream, or a JSON 4xx naming the problem.
 
-Shared by the fast path (the connection is taken over straight from the HTTP parser) and the
-portable ASGI routes, so both answer the same way.
+Shared by the edge's stream short cut (`stream_short_cut`: the connection is taken over straight
+from the HTTP parser) and the portable ASGI routes, so both answer the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tryvoha.channels.streams import frames
+from tryvoha.channels.streams.registry import broadcaster_for, router_for
 from tryvoha.channels.streams.spec import SpecError, StreamSpec, parse_spec
+from tryvoha.edge import Head
+from tryvoha.edge.shortcuts import Stream
+from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 
 SSE_PATH = "/api/v1/stream"
 WS_PATH = "/api/v1/ws"
 STREAM_PATHS = frozenset({SSE_PATH, WS_PATH})
-CHALLENGE = b'www-authenticate: Bearer realm="tryvoha"\r\n'
+CHALLENGE = ((b"www-authenticate", b'Bearer realm="tryvoha"'),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +66,23 @@ def admit(
     if headers.get(b"sec-websocket-version", b"13") != b"13":
         return Refused(frames.http_error(400, "websocket_version", "WebSocket version 13 only"))
     return Admitted(spec, True, frames.ws_upgrade_head(key.decode("latin-1").strip()))
+
+
+def stream_short_cut(hub: Hub, read_allowed: Callable[[dict[bytes, bytes]], bool]) -> Stream:
+    """The edge's short cut for both stream paths: admit, then hand the connection to the
+    broadcaster (or to the process that will hold it); a refusal is answered and closed."""
+
+    def take(head: Head, transport: asyncio.Transport) -> None:
+        query = head.query.decode("latin-1")
+        outcome = admit(head.path, head.method, query, head.headers, hub.catalogue, read_allowed)
+        if not isinstance(outcome, Admitted):
+            transport.write(outcome.answer)
+            transport.close()
+            return
+        router = router_for(hub)
+        if router is not None:
+            router.place(transport, outcome)  # type: ignore[attr-defined]
+        else:
+            broadcaster_for(hub).accept(transport, outcome.spec, outcome.ws, outcome.head)
+
+    return take

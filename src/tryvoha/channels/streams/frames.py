@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+
+from tryvoha.edge.answers import Header, encode, json_error
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -67,20 +70,9 @@ def ws_upgrade_head(key: str) -> bytes:
     )
 
 
-def http_error(status: int, code: str, message: str, headers: bytes = b"") -> bytes:
+def http_error(status: int, code: str, message: str, headers: Sequence[Header] = ()) -> bytes:
     """A complete JSON error answer, `{"error": {"code", "message"}}`, closing the connection."""
-    body = orjson.dumps({"error": {"code": code, "message": message}})
-    reason = {
-        400: b"Bad Request",
-        401: b"Unauthorized",
-        404: b"Not Found",
-        405: b"Method Not Allowed",
-        503: b"Service Unavailable",
-    }.get(status, b"Error")
-    return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-        b"connection: close\r\n%s\r\n%s" % (status, reason, len(body), headers, body)
-    )
+    return encode(json_error(status, code, message, headers))
 
 
 class WsReader:

@@ -1,0 +1,360 @@
+"""The bodies of tryvoha's own API, as the OpenAPI document describes them.
+
+Handlers render their JSON with the shared views (`tryvoha.views`, `tryvoha.alerts.wire`), not with
+these models: the models say what those bodies are, so generated clients and the schema fuzz test
+(`tests/test_openapi_fuzz.py`) can hold every answer to them. `documented(...)` gives a route's
+decorator the success body and every error answer it really gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from tryvoha.alerts.model import AlertStatus, Detail, EventKind, RegionStatus, Threat
+from tryvoha.edge.conditional import VALIDATOR_HEADERS
+from tryvoha.regions import Level
+
+Time = str
+"""UTC, ISO 8601 with milliseconds and `Z`, e.g. `2025-03-01T12:00:30.250Z`."""
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable, machine-readable name of the problem.")
+    message: str = Field(description="What was wrong, for people.")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {"code", "message", …}}`; some carry more fields (a 409
+    names the open alert in `open_alert_id`, a 422 lists `problems`)."""
+
+    error: ErrorDetail
+
+
+class RegionDoc(BaseModel):
+    id: str
+    level: Level
+    parent_id: str | None
+    oblast_id: str | None
+    name_uk: str
+    name_en: str
+    katottg: str | None
+    ukrainealarm_id: str | None
+    alerts_in_ua_uid: int | None
+
+
+class RegionList(BaseModel):
+    regions: list[RegionDoc]
+
+
+class RegionDetail(RegionDoc):
+    children: list[str] = Field(description="Ids of the regions directly inside it.")
+    status: dict[str, RegionStatus] = Field(description="Its status per threat (with an alert).")
+    log_id: int
+
+
+class AlertDoc(BaseModel):
+    id: int
+    region_id: str
+    threat: Threat
+    details: list[Detail]
+    status: AlertStatus
+    notes: str | None
+    started_at: Time
+    ended_at: Time | None
+    updated_at: Time | None
+    originator: str
+    ended_by: str | None
+    source: str
+    last_event_id: int
+
+
+class EventDoc(BaseModel):
+    id: int
+    kind: EventKind
+    alert_id: int
+    region_id: str
+    threat: Threat
+    details: list[Detail]
+    status: AlertStatus
+    notes: str | None
+    occurred_at: Time
+    recorded_at: Time
+    originator: str
+    source: str
+
+
+class Change(BaseModel):
+    """The answer to a declaration, update or end: the event written and the alert after it."""
+
+    event: EventDoc
+    alert: AlertDoc
+
+
+class ThreatRoots(BaseModel):
+    alerts: list[str] = Field(description="Regions with an alert of their own.")
+    partial: list[str] = Field(description="Regions with an alert only somewhere inside them.")
+
+
+class CompactStatus(BaseModel):
+    log_id: int
+    updated_at: Time | None
+    threats: dict[str, ThreatRoots] = Field(description="Per threat with an open alert.")
+
+
+class RegionState(BaseModel):
+    id: str
+    level: Level
+    name_uk: str
+    name_en: str
+    status: RegionStatus
+    since: Time | None
+
+
+class DetailedStatus(BaseModel):
+    log_id: int
+    updated_at: Time | None
+    threat: Threat
+    drills: bool
+    regions: list[RegionState]
+
+
+class ActiveAlerts(BaseModel):
+    log_id: int
+    alerts: list[AlertDoc]
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertDoc]
+    next_cursor: int | None = Field(description="Pass as `cursor` for the next page; null: none.")
+
+
+class LogPage(BaseModel):
+    events: list[EventDoc]
+    last_event_id: int
+
+
+class Summary(BaseModel):
+    region_id: str
+    threat: Threat
+    since: str
+    until: str
+    descendants: bool
+    ancestors: bool
+    alerts: int
+    night_alerts: int
+    night_alert_share: float | None
+    hours: float
+    night_hours: float
+    night_hour_share: float | None
+    nights_with_alert: int
+    nights_in_period: int
+    days_with_alert: int
+    episodes: int
+    duration_minutes: dict[Literal["median", "p90", "max"], float | None]
+    start_hours: list[int] = Field(min_length=24, max_length=24)
+    log_id: int
+
+
+class LongAlert(BaseModel):
+    alert_id: int
+    region_id: str
+    region_name_en: str
+    started_at: str
+    ended_at: str | None
+    open: bool
+    hours: float
+
+
+class Longest(BaseModel):
+    alerts: list[LongAlert]
+    log_id: int
+
+
+class Day(BaseModel):
+    date: str
+    alerts: int
+    hours: float
+
+
+class Calendar(BaseModel):
+    region_id: str
+    days: list[Day]
+    log_id: int
+
+
+class NationwideRow(BaseModel):
+    day: str | None = Field(default=None, description="The Kyiv day (with `kind=day`).")
+    night: str | None = Field(default=None, description="The night's date (with `kind=night`).")
+    max_oblasts: int
+    at: str | None
+    oblasts_in_service: int
+    nationwide: bool
+
+
+class Nationwide(BaseModel):
+    kind: Literal["day", "night"]
+    nationwide: int
+    rows: list[NationwideRow]
+    log_id: int
+
+
+class MapConfig(BaseModel):
+    tile_url: str | None
+    tile_attribution: str | None
+    log_id: int
+
+
+class AlertsAt(BaseModel):
+    time: Time
+    alerts: list[AlertDoc]
+
+
+class AlertsSpan(BaseModel):
+    since: Time
+    until: Time
+    alerts: list[AlertDoc]
+
+
+class Place(RegionDoc):
+    ancestors: list[RegionDoc]
+
+
+class Located(BaseModel):
+    regions: list[Place]
+    suggestions: list[Place] | None = Field(default=None, description="For a name: near misses.")
+
+
+class Today(BaseModel):
+    region_id: str
+    threat: Threat
+    since: Time
+    count: int
+
+
+class DeliveryDoc(BaseModel):
+    id: int
+    event_id: int
+    state: Literal["pending", "delivered", "expired"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    last_attempt_at: Time | None
+    next_attempt_at: Time | None
+    expires_at: Time | None
+    delivered_at: Time | None
+    created_at: Time | None
+
+
+class DeliveryHealth(BaseModel):
+    pending: int
+    delivered: int
+    expired: int
+    last_delivered_at: Time | None
+    failing: bool
+    head: DeliveryDoc | None
+
+
+class WebhookDoc(BaseModel):
+    id: int
+    url: str
+    regions: list[str]
+    threats: list[Threat]
+    statuses: list[AlertStatus]
+    description: str | None
+    owner: str
+    after_event_id: int
+    created_at: Time
+    deliveries: DeliveryHealth | None = None
+
+
+class NewWebhook(WebhookDoc):
+    secret: str = Field(description="The signing secret; shown only in this answer.")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookDoc]
+
+
+class Deliveries(BaseModel):
+    subscription_id: int
+    deliveries: list[DeliveryDoc]
+
+
+class Requeued(BaseModel):
+    subscription_id: int
+    requeued: int
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: bool
+    dropped_pending: int
+
+
+ERRORS = {
+    400: "The request is malformed (a stream filter, a parameter).",
+    401: "No token, an unknown or revoked one; or this hub requires a token for reads.",
+    403: "The token may not touch this region.",
+    404: "No such region, alert or subscription.",
+    409: "An alert is already open (`open_alert_id` names it), or the alert is not open.",
+    413: "The request body is over 16 KiB.",
+    422: "A value is out of its range or not understood; `problems` lists each.",
+    503: "Webhook delivery is not running on this hub.",
+}
+CHALLENGE = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer realm."}}
+BINARY = {"type": "string", "format": "binary"}
+LOCATION = {"Location": {"schema": {"type": "string"}, "description": "The alert or webhook."}}
+
+
+def documented(
+    body: type[BaseModel] | None,
+    *errors: int,
+    status: int = 200,
+    validators: bool = False,
+    media_type: str | tuple[str, ...] = "application/json",
+    created: bool = False,
+) -> dict[str, Any]:
+    """Decorator arguments: the success body (and headers), then each error answer given."""
+    success: dict[str, Any] = {"description": "Success"}
+    if body is not None:
+        success["model"] = body
+    if media_type != "application/json":
+        types = (media_type,) if isinstance(media_type, str) else media_type
+        schema = {"type": "string"} if types[0].startswith("text/") else BINARY
+        success["content"] = {t: {"schema": schema} for t in types}
+    headers = {**(VALIDATOR_HEADERS if validators else {}), **(LOCATION if created else {})}
+    if headers:
+        success["headers"] = headers
+    responses: dict[int | str, dict[str, Any]] = {status: success}
+    for code in errors:
+        answer: dict[str, Any] = {"model": ErrorBody, "description": ERRORS[code]}
+        if code == 401:
+            answer["headers"] = CHALLENGE
+        responses[code] = answer
+    return {"response_model": None, "responses": responses}
+
+
+def describe_errors_truly(app: FastAPI) -> None:
+    """Drop the 422 answers FastAPI adds to every route with parameters: they name its own
+    validation body, which this hub never sends (its 422 is `ErrorBody`, declared per route)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    answer = operation.get("responses", {}).get("422", {})
+                    if "HTTPValidationError" in str(answer.get("content", "")):
+                        del operation["responses"]["422"]
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,65 @@
+"""Bodies of GET views, each rendered once per log id and kept in a bounded table.
+
+A view's bytes change only when the log moves on, so a poll between two events costs a dict
+lookup. Views are keyed by what they show (a canonical region id, never the spelling of a path),
+and the table holds at most `max_views` of them, least recently used first out, so no sequence
+of requests can grow it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import NamedTuple
+
+from tryvoha.edge.answers import JSON, Answer
+from tryvoha.edge.conditional import Validators, conditional_answer, etag_of
+
+
+class Rendered(NamedTuple):
+    body: bytes
+    etag: bytes
+    length: bytes
+    """`content-length` value, formatted once."""
+
+    def answer(
+        self,
+        validators: Validators,
+        if_none_match: bytes | None,
+        if_modified_since: bytes | None,
+        head_only: bool = False,
+        content_type: bytes = JSON,
+    ) -> Answer:
+        """200 with these bytes and validators, or 304, for a request with these conditions."""
+        headers = [(b"content-type", content_type), (b"content-length", self.length)]
+        return conditional_answer(
+            headers, self.body, self.etag, validators, if_none_match, if_modified_since, head_only
+        )
+
+
+class Bodies:
+    def __init__(self, log_id: Callable[[], int], max_views: int = 8192) -> None:
+        if max_views < 1:
+            raise ValueError("max_views must be at least 1")
+        self.log_id = log_id
+        self.max_views = max_views
+        self._views: OrderedDict[Hashable, tuple[int, Rendered]] = OrderedDict()
+
+    def get(self, key: Hashable, render: Callable[[], bytes]) -> Rendered:
+        """The view's bytes at the current log id, rendering them when the log has moved on."""
+        log_id = self.log_id()
+        views = self._views
+        found = views.get(key)
+        if found is not None and found[0] == log_id:
+            views.move_to_end(key)
+            return found[1]
+        body = render()
+        rendered = Rendered(body, etag_of(body), b"%d" % len(body))
+        views[key] = (log_id, rendered)
+        views.move_to_end(key)
+        if len(views) > self.max_views:
+            views.popitem(last=False)
+        return rendered
+
+    def __len__(self) -> int:
+        return len(self._views)

@@ -1,0 +1,86 @@
+"""Browser security headers on the map and the docs: a strict policy the pages keep to."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import httpx
+import pytest
+
+from tryvoha.api.security import map_policy, tile_source
+
+COMMON = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    parts = [p.split() for p in policy.split(";") if p.strip()]
+    return {p[0]: p[1:] for p in parts}
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/map/app.js", "/map/map.css", "/map/map.json", "/map/favicon.svg", "/map/nope"]
+)
+async def test_map_pages_and_files_carry_the_strict_policy(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    r = await client.get(path)
+    assert r.status_code == (404 if path == "/map/nope" else 200)
+    for name, value in COMMON.items():
+        assert r.headers[name] == value
+    policy = directives(r.headers["content-security-policy"])
+    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    assert policy["img-src"] == ["'self'"] and policy["connect-src"] == ["'self'"]
+    assert policy["require-trusted-types-for"] == ["'script'"]
+    assert not any("unsafe" in v for values in policy.values() for v in values)
+    again = await client.get(path, headers={"If-None-Match": r.headers.get("etag", "-")})
+    assert "content-security-policy" in again.headers  # 304s too
+
+
+async def test_the_map_page_has_no_inline_code(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/", headers={"Accept-Encoding": "identity"})).text
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "inline script"
+    assert "<style" not in page and " style=" not in page and "data:" not in page
+    assert not re.search(r"\son[a-z]+=", page), "inline event handler"
+
+
+async def test_tile_server_allowed_when_configured(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRYVOHA_MAP_TILE_URL", "https://tiles.example.org:8443/{z}/{x}/{y}.png")
+    r = await client.get("/")
+    img = directives(r.headers["content-security-policy"])["img-src"]
+    assert img == ["'self'", "https://tiles.example.org:8443"]
+    assert (await client.get("/api/v1/map/config")).json()["tile_url"].startswith("https://tiles")
+    for hostile in ("javascript:alert(1)", "https://a.org; script-src *", "https://{s}.t.org/x"):
+        assert tile_source(hostile) == ""
+        assert "script-src 'self';" in map_policy(hostile)
+
+
+async def test_docs_policy_allows_exactly_their_inline_scripts(client: httpx.AsyncClient) -> None:
+    seen = []
+    for path in ("/docs", "/redoc"):
+        r = await client.get(path)
+        assert r.status_code == 200 and r.headers["x-frame-options"] == "DENY"
+        policy = directives(r.headers["content-security-policy"])
+        assert policy["frame-ancestors"] == ["'none'"]
+        inline = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+        seen += inline
+        for script in inline:
+            digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in policy["script-src"]
+        for src in re.findall(r'<script src="([^"]+)"', r.text):
+            assert any(src.startswith(allowed) for allowed in policy["script-src"][1:]), src
+        assert "'unsafe-inline'" not in policy["script-src"]
+    assert seen, "the Swagger page starts its viewer with an inline script"
+
+
+async def test_api_answers_are_not_pages(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/status/compact")
+    assert "content-security-policy" not in r.headers
