@@ -18,39 +18,65 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
-from tryvoha.api import http_cache
 from tryvoha.compat import clock as compat_clock
-from tryvoha.compat import gate
+from tryvoha.edge import conditional
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
 
+
 # The adapter: the rules as the modules spell them today; when they move, re-point these lines.
-etag_of = http_cache.etag_of
-head_second = http_cache.head_second  # the log head's time in whole seconds
-last_modified = http_cache.last_modified  # the `Last-Modified` sent: (hub, now) -> datetime
+def etag_of(body: bytes) -> str:
+    return conditional.etag_of(body).decode()
+
+
+def head_second(hub: Hub) -> datetime:
+    """The log head's time in whole seconds."""
+    return conditional.HeadSecond(hub).head_second()
+
+
+def last_modified(hub: Hub, now: datetime) -> datetime:
+    """The `Last-Modified` sent at wall-clock time `now`."""
+    return conditional.HeadSecond(hub).last_modified_at(now.timestamp())
+
+
 ModifiedClock = compat_clock.ModifiedClock  # alerts.in.ua `Last-Modified`, per log id
+
+
+class _HeadAt:
+    """tryvoha's policy with the log head's second fixed at `modified`."""
+
+    def __init__(self, modified: datetime) -> None:
+        self.modified = modified
+
+    def last_modified(self) -> bytes:
+        return conditional.http_date(self.modified).encode()
+
+    def unchanged_since(self, if_modified_since: bytes) -> bool:
+        since = conditional.parse_http_date(if_modified_since)
+        return since is not None and self.modified <= since
 
 
 def rfc_304(etag: str, modified: datetime, inm: str | None = None, ims: str | None = None) -> bool:
     """The hub API's rule: is a GET with these request validators answered 304?"""
-    headers = {}
-    if inm is not None:
-        headers[b"if-none-match"] = inm.encode("latin-1")
-    if ims is not None:
-        headers[b"if-modified-since"] = ims.encode("latin-1")
-    return http_cache.is_not_modified(headers, etag, modified)
+    return conditional.is_not_modified(
+        _HeadAt(modified),
+        etag.encode("latin-1"),
+        None if inm is None else inm.encode("latin-1"),
+        None if ims is None else ims.encode("latin-1"),
+    )
 
 
 def exact_304(
     etag: str | None, last_modified_header: str, inm: str | None = None, ims: str | None = None
 ) -> bool:
     """The alerts.in.ua surface's rule."""
-    return gate._not_modified(
-        None if ims is None else ims.encode("latin-1"),
+    current = last_modified_header.encode("latin-1")
+    return conditional.is_not_modified(
+        conditional.ExactMatch(lambda: current),
+        b"" if etag is None else etag.encode("latin-1"),
         None if inm is None else inm.encode("latin-1"),
-        last_modified_header.encode("latin-1"),
-        None if etag is None else etag.encode("latin-1"),
+        None if ims is None else ims.encode("latin-1"),
     )
 
 

@@ -350,7 +350,7 @@ def test_the_upgrade_head_answers_the_key() -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 404, 405, 503, 409, 429])
 def test_http_errors_are_complete_json_answers(status: int) -> None:
-    data = frames.http_error(status, "some_code", "what went wrong", b"retry-after: 3\r\n")
+    data = frames.http_error(status, "some_code", "what went wrong", [(b"retry-after", b"3")])
     head, body = read_response(data)
     assert head.status_code == status
     headers = headers_of(head)

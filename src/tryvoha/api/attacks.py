@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.api.errors import ApiError
-from tryvoha.api.http_cache import http_date, last_modified
+from tryvoha.edge.conditional import HeadSecond, http_date
 from tryvoha.history import charts
 from tryvoha.history.attacks import check as checks
 from tryvoha.history.attacks import ledger
@@ -291,7 +291,9 @@ async def _run(request: Request, response: FastAPIResponse | None, fn: Any, *arg
         raise ApiError(422, "bad_query", str(exc)) from exc
     if response is not None and imported is not None:
         changed = from_us(imported["imported_at"]).replace(microsecond=0)
-        response.headers["Last-Modified"] = http_date(max(last_modified(hub), changed))
+        response.headers["Last-Modified"] = http_date(
+            max(HeadSecond(hub).last_modified_at(), changed)
+        )
     return result
 
 
