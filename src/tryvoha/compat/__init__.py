@@ -23,7 +23,7 @@ def install(app: FastAPI, hub: Hub, config: CompatConfig | None = None) -> Compa
     """Add both surfaces to `app`; call after the app's own middleware so the gate runs first."""
     config = config or CompatConfig()
     compat = Compat(hub=hub, config=config, clock=ModifiedClock(hub))
-    hooks = webhooks.HookStore(hub)
+    hooks = webhooks.HookStore(hub.store)
     app.include_router(alerts_in_ua.build_router(compat.clock, config.prefix))
     app.include_router(ukrainealarm.build_router())
     app.include_router(webhooks.build_router(hooks))

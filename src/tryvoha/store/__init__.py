@@ -1,4 +1,9 @@
-"""The log and its projections: SQLite embedded by default, PostgreSQL by URL."""
+"""The log and its projections: SQLite embedded by default, PostgreSQL by URL.
+
+Every table and every SQL statement of the hub lives in this package: `sql` (the log, its
+projections, tokens, meta), one module per feature beside it (`webhooks`, `compat_hooks`,
+`attacks`, `repair`), and one schema (`schema`) built by the migrations.
+"""
 
 from tryvoha.store.decode import UnreadableEvent
 from tryvoha.store.sql import (
@@ -10,7 +15,6 @@ from tryvoha.store.sql import (
     TokenRole,
     check_token_name,
     hash_token,
-    sqlite_url,
 )
 
 __all__ = [
@@ -23,5 +27,4 @@ __all__ = [
     "UnreadableEvent",
     "check_token_name",
     "hash_token",
-    "sqlite_url",
 ]

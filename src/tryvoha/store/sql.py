@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, create_engine, event, func, insert, select, update
@@ -27,6 +26,7 @@ from tryvoha.store import migrate, repair
 from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
+from tryvoha.store.url import driver_url
 
 
 class StoreConflict(Exception):
@@ -101,10 +101,6 @@ def check_token_name(name: str) -> None:
         raise ValueError("a token name has printable characters only, no surrounding spaces")
 
 
-def sqlite_url(path: str | Path) -> str:
-    return f"sqlite:///{Path(path).expanduser().resolve()}"
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -123,12 +119,14 @@ class SqlStore:
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            if self.url.drivername == "postgresql":
-                url = str(self.url.set(drivername="postgresql+psycopg"))
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(driver_url(url), pool_pre_ping=True)
         self.engine: Engine = engine
-        migrate.upgrade(engine)
-        self._last_id = self._read_last_id()
+        try:
+            migrate.upgrade(engine)
+            self._last_id = self._read_last_id()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -259,7 +257,70 @@ class SqlStore:
                 return
             after_id = batch[-1].id
 
+    def alert_events(self, alert_id: int, before_id: int) -> list[Event]:
+        """The events of alert `alert_id` before log id `before_id`, oldest first (an alert's
+        events lie between its declaration, whose id is the alert's, and its last change)."""
+        query = (
+            select(events)
+            .where(events.c.alert_id == alert_id, events.c.id >= alert_id, events.c.id < before_id)
+            .order_by(events.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [decode_event(row) for row in conn.execute(query)]
+
+    # Imported history -----------------------------------------------------------------------------
+
+    def imported_keys(self, source: str) -> set[str]:
+        """The row keys of a data set already in the log: its declarations' idempotency keys."""
+        query = select(events.c.idempotency_key).where(
+            events.c.source == source,
+            events.c.kind == EventKind.DECLARED.value,
+            events.c.idempotency_key.is_not(None),
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def any_event_from(self, source_prefix: str) -> bool:
+        """True when some event's source starts with `source_prefix` (e.g. `import:`)."""
+        query = select(events.c.id).where(events.c.source.like(source_prefix + "%")).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def alert_spans(
+        self, region_ids: Iterable[str], threat: Threat, status: AlertStatus
+    ) -> list[tuple[str, int, int | None, int]]:
+        """(region id, started µs, ended µs or None while open, alert id) of every alert of
+        these regions with this threat and status: the raw times, for bulk overlap checks."""
+        ids = list(region_ids)
+        columns = (alerts.c.region_id, alerts.c.started_at, alerts.c.ended_at, alerts.c.id)
+        found: list[tuple[str, int, int | None, int]] = []
+        for start in range(0, len(ids), 500):
+            query = select(*columns).where(
+                alerts.c.region_id.in_(ids[start : start + 500]),
+                alerts.c.threat == threat.value,
+                alerts.c.status == status.value,
+            )
+            with self.engine.connect() as conn:
+                found.extend((r, s, e, a) for r, s, e, a in conn.execute(query))
+        return found
+
     # Projections --------------------------------------------------------------------------------
+
+    def alert_columns(self, up_to_event_id: int, chunk: int) -> Iterator[Sequence[Sequence[Any]]]:
+        """The whole alerts projection as of log id `up_to_event_id`, in chunks of rows (id,
+        region_id, threat, status, started_at µs, ended_at µs or None), streamed from the
+        database so memory holds one chunk: the statistics engine's bulk load."""
+        query = select(
+            alerts.c.id,
+            alerts.c.region_id,
+            alerts.c.threat,
+            alerts.c.status,
+            alerts.c.started_at,
+            alerts.c.ended_at,
+        ).where(alerts.c.last_event_id <= up_to_event_id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            yield from result.partitions(chunk)
 
     def query_alerts(self, q: AlertQuery) -> list[Alert]:
         conditions = []
@@ -373,9 +434,14 @@ class SqlStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
-            done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
-            if done.rowcount == 0:
-                conn.execute(insert(meta).values(key=key, value=value))
+            put_meta(conn, key, value)
+
+
+def put_meta(conn: Connection, key: str, value: str) -> None:
+    """Set one `meta` value inside the caller's transaction."""
+    done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+    if done.rowcount == 0:
+        conn.execute(insert(meta).values(key=key, value=value))
 
 
 def _details_text(details: tuple[Detail, ...]) -> str:
