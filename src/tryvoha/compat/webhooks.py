@@ -126,7 +126,7 @@ def build_router(store: HookStore) -> APIRouter:
         except Unresolvable as exc:
             return compat_error(422, "host_not_found", f"webHookUrl: {exc}")
         hub: Hub = request.app.state.hub
-        done = await hub.read(store.put, token.id, url, must_exist)
+        done = await hub.write(store.put, token.id, url, must_exist)
         if not done:
             return compat_error(404, "no_subscription", "this key has no webhook to change")
         return Response(orjson.dumps({"webHookUrl": url}), media_type="application/json")
@@ -145,7 +145,7 @@ def build_router(store: HookStore) -> APIRouter:
         if token is None:
             return compat_error(401, "key_required", "webhooks need an API key in Authorization")
         hub: Hub = request.app.state.hub
-        if not await hub.read(store.remove, token.id):
+        if not await hub.write(store.remove, token.id):
             return compat_error(404, "no_subscription", "this key has no webhook")
         return Response(b"{}", media_type="application/json")
 
