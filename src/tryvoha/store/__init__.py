@@ -2,7 +2,8 @@
 
 Every table and every SQL statement of the hub lives in this package: `sql` (the log, its
 projections, tokens, meta), one module per feature beside it (`webhooks`, `compat_hooks`,
-`attacks`, `repair`), and one schema (`schema`) built by the migrations.
+`attacks`, `repair`), one schema (`schema`) built by the migrations, and the writer lock
+(`writer`) that keeps one writer per database.
 """
 
 from tryvoha.store.decode import UnreadableEvent
@@ -16,6 +17,7 @@ from tryvoha.store.sql import (
     check_token_name,
     hash_token,
 )
+from tryvoha.store.writer import WriterLock, WriterLocked, acquire_writer, writer_lock
 
 __all__ = [
     "AlertQuery",
@@ -25,6 +27,10 @@ __all__ = [
     "TokenInfo",
     "TokenRole",
     "UnreadableEvent",
+    "WriterLock",
+    "WriterLocked",
+    "acquire_writer",
     "check_token_name",
     "hash_token",
+    "writer_lock",
 ]

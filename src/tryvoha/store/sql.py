@@ -4,6 +4,10 @@ Every append is one transaction holding the event, the alerts projection row and
 record, so an acknowledged event and the answer given for it are on disk together or not at all.
 Nothing outside the ranges of `tryvoha.alerts.ranges` is written, and every row read back is
 checked against the same ranges (`tryvoha.store.decode`).
+
+The process that appends holds the database's writer lock (`tryvoha.store.writer`), handed to
+its store, which releases it on close: one writer per database. Every other store only reads
+the log (and may write the side tables: tokens, meta).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_tex
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 from tryvoha.store.url import driver_url
+from tryvoha.store.writer import WriterLock
 
 
 class StoreConflict(Exception):
@@ -110,10 +115,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlStore:
-    """One store for both databases: the same code and the same test suite run against each."""
+    """One store for both databases: the same code and the same test suite run against each.
 
-    def __init__(self, url: str) -> None:
+    `writer` is the database's writer lock, already taken (`tryvoha.store.acquire_writer`), for
+    the one process that appends; it is released with the store. None: a reader."""
+
+    def __init__(self, url: str, *, writer: WriterLock | None = None) -> None:
         self.url = make_url(url)
+        self.writer = writer
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -130,6 +139,8 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.writer is not None:
+            self.writer.release()
 
     # The log ------------------------------------------------------------------------------------
 
