@@ -138,9 +138,9 @@ def apply_import(
             conn.execute(delete(attacks).where(attacks.c.id.not_in(gone)))
         counts.covered = _apply_cover(conn, cover)
         values = {**record, **_record_counts(counts)}
-        counts.import_id = conn.execute(
-            insert(attack_imports).values(**values)
-        ).inserted_primary_key[0]
+        inserted = conn.execute(insert(attack_imports).values(**values)).inserted_primary_key
+        assert inserted is not None
+        counts.import_id = inserted[0]
     return counts
 
 

@@ -40,8 +40,8 @@ from tryvoha.store.decode import COLUMNS, UnreadableEvent, decode_event, problem
 from tryvoha.store.schema import alerts, event_quarantine, events
 from tryvoha.store.timeutil import from_us, to_us
 
-TEXT_COLUMNS = ("kind", "region_id", "threat", "status", "details", "notes", "originator")
-TEXT_COLUMNS += ("source", "idempotency_key")
+TEXT_COLUMNS: tuple[str, ...] = ("kind", "region_id", "threat", "status", "details", "notes")
+TEXT_COLUMNS += ("originator", "source", "idempotency_key")
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 CHUNK = 20_000
 
@@ -242,7 +242,7 @@ def _details(row: SimpleNamespace, changes: list[str]) -> tuple[Detail, ...]:
 
 
 def _recorded_at(row: SimpleNamespace, state: AlertState, changes: list[str]) -> datetime:
-    value = _readable(row, "recorded_at")
+    value: datetime | None = _readable(row, "recorded_at")
     if value is not None and ranges.EARLIEST <= value < ranges.LATEST:
         return value
     fallback = state.last_recorded_at or ranges.EARLIEST

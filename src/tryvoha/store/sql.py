@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, create_engine, event, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from tryvoha.alerts.commands import EventDraft
@@ -334,7 +334,7 @@ class SqlStore:
             yield from result.partitions(chunk)
 
     def query_alerts(self, q: AlertQuery) -> list[Alert]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if q.region_ids is not None:
             conditions.append(alerts.c.region_id.in_(list(q.region_ids)))
         if q.threat is not None:
@@ -399,7 +399,7 @@ class SqlStore:
         plain = "tv_" + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            token_id = conn.execute(
+            inserted = conn.execute(
                 insert(tokens).values(
                     name=name,
                     token_hash=hash_token(plain),
@@ -408,7 +408,9 @@ class SqlStore:
                     created_at=to_us(now),
                     role=role.value,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            token_id = inserted[0]
         scope_ids = None if scopes is None else tuple(scopes)
         info = TokenInfo(int(token_id), name, scope_ids, drills_only, now, None, role)
         return plain, info

@@ -131,8 +131,10 @@ class WebhookStore:
                         f"this token already holds {held} webhook subscriptions, the most one "
                         f"may (TRYVOHA_WEBHOOK_MAX_PER_TOKEN={limit}); delete one first"
                     )
-            new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key[0]
-            row = conn.execute(select(subscriptions).where(subscriptions.c.id == new_id)).one()
+            inserted = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
+            assert inserted is not None
+            query = select(subscriptions).where(subscriptions.c.id == inserted[0])
+            row = conn.execute(query).one()
         return _subscription(row)
 
     def get(self, subscription_id: int) -> Subscription | None:
