@@ -82,20 +82,20 @@ def run(url: str, label: str, args: argparse.Namespace, csv_path: Path) -> list[
         asyncio.run(import_file(hub, "official", bundled.OFFICIAL_DATA))
     store = hub.store
     t0 = time.perf_counter()
-    report = import_attacks(store.engine, csv_path)
+    report = import_attacks(store, csv_path)
     rows.append(
         (f"{label}: import {report.records:,} rows", time.perf_counter() - t0, TARGET_IMPORT)
     )
     t0 = time.perf_counter()
-    again = import_attacks(store.engine, csv_path)
+    again = import_attacks(store, csv_path)
     assert again.counts.added == again.counts.updated == 0
     rows.append(
         (f"{label}: import again (nothing changes)", time.perf_counter() - t0, TARGET_IMPORT)
     )
     engine = StatsEngine(catalogue, store)
     engine.refresh()
-    alerts = AlertRecord.of(engine, store.engine, datetime.now(UTC)) if args.alerts else None
-    e = store.engine
+    alerts = AlertRecord.of(engine, store, datetime.now(UTC)) if args.alerts else None
+    e = store
     everything = ledger.Reading("report", "all")
     national = ledger.Reading()
     queries: list[tuple[str, Callable[[], Any]]] = [
@@ -214,14 +214,14 @@ def _http(hub: Hub, url: str, path: str) -> None:
     asyncio.run(get())
 
 
-def store_size(engine: Any) -> int:
-    return ledger_store.ledger_size(engine)["attacks"]
+def store_size(store: Any) -> int:
+    return ledger_store.ledger_size(store)["attacks"]
 
 
-def _all_pages(engine: Any, reading: ledger.Reading) -> list[dict]:
+def _all_pages(store: Any, reading: ledger.Reading) -> list[dict]:
     found, cursor = [], None
     while True:
-        page = ledger.list_attacks(engine, reading, cursor, ledger.MAX_LIMIT)
+        page = ledger.list_attacks(store, reading, cursor, ledger.MAX_LIMIT)
         found += page["attacks"]
         cursor = page["next_cursor"]
         if cursor is None:

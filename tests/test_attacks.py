@@ -101,7 +101,7 @@ def _select(basis: str, since: str, until: str, national_only: bool = True) -> l
 def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStore]:
     """One SQLite store with the whole data set imported, for read-only checks."""
     store = SqlStore(f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'hub.db'}")
-    import_attacks(store.engine, ATTACKS)
+    import_attacks(store, ATTACKS)
     yield store
     store.close()
 
@@ -118,7 +118,7 @@ def _night_totals(store: SqlStore, basis: str, day: str, weapons: str | None = N
     reading = ledger.Reading(
         basis, "national", weapons, date.fromisoformat(day), date.fromisoformat(day)
     )
-    return ledger.totals(store.engine, reading, "day")["total"]
+    return ledger.totals(store, reading, "day")["total"]
 
 
 # Import -----------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_import_reads_every_row_records_the_licence_and_is_idempotent(db_url: st
     store = SqlStore(db_url)
     try:
         steps: list[tuple[str, int, int]] = []
-        first = import_attacks(store.engine, ATTACKS, progress=lambda *a: steps.append(a))
+        first = import_attacks(store, ATTACKS, progress=lambda *a: steps.append(a))
         records = len(_rows())
         assert (first.records, first.read, len(first.problems)) == (records, records, 0)
         assert first.counts.added == records and first.counts.updated == 0
@@ -138,7 +138,7 @@ def test_import_reads_every_row_records_the_licence_and_is_idempotent(db_url: st
             for r in _rows()
         }
         assert _counts(store)[:2] == (len(windows), records)
-        terms = ledger.licence(store.engine)
+        terms = ledger.licence(store)
         assert terms["licence"] == "CC BY-NC-SA 4.0"
         assert "Petro Ivaniuk" in terms["attribution"] and "Air Force" in terms["attribution"]
         june = ledger.Reading("report", "national", "shahed", date(2025, 6, 1), date(2025, 6, 30))
@@ -147,21 +147,19 @@ def test_import_reads_every_row_records_the_licence_and_is_idempotent(db_url: st
             for r in _select("report", "2025-06-01", "2025-06-30")
             if r["model"] == "Shahed-136/131"
         ]
-        assert ledger.totals(store.engine, june, "month")["total"]["launched"] == _sum(
-            shahed, "launched"
-        )
-        checked = check.check(store.engine, check.parse_period("2025-06"), "drones")
+        assert ledger.totals(store, june, "month")["total"]["launched"] == _sum(shahed, "launched")
+        checked = check.check(store, check.parse_period("2025-06"), "drones")
         [reading] = [
             r
             for r in checked["readings"]
             if (r["weapons"], r["basis"], r["sources"]) == ("attack_drone", "report", "national")
         ]
         assert reading["value"] == _sum(shahed, "launched")
-        before = ledger.totals(store.engine, ledger.Reading(sources="all"), "month")
-        again = import_attacks(store.engine, ATTACKS)
+        before = ledger.totals(store, ledger.Reading(sources="all"), "month")
+        again = import_attacks(store, ATTACKS)
         assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, records)
         assert _counts(store) == (len(windows), records, 2)
-        after = ledger.totals(store.engine, ledger.Reading(sources="all"), "month")
+        after = ledger.totals(store, ledger.Reading(sources="all"), "month")
         assert after["rows"] == before["rows"]
     finally:
         store.close()
@@ -169,7 +167,7 @@ def test_import_reads_every_row_records_the_licence_and_is_idempotent(db_url: st
 
 def test_a_changed_row_updates_in_place(tmp_path: Path, sqlite_url: str) -> None:
     store = SqlStore(sqlite_url)
-    import_attacks(store.engine, ATTACKS)
+    import_attacks(store, ATTACKS)
     rows = _rows()
     target = next(
         i
@@ -183,7 +181,7 @@ def test_a_changed_row_updates_in_place(tmp_path: Path, sqlite_url: str) -> None
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    report = import_attacks(store.engine, changed, WEAPONS)
+    report = import_attacks(store, changed, WEAPONS)
     assert (report.counts.added, report.counts.updated) == (0, 1)
     got = _night_totals(store, "report", "2025-07-04", "attack_drone")
     assert got["shot_down"] == 300 and got["lost_locally"] == _num(rows[target]["not_reach_goal"])
@@ -212,7 +210,7 @@ def test_bad_rows_are_reported_by_line_and_left_out(tmp_path: Path, sqlite_url: 
     store = SqlStore(sqlite_url)
     path = _copy_with(tmp_path, BAD_ROWS)
     first_bad = len(_rows()) + 2
-    report = import_attacks(store.engine, path, WEAPONS)
+    report = import_attacks(store, path, WEAPONS)
     reasons = {p.line: p.reason for p in report.problems}
     assert sorted(reasons) == list(range(first_bad, first_bad + len(BAD_ROWS)))
     assert "time_start is not a date" in reasons[first_bad]
@@ -226,21 +224,21 @@ def test_bad_rows_are_reported_by_line_and_left_out(tmp_path: Path, sqlite_url: 
     want = _select("report", "2025-07-04", "2025-07-04")
     assert got["launched"] == _sum(want, "launched")  # none of the bad rows counts
     with pytest.raises(AttacksFileError, match="6 rows cannot be read"):
-        import_attacks(store.engine, path, WEAPONS, strict=True)
+        import_attacks(store, path, WEAPONS, strict=True)
     assert _counts(store)[2] == 1  # the strict attempt recorded nothing
     store.close()
 
 
 def test_wrong_files_change_nothing(tmp_path: Path, db_url: str) -> None:
     store = SqlStore(db_url)
-    import_attacks(store.engine, ATTACKS)
+    import_attacks(store, ATTACKS)
     before = _counts(store)
     with pytest.raises(AttacksFileError, match="missing columns time_start, time_end, model"):
-        import_attacks(store.engine, ALERTS, WEAPONS)
+        import_attacks(store, ALERTS, WEAPONS)
     with pytest.raises(AttacksFileError, match="missing columns time_start"):
-        import_attacks(store.engine, WEAPONS, WEAPONS)  # the reference passed as the data set
+        import_attacks(store, WEAPONS, WEAPONS)  # the reference passed as the data set
     with pytest.raises(AttacksFileError, match="not the weapon reference: missing columns"):
-        import_attacks(store.engine, ATTACKS, ALERTS)
+        import_attacks(store, ATTACKS, ALERTS)
     lacking = tmp_path / "missile_attacks_daily.csv"
     with ATTACKS.open(newline="", encoding="utf-8") as src, lacking.open("w", newline="") as out:
         reader = csv.DictReader(src)
@@ -249,30 +247,30 @@ def test_wrong_files_change_nothing(tmp_path: Path, db_url: str) -> None:
         writer.writeheader()
         writer.writerows(reader)
     with pytest.raises(AttacksFileError, match="no weapon reference beside"):
-        import_attacks(store.engine, lacking)
+        import_attacks(store, lacking)
     with pytest.raises(AttacksFileError, match="missing columns destroyed"):
-        import_attacks(store.engine, lacking, WEAPONS)
+        import_attacks(store, lacking, WEAPONS)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(AttacksFileError, match="not a UTF-8 CSV"):
-        import_attacks(store.engine, binary, WEAPONS)
+        import_attacks(store, binary, WEAPONS)
     assert _counts(store) == before
     store.close()
 
 
 def test_rows_no_longer_in_the_file_are_kept_or_pruned(tmp_path: Path, sqlite_url: str) -> None:
     store = SqlStore(sqlite_url)
-    import_attacks(store.engine, ATTACKS)
+    import_attacks(store, ATTACKS)
     rows = _rows()
     shorter = tmp_path / "missile_attacks_daily.csv"
     with shorter.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows[10:])
-    kept = import_attacks(store.engine, shorter, WEAPONS)
+    kept = import_attacks(store, shorter, WEAPONS)
     assert (kept.counts.not_in_file, kept.counts.removed) == (10, 0)
     assert _counts(store)[1] == len(rows)
-    pruned = import_attacks(store.engine, shorter, WEAPONS, prune=True)
+    pruned = import_attacks(store, shorter, WEAPONS, prune=True)
     assert pruned.counts.removed == 10
     assert _counts(store)[1] == len(rows) - 10
     store.close()
@@ -299,7 +297,7 @@ def test_a_report_date_matches_the_csv(ledger_db: SqlStore, day: str) -> None:
     )
     assert got["rows"] == len(want)
     by_model = ledger.totals(
-        ledger_db.engine,
+        ledger_db,
         ledger.Reading(
             "report", "national", None, date.fromisoformat(day), date.fromisoformat(day)
         ),
@@ -334,7 +332,7 @@ def test_the_81_missile_night(ledger_db: SqlStore) -> None:
         _sum(shahed, "destroyed"),
     )
     listed = ledger.list_attacks(
-        ledger_db.engine,
+        ledger_db,
         ledger.Reading("report", "national", None, date(2023, 3, 9), date(2023, 3, 9)),
     )
     [attack] = listed["attacks"]
@@ -352,9 +350,7 @@ def test_2025_07_04_drones_and_neutralised(ledger_db: SqlStore) -> None:
     assert every["neutralised"] == sum(
         (_num(r["destroyed"]) or 0) + (_num(r["not_reach_goal"]) or 0) for r in want
     )
-    verdict = check.check(
-        ledger_db.engine, check.parse_period("2025-07-04"), "drones", "neutralised", 478
-    )
+    verdict = check.check(ledger_db, check.parse_period("2025-07-04"), "drones", "neutralised", 478)
     assert every["neutralised"] == 478
     assert "only by a reading that counts something else: every weapon" in verdict["verdict"]
 
@@ -366,9 +362,7 @@ def test_months_match_the_csv(ledger_db: SqlStore, month: str, basis: str) -> No
     since = date(y, m, 1)
     until = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
     want = _select(basis, since.isoformat(), until.isoformat())
-    doc = ledger.totals(
-        ledger_db.engine, ledger.Reading(basis, "national", None, since, until), "month"
-    )
+    doc = ledger.totals(ledger_db, ledger.Reading(basis, "national", None, since, until), "month")
     [row] = doc["rows"]
     assert row["key"] == month
     assert row["launched"] == _sum(want, "launched")
@@ -378,7 +372,7 @@ def test_months_match_the_csv(ledger_db: SqlStore, month: str, basis: str) -> No
     assert row["rows"] == len(want)
     shahed = [r for r in want if r["model"] == "Shahed-136/131"]
     got = ledger.totals(
-        ledger_db.engine, ledger.Reading(basis, "national", "shahed", since, until), "month"
+        ledger_db, ledger.Reading(basis, "national", "shahed", since, until), "month"
     )
     assert got["total"]["launched"] == _sum(shahed, "launched")
     assert got["total"]["shaheds"] == _sum(shahed, "is_shahed")
@@ -427,13 +421,11 @@ def test_all_sources_never_count_a_regional_report_twice(ledger_db: SqlStore) ->
         since, until = date(y, m, 1), date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
         chosen = [r for r in rows if since.isoformat() <= _basis(r, "report") <= until.isoformat()]
         counted = [r for r in chosen if _national(r) or not covered(r)]
-        got = ledger.totals(
-            ledger_db.engine, ledger.Reading("report", "all", None, since, until), "day"
-        )
+        got = ledger.totals(ledger_db, ledger.Reading("report", "all", None, since, until), "day")
         assert got["total"]["launched"] == _sum(counted, "launched"), month
         assert got["total"]["rows"] == len(counted)
         regional = ledger.totals(
-            ledger_db.engine, ledger.Reading("report", "regional", None, since, until), "day"
+            ledger_db, ledger.Reading("report", "regional", None, since, until), "day"
         )
         regional_rows = [r for r in chosen if _channel(r["source"]).lower() in REGIONAL]
         assert regional["total"]["launched"] == _sum(regional_rows, "launched")
@@ -444,17 +436,17 @@ def test_combined_rows_split_where_the_data_gives_the_split(ledger_db: SqlStore)
     split = ast.literal_eval(row["launched_details"])
     day = date.fromisoformat(row["time_end"][:10])
     reading = ledger.Reading("report", "national", None, day, day)
-    by_class = {g["key"]: g for g in ledger.totals(ledger_db.engine, reading, "class")["rows"]}
+    by_class = {g["key"]: g for g in ledger.totals(ledger_db, reading, "class")["rows"]}
     others = [r for r in _select("report", day.isoformat(), day.isoformat()) if r != row]
     ballistic = sum(_num(r["launched"]) or 0 for r in others if r["model"] == "Iskander-M/KN-23")
     assert by_class["ballistic"]["launched"] == split["Iskander-M/KN-23"] + ballistic
     assert by_class["mixed"]["launched"] is None  # every model of the row got its own count
     assert by_class["mixed"]["shot_down"] == _num(row["destroyed"])
-    total = ledger.totals(ledger_db.engine, reading, "day")["total"]
+    total = ledger.totals(ledger_db, reading, "day")["total"]
     assert total["launched"] == sum(_num(r["launched"]) or 0 for r in [*others, row])
     [attack] = [
         a
-        for a in ledger.list_attacks(ledger_db.engine, reading)["attacks"]
+        for a in ledger.list_attacks(ledger_db, reading)["attacks"]
         if any(w["model"] == row["model"] for w in a["weapons"])
     ]
     [weapon] = [w for w in attack["weapons"] if w["model"] == row["model"]]
@@ -463,21 +455,21 @@ def test_combined_rows_split_where_the_data_gives_the_split(ledger_db: SqlStore)
 
 def test_pages_follow_each_other_without_gaps(ledger_db: SqlStore) -> None:
     reading = ledger.Reading("report", "all", None, date(2025, 1, 1), date(2025, 3, 31))
-    whole = ledger.list_attacks(ledger_db.engine, reading, limit=500)["attacks"]
+    whole = ledger.list_attacks(ledger_db, reading, limit=500)["attacks"]
     seen, cursor = [], None
     while True:
-        page = ledger.list_attacks(ledger_db.engine, reading, cursor, limit=37)
+        page = ledger.list_attacks(ledger_db, reading, cursor, limit=37)
         seen += [a["id"] for a in page["attacks"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == [a["id"] for a in whole] and len(seen) > 37
     with pytest.raises(ledger.LedgerError, match="cursor"):
-        ledger.list_attacks(ledger_db.engine, reading, "bm90LWEtY3Vyc29y")
+        ledger.list_attacks(ledger_db, reading, "bm90LWEtY3Vyc29y")
 
 
 def test_check_reports_every_reading_of_june_2025(ledger_db: SqlStore) -> None:
-    doc = check.check(ledger_db.engine, check.parse_period("2025-06"), "drones", "launched", 5337)
+    doc = check.check(ledger_db, check.parse_period("2025-06"), "drones", "launched", 5337)
     shahed = [r for r in _rows() if r["model"] == "Shahed-136/131"]
     by_report = [r for r in shahed if _basis(r, "report")[:7] == "2025-06" and _national(r)]
     reading = {(r["weapons"], r["basis"], r["sources"]): r for r in doc["readings"]}
@@ -501,22 +493,22 @@ def test_bad_questions_name_the_problem(ledger_db: SqlStore) -> None:
         with pytest.raises(ledger.LedgerError, match=message):
             check.parse_period(text)
     with pytest.raises(ledger.LedgerError, match="unknown weapon class 'lasers'"):
-        ledger.totals(ledger_db.engine, ledger.Reading(weapons="lasers"), "month")
+        ledger.totals(ledger_db, ledger.Reading(weapons="lasers"), "month")
     with pytest.raises(ledger.LedgerError, match="is before"):
         ledger.totals(
-            ledger_db.engine, ledger.Reading(since=date(2025, 2, 1), until=date(2025, 1, 1)), "day"
+            ledger_db, ledger.Reading(since=date(2025, 2, 1), until=date(2025, 1, 1)), "day"
         )
 
 
 def test_no_ledger_is_a_clear_answer(sqlite_url: str) -> None:
     store = SqlStore(sqlite_url)
     with pytest.raises(ledger.NoLedger, match="tryvoha attacks import"):
-        ledger.totals(store.engine, ledger.Reading(), "month")
+        ledger.totals(store, ledger.Reading(), "month")
     store.close()
 
 
 def test_store_lines_add_up_to_the_rows(ledger_db: SqlStore) -> None:
-    lines = ledger_store.lines_of_period(ledger_db.engine, "2014-01-01", "2099-12-31")
+    lines = ledger_store.lines_of_period(ledger_db, "2014-01-01", "2099-12-31")
     by_row: dict[int, int] = defaultdict(int)
     for line in lines:
         by_row[line["row_id"]] += line["launched"] or 0

@@ -89,7 +89,7 @@ def prepared(
     hub = Hub(catalogue, SqlStore(f"sqlite:///{path}"))
     hub.load()
     asyncio.run(import_file(hub, "official", subset, permanent=False))
-    import_attacks(hub.store.engine, ATTACKS)
+    import_attacks(hub.store, ATTACKS)
     hub.close()
     return path
 

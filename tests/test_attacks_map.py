@@ -56,7 +56,7 @@ def ledger_server(tmp_path_factory: pytest.TempPathFactory, browser) -> Iterator
     hub = Hub(load_catalogue(), SqlStore(server.db_url))
     hub.load()
     run_async(import_file(hub, "official", _subset(folder), permanent=False))
-    import_attacks(hub.store.engine, ATTACKS)
+    import_attacks(hub.store, ATTACKS)
     hub.close()
     server.start()
     yield server

@@ -20,8 +20,7 @@ from tryvoha.cli import app as cli
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore, UnreadableEvent, repair
-from tryvoha.store.repair import event_quarantine
-from tryvoha.store.schema import alerts, events
+from tryvoha.store.schema import alerts, event_quarantine, events
 
 from .conftest import start_live_hub
 

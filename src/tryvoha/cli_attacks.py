@@ -113,7 +113,7 @@ def _alert_record(store: Any) -> Any:
     engine = StatsEngine(load_catalogue(), store)
     with err.status("Reading the alert record…"):
         engine.refresh()
-    return AlertRecord.of(engine, store.engine, datetime.now(UTC))
+    return AlertRecord.of(engine, store, datetime.now(UTC))
 
 
 def _day(value: datetime | None) -> date | None:
@@ -201,7 +201,7 @@ def attacks(
     found: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = _answer(ledger.list_attacks, store.engine, reading, cursor, ledger.MAX_LIMIT)
+        page = _answer(ledger.list_attacks, store, reading, cursor, ledger.MAX_LIMIT)
         found.extend(page["attacks"])
         cursor = page["next_cursor"]
         if cursor is None:
@@ -327,13 +327,11 @@ def import_(
                 label = "Read" if stage == "read" else "Written"
                 bar.update(task, description=f"{label}: {path.name}", completed=done, total=total)
 
-            report = import_attacks(
-                store.engine, path, weapons, progress=step, strict=strict, prune=prune
-            )
+            report = import_attacks(store, path, weapons, progress=step, strict=strict, prune=prune)
     except AttacksFileError as exc:
         store.close()
         raise _fail(f"{exc} (nothing was imported)") from None
-    terms = ledger.licence(store.engine)
+    terms = ledger.licence(store)
     store.close()
     for problem in report.problems[:show]:
         err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")
@@ -403,14 +401,14 @@ def totals(
     reading = ledger.Reading(basis.value, sources.value, weapons, _day(since), _day(until))
     timed = by.value in ("day", "night", "month", "year")
     _answer(reading.filters)
-    _answer(ledger.licence, store.engine)
+    _answer(ledger.licence, store)
     alerts = _alert_record(store) if timed or chart is not None else None
-    doc = _answer(ledger.totals, store.engine, reading, by.value, alerts if timed else None)
+    doc = _answer(ledger.totals, store, reading, by.value, alerts if timed else None)
     if chart is not None:
         fmt = chart.suffix.lstrip(".").lower()
         if fmt not in charts.FORMATS:
             raise _fail(f"--chart must end in .png or .svg, not {chart.name!r}")
-        data = _answer(ledger.monthly_chart_data, store.engine, reading, alerts)
+        data = _answer(ledger.monthly_chart_data, store, reading, alerts)
         title = f"Air Force tallies by month ({sources.value} reports) beside alert hours"
         chart.write_bytes(charts.attacks_monthly_chart(data, title, fmt))
         err.print(f"Chart written to {chart}")
@@ -486,7 +484,7 @@ def check(
     what = chosen[0] if chosen else "all"
     store = _engine(db)
     doc = _answer(
-        lambda: checks.check(store.engine, checks.parse_period(period), what, figure.value, quoted)
+        lambda: checks.check(store, checks.parse_period(period), what, figure.value, quoted)
     )
     store.close()
     if as_json:
@@ -550,12 +548,12 @@ def wave(
     from tryvoha.store import attacks as ledger_store
 
     store = _engine(db)
-    terms = _answer(ledger.licence, store.engine)
-    found = ledger_store.get_attacks(store.engine, [attack_id])
+    terms = _answer(ledger.licence, store)
+    found = ledger_store.get_attacks(store, [attack_id])
     if not found:
         store.close()
         raise _fail(f"no attack with id {attack_id}")
-    doc = ledger.attack_doc(found[0], ledger_store.rows_of(store.engine, [attack_id])[attack_id])
+    doc = ledger.attack_doc(found[0], ledger_store.rows_of(store, [attack_id])[attack_id])
     waved = wave_of(_alert_record(store), found[0])
     store.close()
     if as_json:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tryvoha.alerts.model import Threat
@@ -28,13 +29,19 @@ err = Console(stderr=True)
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite file.")]
 
 
-def _open_hub(db: str | None) -> Any:
+def _open_hub(db: str | None, what: str) -> Any:
+    """A hub that writes the log: refused (exit 2) while another process writes it."""
     from tryvoha.hub import Hub
     from tryvoha.regions import load_catalogue
-    from tryvoha.store import SqlStore
+    from tryvoha.store import SqlStore, WriterLocked, acquire_writer
 
     settings = Settings() if db is None else Settings(db=db)
-    hub = Hub(load_catalogue(), SqlStore(settings.db_url))
+    try:
+        writer = acquire_writer(settings.db_url, what)
+    except WriterLocked as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    hub = Hub(load_catalogue(), SqlStore(settings.db_url, writer=writer))
     with err.status("Reading the log…"):
         hub.load()
     return hub
@@ -44,7 +51,7 @@ def _import(dataset: str, path: Path, db: str | None, show: int) -> None:
     if not path.exists():
         err.print(f"[red]No such file: {path}[/]")
         raise typer.Exit(2)
-    hub = _open_hub(db)
+    hub = _open_hub(db, "tryvoha import")
     try:
         report = bundled.import_with_progress(hub, dataset, path, err, f"Importing {path.name}")
     except ValueError as exc:
@@ -146,7 +153,7 @@ def replay(
         raise typer.Exit(2)
     if db is None:
         db = str(Path(tempfile.mkdtemp(prefix="tryvoha-replay-")) / "demo.db")
-    hub = _open_hub(db)
+    hub = _open_hub(db, "tryvoha replay")
     try:
         rp.claim_demo_log(hub.store, force)
     except rp.NotADemoLog as exc:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tryvoha.config import Settings
-from tryvoha.store import SqlStore, UnreadableEvent, repair
+from tryvoha.store import SqlStore, UnreadableEvent, WriterLocked, acquire_writer, repair
 
 app = typer.Typer(
     help="Check the log for rows the hub cannot read back, and repair them (keeping originals).",
@@ -40,9 +40,18 @@ def refusal(problem: UnreadableEvent, db: str) -> str:
     )
 
 
-def _store(db: str | None) -> tuple[SqlStore, str]:
+def _store(db: str | None, writer: str | None = None) -> tuple[SqlStore, str]:
+    """The store; with `writer` (the command), holding the writer lock, refused (exit 2) while
+    another process writes the log."""
     settings = Settings() if db is None else Settings(db=db)
-    return SqlStore(settings.db_url), settings.db
+    if writer is None:
+        return SqlStore(settings.db_url), settings.db
+    try:
+        lock = acquire_writer(settings.db_url, writer)
+    except WriterLocked as exc:
+        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    return SqlStore(settings.db_url, writer=lock), settings.db
 
 
 @app.command()
@@ -93,7 +102,7 @@ def repair_command(
 
     Example: tryvoha log repair --db tryvoha.db --dry-run
     """
-    store, _ = _store(db)
+    store, _ = _store(db, None if dry_run else "tryvoha log repair")
     try:
         with err.status("Reading every row of the log…"):
             repairs = repair.repair(store.engine, dry_run=dry_run)

@@ -102,6 +102,12 @@ class Hub:
         """Run a store read off the event loop, never queued behind a write."""
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
 
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store write other than an append (meta, subscriptions) off the event loop, in
+        the writer's thread: every write leaves from there, none from the reader pool, so on
+        SQLite no two of them wait on each other's database lock."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
     # Writing ------------------------------------------------------------------------------------
 
     async def submit(

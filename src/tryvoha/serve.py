@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
+from rich.markup import escape
 
 from tryvoha.api.app import create_app
 from tryvoha.channels.streams.workers import start_followers
@@ -20,14 +21,15 @@ from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
 from tryvoha.signing.hub import start_signing
 from tryvoha.signing.keys import KeyFileError
-from tryvoha.store import SqlStore, UnreadableEvent
+from tryvoha.store import SqlStore, UnreadableEvent, WriterLocked, acquire_writer
 
 
 def open_hub(settings: Settings, console: Console | None = None) -> Hub:
     console = console or Console(stderr=True)
     with console.status("Loading regions and the log…"):
         catalogue = load_catalogue()
-        store = SqlStore(settings.db_url)
+        writer = acquire_writer(settings.db_url, "tryvoha serve")  # WriterLocked: one writer
+        store = SqlStore(settings.db_url, writer=writer)
         hub = Hub(catalogue, store)
         try:
             hub.load()
@@ -67,8 +69,8 @@ def serve(settings: Settings, console: Console | None = None) -> None:
     try:
         webhook_config = WebhookConfig()  # settings from the environment, checked before start
         hub = open_hub(settings, console)
-    except (ValueError, KeyFileError) as exc:
-        console.print(f"[bold red]Cannot start:[/] {exc}")
+    except (ValueError, KeyFileError, WriterLocked) as exc:
+        console.print(f"[bold red]Cannot start:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
     app = create_app(hub, settings)
     app.state.webhook_config = webhook_config

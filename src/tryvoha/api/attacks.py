@@ -275,16 +275,16 @@ async def _alerts(request: Request) -> AlertRecord:
         await hub.read(engine.refresh)
     cached = getattr(request.app.state, "alert_record_spans", None)
     if cached is None or cached[0] != engine.log_id:
-        cached = (engine.log_id, await hub.read(store.alert_record_spans, hub.store.engine))
+        cached = (engine.log_id, await hub.read(store.alert_record_spans, hub.store))
         request.app.state.alert_record_spans = cached
-    return AlertRecord.of(engine, hub.store.engine, hub.clock(), cached[1])
+    return AlertRecord.of(engine, hub.store, hub.clock(), cached[1])
 
 
 async def _run(request: Request, response: FastAPIResponse | None, fn: Any, *args: Any) -> Any:
     hub = _hub(request)
     try:
         result = await hub.read(lambda: fn(*args))
-        imported = await hub.read(store.latest_import, hub.store.engine)
+        imported = await hub.read(store.latest_import, hub.store)
     except ledger.NoLedger as exc:
         raise ApiError(404, "no_ledger", str(exc)) from exc
     except ledger.LedgerError as exc:
@@ -337,8 +337,8 @@ async def list_attacks(
 ) -> Any:
     """Oldest first; one attack per report window and reporting account, with its weapons."""
     reading = ledger.Reading(basis, sources, weapons, since, until)
-    engine = _hub(request).store.engine
-    return await _run(request, response, ledger.list_attacks, engine, reading, cursor, limit)
+    db = _hub(request).store
+    return await _run(request, response, ledger.list_attacks, db, reading, cursor, limit)
 
 
 @router.get("/totals", response_model=Totals, responses=ERRORS, summary="Totals by group")
@@ -359,8 +359,8 @@ async def totals(
     the alert hours of the same period beside them."""
     reading = ledger.Reading(basis, sources, weapons, since, until)
     alerts = await _alerts(request) if by in ("day", "night", "month", "year") else None
-    engine = _hub(request).store.engine
-    return await _run(request, response, ledger.totals, engine, reading, by, alerts)
+    db = _hub(request).store
+    return await _run(request, response, ledger.totals, db, reading, by, alerts)
 
 
 @router.get("/check", response_model=Check, responses=ERRORS, summary="Check a quoted figure")
@@ -379,10 +379,10 @@ async def check(
     quoted: Annotated[int | None, Query(ge=0, le=checks.MAX_QUOTED)] = None,
 ) -> Any:
     """What the data gives under every reading, and how far the quoted figure is from each."""
-    engine = _hub(request).store.engine
+    db = _hub(request).store
 
     def run() -> dict[str, Any]:
-        return checks.check(engine, checks.parse_period(period), what, figure, quoted)
+        return checks.check(db, checks.parse_period(period), what, figure, quoted)
 
     return await _run(request, response, run)
 
@@ -399,8 +399,8 @@ async def night(
         raise ApiError(
             422, "bad_query", f"night must be from {ledger.FIRST_DAY} to {ledger.LAST_DAY}"
         )
-    engine = _hub(request).store.engine
-    return await _run(request, response, ledger.night_tally, engine, night, sources)
+    db = _hub(request).store
+    return await _run(request, response, ledger.night_tally, db, night, sources)
 
 
 @router.get("/source", response_model=Source, summary="Whether a ledger is imported, its terms")
@@ -411,9 +411,9 @@ async def source(request: Request, response: FastAPIResponse) -> Any:
     alerts = await _alerts(request)
 
     def run() -> dict[str, Any]:
-        base = {"alert_record": alerts.describe(), **store.ledger_size(hub.store.engine)}
+        base = {"alert_record": alerts.describe(), **store.ledger_size(hub.store)}
         try:
-            return {"imported": True, **ledger.licence(hub.store.engine), **base}
+            return {"imported": True, **ledger.licence(hub.store), **base}
         except ledger.NoLedger as exc:
             return {"imported": False, "message": str(exc), **base}
 
@@ -438,8 +438,8 @@ async def monthly_chart(
         raise ApiError(404, "unknown_format", f"charts come as png or svg, not {fmt[:10]!r}")
     reading = ledger.Reading(basis, sources, weapons, since, until)
     alerts = await _alerts(request)
-    engine = _hub(request).store.engine
-    data = await _run(request, None, ledger.monthly_chart_data, engine, reading, alerts)
+    db = _hub(request).store
+    data = await _run(request, None, ledger.monthly_chart_data, db, reading, alerts)
     title = f"Air Force tallies by month ({sources} reports) beside alert hours"
     body = await asyncio.to_thread(charts.attacks_monthly_chart, data, title, fmt)
     return Response(body, media_type=charts.FORMATS[fmt])
@@ -458,11 +458,11 @@ async def attack(
     alerts = await _alerts(request)
 
     def run() -> dict[str, Any]:
-        terms = ledger.licence(hub.store.engine)
-        found = store.get_attacks(hub.store.engine, [attack_id])
+        terms = ledger.licence(hub.store)
+        found = store.get_attacks(hub.store, [attack_id])
         if not found:
             raise ApiError(404, "unknown_attack", f"no attack with id {attack_id}")
-        doc = ledger.attack_doc(found[0], store.rows_of(hub.store.engine, [attack_id])[attack_id])
+        doc = ledger.attack_doc(found[0], store.rows_of(hub.store, [attack_id])[attack_id])
         return {
             "attack": doc,
             "wave": wave(alerts, found[0]),

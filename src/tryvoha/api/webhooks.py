@@ -33,9 +33,9 @@ from tryvoha.channels.webhooks import (
     WebhookDispatcher,
     check_url,
 )
-from tryvoha.channels.webhooks.store import Delivery
 from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
+from tryvoha.store.webhooks import Delivery
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 OperatorActor = Annotated[Actor, Depends(operator)]

@@ -36,7 +36,7 @@ def install(
     ukrainealarm views carry the same validators as tryvoha's."""
     config = config or CompatConfig()
     compat = Compat(hub, config, ModifiedClock(hub), bodies=bodies, fresh=fresh)
-    hooks = webhooks.HookStore(hub)
+    hooks = webhooks.HookStore(hub.store)
     app.include_router(alerts_in_ua.build_router(compat.clock, config.prefix))
     app.include_router(ukrainealarm.build_router())
     app.include_router(webhooks.build_router(hooks))

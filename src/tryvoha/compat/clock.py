@@ -64,7 +64,7 @@ class ModifiedClock:
     async def _write(self) -> None:
         while self._unsaved is not None:
             record, self._unsaved = self._unsaved, None
-            await self.hub.read(self.hub.store.set_meta, META_KEY, record)
+            await self.hub.write(self.hub.store.set_meta, META_KEY, record)
 
     def meta_time(self) -> str:
         """`meta.last_updated_at`: the same instant, as alerts.in.ua writes it."""

@@ -16,13 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, delete, insert, select
-from sqlalchemy import update as sql_update
 
 from tryvoha.alerts.model import Event, EventKind
 from tryvoha.alerts.wire import iso
@@ -35,70 +31,9 @@ from tryvoha.compat.levels import UA_ALERT_TYPES
 from tryvoha.compat.schemas import WEBHOOK_BODY, Empty, UaWebhook, documented
 from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
-from tryvoha.store.timeutil import to_us
+from tryvoha.store.compat_hooks import Hook, HookStore
 
 log = logging.getLogger(__name__)
-metadata = MetaData()
-compat_webhooks = Table(
-    "compat_webhooks",
-    metadata,
-    Column("token_id", Integer, primary_key=True, autoincrement=False),
-    Column("url", Text, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Hook:
-    token_id: int
-    url: str
-
-
-class HookStore:
-    """Subscriptions in the hub's database (migration `0601_compat_webhooks`)."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.engine = hub.store.engine
-        self.any = bool(self.all())
-        """False while nobody subscribed: then a change costs no database read at all."""
-
-    def get(self, token_id: int) -> Hook | None:
-        query = select(compat_webhooks).where(compat_webhooks.c.token_id == token_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else Hook(row.token_id, row.url)
-
-    def all(self) -> list[Hook]:
-        with self.engine.connect() as conn:
-            return [Hook(r.token_id, r.url) for r in conn.execute(select(compat_webhooks))]
-
-    def put(self, token_id: int, url: str, must_exist: bool) -> bool:
-        now = to_us(datetime.now(UTC))
-        table = compat_webhooks
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                sql_update(table)
-                .where(table.c.token_id == token_id)
-                .values(url=url, updated_at=now)
-            ).rowcount
-            if changed:
-                return True
-            if must_exist:
-                return False
-            conn.execute(
-                insert(table).values(token_id=token_id, url=url, created_at=now, updated_at=now)
-            )
-        self.any = True
-        return True
-
-    def remove(self, token_id: int) -> bool:
-        with self.engine.begin() as conn:
-            table = compat_webhooks
-            removed = conn.execute(delete(table).where(table.c.token_id == token_id)).rowcount > 0
-        self.any = bool(self.all())
-        return removed
 
 
 def payloads(hub: Hub, event: Event) -> list[bytes]:
@@ -192,7 +127,7 @@ def build_router(store: HookStore) -> APIRouter:
         except Unresolvable as exc:
             return compat_error(422, "host_not_found", f"webHookUrl: {exc}")
         hub: Hub = request.app.state.hub
-        done = await hub.read(store.put, token.id, url, must_exist)
+        done = await hub.write(store.put, token.id, url, must_exist)
         if not done:
             return compat_error(404, "no_subscription", "this key has no webhook to change")
         return Response(orjson.dumps({"webHookUrl": url}), media_type="application/json")
@@ -225,7 +160,7 @@ def build_router(store: HookStore) -> APIRouter:
         if token is None:
             return compat_error(401, "key_required", "webhooks need an API key in Authorization")
         hub: Hub = request.app.state.hub
-        if not await hub.read(store.remove, token.id):
+        if not await hub.write(store.remove, token.id):
             return compat_error(404, "no_subscription", "this key has no webhook")
         return Response(b"{}", media_type="application/json")
 

@@ -1,10 +1,10 @@
 """The statistics engine: a columnar copy of the alerts projection in DuckDB.
 
 DuckDB's SQLite and PostgreSQL scanners are extensions it downloads on first use, which a
-self-hosted hub cannot count on; so the engine reads the store's `alerts` table once through the
-store's own connection (a few integer columns, regions as tree indexes) and keeps up with the log
-by folding only the events appended since. Every statistic is then one SQL query over an
-in-memory, oblast-sorted table.
+self-hosted hub cannot count on; so the engine reads the store's alerts projection once through
+the store (`SqlStore.alert_columns`: a few integer columns, regions as tree indexes) and keeps
+up with the log by folding only the events appended since. Every statistic is then one SQL query
+over an in-memory, oblast-sorted table.
 
 Concurrency: a DuckDB connection serves one call at a time and refuses a second, so every thread
 that reads gets its own cursor (a connection to the same database), and a statistic made of
@@ -24,13 +24,11 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import select
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.history import kyiv
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
-from tryvoha.store.schema import alerts
 from tryvoha.store.timeutil import to_us
 
 LEVEL_CODE = {Level.COUNTRY: 0, Level.OBLAST: 1, Level.RAION: 2, Level.HROMADA: 3}
@@ -166,19 +164,7 @@ class StatsEngine:
         """Read the whole alerts projection of the store (the first time, or after a gap)."""
         assert self.store is not None
         log_id = self.store.last_event_id
-        query = select(
-            alerts.c.id,
-            alerts.c.region_id,
-            alerts.c.threat,
-            alerts.c.status,
-            alerts.c.started_at,
-            alerts.c.ended_at,
-        ).where(alerts.c.last_event_id <= log_id)
-        parts: list[tuple[np.ndarray, ...]] = []
-        with self.store.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-            for rows in result.partitions(chunk):
-                parts.append(self._columns(rows))
+        parts = [self._columns(rows) for rows in self.store.alert_columns(log_id, chunk)]
         if parts:
             cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
         else:

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import and_, select
-
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import AlertStatus, EventKind, Threat
 from tryvoha.history.sources import (
@@ -29,7 +27,6 @@ from tryvoha.history.sources import (
     source_of,
 )
 from tryvoha.hub import Hub
-from tryvoha.store.schema import alerts, events
 from tryvoha.store.timeutil import to_us
 
 BATCH_ROWS = 10_000
@@ -117,7 +114,7 @@ async def import_file(
     rows, problems = read_rows(dataset, path, hub)
     report = ImportReport(dataset, rows=len(rows) + len(problems), problems=problems)
     source = source_of(dataset)
-    done = await hub.read(_imported_keys, hub, source)
+    done = await hub.read(hub.store.imported_keys, source)
     fresh = [r for r in rows if r.key not in done]
     report.already = len(rows) - len(fresh)
     accepted, overlaps = await hub.read(_without_overlaps, hub, fresh)
@@ -216,16 +213,6 @@ def _permanent_drafts(
     return drafts
 
 
-def _imported_keys(hub: Hub, source: str) -> set[str]:
-    query = select(events.c.idempotency_key).where(
-        events.c.source == source,
-        events.c.kind == EventKind.DECLARED.value,
-        events.c.idempotency_key.is_not(None),
-    )
-    with hub.store.engine.connect() as conn:
-        return set(conn.execute(query).scalars())
-
-
 def _without_overlaps(
     hub: Hub, rows: list[HistoryRow]
 ) -> tuple[list[HistoryRow], list[RowProblem]]:
@@ -280,29 +267,19 @@ _OPEN = 2**62
 
 
 def _existing_intervals(hub: Hub, region_ids: list[str]) -> dict[str, list[tuple[int, int, int]]]:
+    """(start, end, alert id) of the log's actual air-raid alerts of these places (µs; an open
+    alert ends at `_OPEN`)."""
     out: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for start in range(0, len(region_ids), 500):
-        chunk = region_ids[start : start + 500]
-        query = select(
-            alerts.c.region_id, alerts.c.started_at, alerts.c.ended_at, alerts.c.id
-        ).where(
-            and_(
-                alerts.c.region_id.in_(chunk),
-                alerts.c.threat == Threat.AIR_RAID.value,
-                alerts.c.status == AlertStatus.ACTUAL.value,
-            )
-        )
-        with hub.store.engine.connect() as conn:
-            for region_id, started, ended, alert_id in conn.execute(query):
-                out[region_id].append((started, _OPEN if ended is None else ended, alert_id))
+    for region_id, started, ended, alert_id in hub.store.alert_spans(
+        region_ids, Threat.AIR_RAID, AlertStatus.ACTUAL
+    ):
+        out[region_id].append((started, _OPEN if ended is None else ended, alert_id))
     return out
 
 
 def has_imported_history(hub: Hub) -> bool:
     """True when the log holds any imported (non-live) event."""
-    query = select(events.c.id).where(events.c.source.like("import:%")).limit(1)
-    with hub.store.engine.connect() as conn:
-        return conn.execute(query).first() is not None
+    return hub.store.any_event_from("import:")
 
 
 __all__ = [

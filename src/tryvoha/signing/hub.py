@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from tryvoha.alerts.model import Event
 from tryvoha.alerts.wire import event_doc
 from tryvoha.config import Settings
@@ -24,6 +22,7 @@ from tryvoha.hub import Hub
 from tryvoha.signing.capkey import CapKeySource
 from tryvoha.signing.keys import KeyFileError, Keyring
 from tryvoha.signing.signer import DEFAULT_TTL, WEBHOOK_HEADER, EventSigner
+from tryvoha.store.url import database_of
 
 log = logging.getLogger(__name__)
 _signers: weakref.WeakKeyDictionary[Hub, EventSigner] = weakref.WeakKeyDictionary()
@@ -37,17 +36,11 @@ def key_directory(settings: Settings) -> Path:
     database server: two logs must never share a hub id."""
     if settings.keys:
         return Path(settings.keys).expanduser()
-    url = make_url(settings.db_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        db = Path(url.database).expanduser()
-        return db.with_name(db.stem + ".keys")
+    db = database_of(settings.db_url)
+    if db.file is not None:
+        return db.file.with_name(db.file.stem + ".keys")
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    name = "-".join(
-        str(part)
-        for part in (url.get_backend_name(), url.host or "local", url.port, url.database)
-        if part
-    )
-    return Path(data) / "tryvoha" / "keys" / re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return Path(data) / "tryvoha" / "keys" / re.sub(r"[^A-Za-z0-9._-]", "_", db.label)
 
 
 def signature_ttl() -> timedelta:

@@ -1,4 +1,10 @@
-"""The log and its projections: SQLite embedded by default, PostgreSQL by URL."""
+"""The log and its projections: SQLite embedded by default, PostgreSQL by URL.
+
+Every table and every SQL statement of the hub lives in this package: `sql` (the log, its
+projections, tokens, meta), one module per feature beside it (`webhooks`, `compat_hooks`,
+`attacks`, `repair`), one schema (`schema`) built by the migrations, and the writer lock
+(`writer`) that keeps one writer per database.
+"""
 
 from tryvoha.store.decode import UnreadableEvent
 from tryvoha.store.sql import (
@@ -10,8 +16,8 @@ from tryvoha.store.sql import (
     TokenRole,
     check_token_name,
     hash_token,
-    sqlite_url,
 )
+from tryvoha.store.writer import WriterLock, WriterLocked, acquire_writer, writer_lock
 
 __all__ = [
     "AlertQuery",
@@ -21,7 +27,10 @@ __all__ = [
     "TokenInfo",
     "TokenRole",
     "UnreadableEvent",
+    "WriterLock",
+    "WriterLocked",
+    "acquire_writer",
     "check_token_name",
     "hash_token",
-    "sqlite_url",
+    "writer_lock",
 ]

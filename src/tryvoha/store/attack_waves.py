@@ -28,19 +28,22 @@ def alerts_around(
 ) -> dict[str, np.ndarray]:
     """Every alert active at some moment of (since, until): id, region, oblast, level (1 oblast,
     2 raion, 3 hromada), started, ended (an open alert runs until now), oldest first."""
-    return engine.fetch(
+    found: dict[str, np.ndarray] = engine.fetch(
         f"""SELECT id, region, oblast, level, started, coalesce(ended, ?) AS ended FROM alerts
         WHERE {_BASE} AND started < ? AND coalesce(ended, ?) > ?
         ORDER BY started, id""",
         [now_us, now_us, PERMANENT_US, until_us, now_us, since_us],
         numpy=True,
     )
+    return found
 
 
-def oblast_pieces(engine: StatsEngine, since_us: int, until_us: int, now_us: int) -> dict:
+def oblast_pieces(
+    engine: StatsEngine, since_us: int, until_us: int, now_us: int
+) -> dict[str, np.ndarray]:
     """Each oblast's time under alert in (since, until) as disjoint pieces (`oblast`, `s`, `e`):
     its alerts of every level merged, so time covered by several counts once."""
-    return engine.fetch(
+    found: dict[str, np.ndarray] = engine.fetch(
         f"""
         WITH ob AS (
             SELECT oblast, started AS s, coalesce(ended, ?) AS e FROM alerts
@@ -56,3 +59,4 @@ def oblast_pieces(engine: StatsEngine, since_us: int, until_us: int, now_us: int
         [now_us, now_us, PERMANENT_US, until_us, now_us, since_us],
         numpy=True,
     )
+    return found

@@ -32,7 +32,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from tryvoha.store.schema import (
     alerts,
@@ -42,6 +42,7 @@ from tryvoha.store.schema import (
     attack_rows,
     attacks,
 )
+from tryvoha.store.sql import SqlStore
 
 CHUNK = 500
 DAY_COLUMNS = {"report": "report_day", "start": "start_day", "night": "night_day"}
@@ -109,7 +110,7 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
 
 
 def apply_import(
-    engine: Engine,
+    store: SqlStore,
     *,
     models: Sequence[dict[str, Any]],
     attack_records: Sequence[dict[str, Any]],
@@ -125,7 +126,7 @@ def apply_import(
     `rows` carry `attack_key` (the key of their attack in `attack_records`); `parts` maps a row
     key to its split parts. `cover` decides every row's `covered_by` over the whole ledger."""
     counts = WriteCounts()
-    with engine.begin() as conn:
+    with store.engine.begin() as conn:
         conn.execute(delete(attack_models))
         if models:
             conn.execute(insert(attack_models), list(models))
@@ -137,9 +138,9 @@ def apply_import(
             conn.execute(delete(attacks).where(attacks.c.id.not_in(gone)))
         counts.covered = _apply_cover(conn, cover)
         values = {**record, **_record_counts(counts)}
-        counts.import_id = conn.execute(
-            insert(attack_imports).values(**values)
-        ).inserted_primary_key[0]
+        inserted = conn.execute(insert(attack_imports).values(**values)).inserted_primary_key
+        assert inserted is not None
+        counts.import_id = inserted[0]
     return counts
 
 
@@ -269,22 +270,22 @@ def _apply_cover(
 # Reading ----------------------------------------------------------------------------------------
 
 
-def latest_import(engine: Engine) -> dict[str, Any] | None:
+def latest_import(store: SqlStore) -> dict[str, Any] | None:
     query = select(attack_imports).order_by(attack_imports.c.id.desc()).limit(1)
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return None if row is None else dict(row._mapping)
 
 
-def ledger_size(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
+def ledger_size(store: SqlStore) -> dict[str, int]:
+    with store.engine.connect() as conn:
         n_attacks = conn.execute(select(func.count()).select_from(attacks)).scalar_one()
         n_rows = conn.execute(select(func.count()).select_from(attack_rows)).scalar_one()
     return {"attacks": int(n_attacks), "rows": int(n_rows)}
 
 
 def list_attacks(
-    engine: Engine, f: Filters, after: tuple[int, int] | None = None, limit: int = 100
+    store: SqlStore, f: Filters, after: tuple[int, int] | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Attacks with at least one row the filters select, by window start then id; `after` is
     the (starts_at, id) of the last attack of the previous page."""
@@ -302,7 +303,7 @@ def list_attacks(
     query = (
         select(attacks).where(*conditions).order_by(attacks.c.starts_at, attacks.c.id).limit(limit)
     )
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         return _dicts(conn.execute(query))
 
 
@@ -341,21 +342,21 @@ def _line_filters(f: Filters, lines: Any) -> list[Any]:
     return out
 
 
-def get_attacks(engine: Engine, attack_ids: Iterable[int]) -> list[dict[str, Any]]:
+def get_attacks(store: SqlStore, attack_ids: Iterable[int]) -> list[dict[str, Any]]:
     ids = list(attack_ids)
     found: list[dict[str, Any]] = []
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         for start in range(0, len(ids), CHUNK):
             query = select(attacks).where(attacks.c.id.in_(ids[start : start + CHUNK]))
             found.extend(_dicts(conn.execute(query)))
     return found
 
 
-def rows_of(engine: Engine, attack_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def rows_of(store: SqlStore, attack_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Each attack's rows (in file order), each with its split `parts` (possibly empty)."""
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in attack_ids}
     ids = list(attack_ids)
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             query = (
@@ -420,7 +421,7 @@ def _lines() -> Any:
     return union_all(whole, pieces, rest).subquery("lines")
 
 
-def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list[dict[str, Any]]:
+def totals(store: SqlStore, f: Filters, by: str, then: str | None = None) -> list[dict[str, Any]]:
     """Sums of every figure per group: a day, month or year of the chosen date basis, a weapon
     class or model, a reporter or reporting level; `all` gives one row for everything. `then`
     splits each group again (e.g. month, then class) into `key2`."""
@@ -461,12 +462,12 @@ def totals(engine: Engine, f: Filters, by: str, then: str | None = None) -> list
     if by != "all":
         grouping = [key] if then is None else [key, keys[then]]
         query = query.group_by(*grouping).order_by(*grouping)
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         found = _dicts(conn.execute(query))
     return [row for row in found if row["rows"]]
 
 
-def lines_of_period(engine: Engine, since: str, until: str) -> list[dict[str, Any]]:
+def lines_of_period(store: SqlStore, since: str, until: str) -> list[dict[str, Any]]:
     """Every line (see `_lines`) of the attacks filed under [since, until] on any date basis,
     with its attack's level and day columns: the raw material for comparing readings in one
     pass."""
@@ -477,14 +478,14 @@ def lines_of_period(engine: Engine, since: str, until: str) -> list[dict[str, An
         .select_from(lines.join(attacks, attacks.c.id == lines.c.attack_id))
         .where(or_(*(and_(c >= since, c <= until) for c in columns)))
     )
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         return _dicts(conn.execute(query))
 
 
 # The alert record beside the ledger ----------------------------------------------------------
 
 
-def alert_record_spans(engine: Engine) -> list[tuple[str, int, int | None]]:
+def alert_record_spans(store: SqlStore) -> list[tuple[str, int, int | None]]:
     """Per source of the alert log: the first start and the last end of its actual air-raid
     alerts (None when none has ended). They change only when the log moves on."""
     query = (
@@ -492,7 +493,7 @@ def alert_record_spans(engine: Engine) -> list[tuple[str, int, int | None]]:
         .where(alerts.c.threat == "air_raid", alerts.c.status == "actual")
         .group_by(alerts.c.source)
     )
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         return [
             (str(source), int(first), None if last is None else int(last))
             for source, first, last in conn.execute(query)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from tryvoha.alerts import ranges
@@ -110,7 +111,7 @@ def _time(value: object) -> datetime:
         raise ValueError(f"{number} µs since 1970 is not a time between years 1 and 9999") from None
 
 
-def _word(kind: type) -> Callable[[object], object]:
+def _word(kind: type[StrEnum]) -> Callable[[object], object]:
     def read(value: object) -> object:
         try:
             return kind(_text(value))

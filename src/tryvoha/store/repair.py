@@ -29,19 +29,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    cast,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import cast, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import LargeBinary
 
@@ -49,25 +37,11 @@ from tryvoha.alerts import ranges
 from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.alerts.state import AlertState, LogOrderError, alert_after
 from tryvoha.store.decode import COLUMNS, UnreadableEvent, decode_event, problems
-from tryvoha.store.schema import alerts, events
+from tryvoha.store.schema import alerts, event_quarantine, events
 from tryvoha.store.timeutil import from_us, to_us
 
-metadata = MetaData()
-event_quarantine = Table(
-    "event_quarantine",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", BigInteger, nullable=False),
-    Column("original", Text, nullable=False),
-    Column("problem", Text, nullable=False),
-    Column("changes", Text, nullable=False),
-    Column("quarantined_at", BigInteger, nullable=False),
-    Index("ix_event_quarantine_event", "event_id"),
-)
-"""Migration `log_quarantine`: the original of every row `repair` rewrote, for audit."""
-
-TEXT_COLUMNS = ("kind", "region_id", "threat", "status", "details", "notes", "originator")
-TEXT_COLUMNS += ("source", "idempotency_key")
+TEXT_COLUMNS: tuple[str, ...] = ("kind", "region_id", "threat", "status", "details", "notes")
+TEXT_COLUMNS += ("originator", "source", "idempotency_key")
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 CHUNK = 20_000
 
@@ -268,7 +242,7 @@ def _details(row: SimpleNamespace, changes: list[str]) -> tuple[Detail, ...]:
 
 
 def _recorded_at(row: SimpleNamespace, state: AlertState, changes: list[str]) -> datetime:
-    value = _readable(row, "recorded_at")
+    value: datetime | None = _readable(row, "recorded_at")
     if value is not None and ranges.EARLIEST <= value < ranges.LATEST:
         return value
     fallback = state.last_recorded_at or ranges.EARLIEST

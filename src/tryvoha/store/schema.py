@@ -1,5 +1,11 @@
-"""Tables of the log and its projections. Times are integer microseconds since the epoch, UTC:
-exact, portable between SQLite and PostgreSQL, and cheap to scan for statistics."""
+"""Every table of the hub's database, in one place: the log, its projections, webhooks, the
+attacks ledger. Times are integer microseconds since the epoch, UTC: exact, portable between
+SQLite and PostgreSQL, and cheap to scan for statistics.
+
+The Alembic migrations (`migrations/versions/`) are the only way these tables are created; this
+module describes what they build, and `tests/test_store_schema.py` holds the two to each other on
+both databases. A new column or table therefore goes in twice: here, and in a new migration.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -33,6 +41,18 @@ events = Table(
     Column("originator", String(200), nullable=False),
     Column("source", String(64), nullable=False),
     Column("idempotency_key", String(200)),
+    # Migration h_history_keys: a row of a data set is imported once.
+    Index(
+        "ux_events_imported_key",
+        "source",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("source <> 'live' AND idempotency_key IS NOT NULL"),
+        postgresql_where=text("source <> 'live' AND idempotency_key IS NOT NULL"),
+    ),
+    # Migration s_events_by_alert: an alert's events (CAP references) without walking the log
+    # between its declaration and its last change.
+    Index("ix_events_alert", "alert_id", "id"),
 )
 
 alerts = Table(
@@ -85,6 +105,67 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+event_quarantine = Table(
+    "event_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", BigInteger, nullable=False),
+    Column("original", Text, nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("quarantined_at", BigInteger, nullable=False),
+    Index("ix_event_quarantine_event", "event_id"),
+)
+"""Migration `log_quarantine`: the original of every row `tryvoha log repair` rewrote, for audit."""
+
+# Webhooks (migration 0501_webhooks): subscriptions and their durable delivery outbox.
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("regions", Text, nullable=False),
+    Column("threats", Text, nullable=False),
+    Column("statuses", Text, nullable=False),
+    Column("description", Text),
+    Column("secret", String(100), nullable=False),
+    Column("after_event_id", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("committed_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("last_attempt_at", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", BigInteger),
+    UniqueConstraint("subscription_id", "event_id", name="uq_webhook_outbox_sub_event"),
+    Index("ix_webhook_outbox_state_sub", "state", "subscription_id", "id"),
+)
+
+compat_webhooks = Table(
+    "compat_webhooks",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+"""Migration `0601_compat_webhooks`: the ukrainealarm API's one webhook URL per API key."""
 
 # The attacks ledger (migration a_attacks_ledger): the Air Force tallies of drones and missiles,
 # imported from a data set under its own licence (recorded per import). Windows are µs UTC;

@@ -4,20 +4,23 @@ Every append is one transaction holding the event, the alerts projection row and
 record, so an acknowledged event and the answer given for it are on disk together or not at all.
 Nothing outside the ranges of `tryvoha.alerts.ranges` is written, and every row read back is
 checked against the same ranges (`tryvoha.store.decode`).
+
+The process that appends holds the database's writer lock (`tryvoha.store.writer`), handed to
+its store, which releases it on close: one writer per database. Every other store only reads
+the log (and may write the side tables: tokens, meta).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, create_engine, event, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from tryvoha.alerts.commands import EventDraft
@@ -27,6 +30,8 @@ from tryvoha.store import migrate, repair
 from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
+from tryvoha.store.url import driver_url
+from tryvoha.store.writer import WriterLock
 
 
 class StoreConflict(Exception):
@@ -101,10 +106,6 @@ def check_token_name(name: str) -> None:
         raise ValueError("a token name has printable characters only, no surrounding spaces")
 
 
-def sqlite_url(path: str | Path) -> str:
-    return f"sqlite:///{Path(path).expanduser().resolve()}"
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -114,24 +115,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlStore:
-    """One store for both databases: the same code and the same test suite run against each."""
+    """One store for both databases: the same code and the same test suite run against each.
 
-    def __init__(self, url: str) -> None:
+    `writer` is the database's writer lock, already taken (`tryvoha.store.acquire_writer`), for
+    the one process that appends; it is released with the store. None: a reader."""
+
+    def __init__(self, url: str, *, writer: WriterLock | None = None) -> None:
         self.url = make_url(url)
+        self.writer = writer
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            if self.url.drivername == "postgresql":
-                url = str(self.url.set(drivername="postgresql+psycopg"))
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(driver_url(url), pool_pre_ping=True)
         self.engine: Engine = engine
-        migrate.upgrade(engine)
-        self._last_id = self._read_last_id()
+        try:
+            migrate.upgrade(engine)
+            self._last_id = self._read_last_id()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.writer is not None:
+            self.writer.release()
 
     # The log ------------------------------------------------------------------------------------
 
@@ -259,10 +268,73 @@ class SqlStore:
                 return
             after_id = batch[-1].id
 
+    def alert_events(self, alert_id: int, before_id: int) -> list[Event]:
+        """The events of alert `alert_id` before log id `before_id`, oldest first (an alert's
+        events lie between its declaration, whose id is the alert's, and its last change)."""
+        query = (
+            select(events)
+            .where(events.c.alert_id == alert_id, events.c.id >= alert_id, events.c.id < before_id)
+            .order_by(events.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [decode_event(row) for row in conn.execute(query)]
+
+    # Imported history -----------------------------------------------------------------------------
+
+    def imported_keys(self, source: str) -> set[str]:
+        """The row keys of a data set already in the log: its declarations' idempotency keys."""
+        query = select(events.c.idempotency_key).where(
+            events.c.source == source,
+            events.c.kind == EventKind.DECLARED.value,
+            events.c.idempotency_key.is_not(None),
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def any_event_from(self, source_prefix: str) -> bool:
+        """True when some event's source starts with `source_prefix` (e.g. `import:`)."""
+        query = select(events.c.id).where(events.c.source.like(source_prefix + "%")).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def alert_spans(
+        self, region_ids: Iterable[str], threat: Threat, status: AlertStatus
+    ) -> list[tuple[str, int, int | None, int]]:
+        """(region id, started µs, ended µs or None while open, alert id) of every alert of
+        these regions with this threat and status: the raw times, for bulk overlap checks."""
+        ids = list(region_ids)
+        columns = (alerts.c.region_id, alerts.c.started_at, alerts.c.ended_at, alerts.c.id)
+        found: list[tuple[str, int, int | None, int]] = []
+        for start in range(0, len(ids), 500):
+            query = select(*columns).where(
+                alerts.c.region_id.in_(ids[start : start + 500]),
+                alerts.c.threat == threat.value,
+                alerts.c.status == status.value,
+            )
+            with self.engine.connect() as conn:
+                found.extend((r, s, e, a) for r, s, e, a in conn.execute(query))
+        return found
+
     # Projections --------------------------------------------------------------------------------
 
+    def alert_columns(self, up_to_event_id: int, chunk: int) -> Iterator[Sequence[Sequence[Any]]]:
+        """The whole alerts projection as of log id `up_to_event_id`, in chunks of rows (id,
+        region_id, threat, status, started_at µs, ended_at µs or None), streamed from the
+        database so memory holds one chunk: the statistics engine's bulk load."""
+        query = select(
+            alerts.c.id,
+            alerts.c.region_id,
+            alerts.c.threat,
+            alerts.c.status,
+            alerts.c.started_at,
+            alerts.c.ended_at,
+        ).where(alerts.c.last_event_id <= up_to_event_id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            yield from result.partitions(chunk)
+
     def query_alerts(self, q: AlertQuery) -> list[Alert]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if q.region_ids is not None:
             conditions.append(alerts.c.region_id.in_(list(q.region_ids)))
         if q.threat is not None:
@@ -327,7 +399,7 @@ class SqlStore:
         plain = "tv_" + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            token_id = conn.execute(
+            inserted = conn.execute(
                 insert(tokens).values(
                     name=name,
                     token_hash=hash_token(plain),
@@ -336,7 +408,9 @@ class SqlStore:
                     created_at=to_us(now),
                     role=role.value,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None
+            token_id = inserted[0]
         scope_ids = None if scopes is None else tuple(scopes)
         info = TokenInfo(int(token_id), name, scope_ids, drills_only, now, None, role)
         return plain, info
@@ -373,9 +447,14 @@ class SqlStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
-            done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
-            if done.rowcount == 0:
-                conn.execute(insert(meta).values(key=key, value=value))
+            put_meta(conn, key, value)
+
+
+def put_meta(conn: Connection, key: str, value: str) -> None:
+    """Set one `meta` value inside the caller's transaction."""
+    done = conn.execute(update(meta).where(meta.c.key == key).values(value=value))
+    if done.rowcount == 0:
+        conn.execute(insert(meta).values(key=key, value=value))
 
 
 def _details_text(details: tuple[Detail, ...]) -> str:

@@ -13,8 +13,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from tryvoha.alerts.model import Alert, Event, EventKind
 from tryvoha.channels.cap.feeds import FeedBuilder, FeedRequest
 from tryvoha.channels.cap.message import OVER, CapIdentity, CapRenderer, Earlier
@@ -22,8 +20,6 @@ from tryvoha.channels.cap.schema import validate
 from tryvoha.channels.cap.xmlsig import CapSigner
 from tryvoha.hub import Hub
 from tryvoha.signing.capkey import CapKeySource, CapSigningKey
-from tryvoha.store.schema import events as events_table
-from tryvoha.store.timeutil import from_us
 
 MESSAGE_CACHE = 2048
 FEED_CACHE = 256
@@ -93,19 +89,11 @@ class CapService:
         return data
 
     def earlier(self, event: Event) -> list[Earlier]:
-        """The alert's events before `event`: ids between the declaration (the alert's id) and
-        this event, so the read walks only that stretch of the log."""
+        """The alert's events before `event` (read by the log's index of alerts)."""
         if event.kind is EventKind.DECLARED:
             return []
-        t = events_table
-        query = (
-            select(t.c.id, t.c.kind, t.c.occurred_at, t.c.recorded_at)
-            .where(t.c.id >= event.alert_id, t.c.id < event.id, t.c.alert_id == event.alert_id)
-            .order_by(t.c.id)
-        )
-        with self.hub.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [Earlier(r.id, r.kind, from_us(r.occurred_at), from_us(r.recorded_at)) for r in rows]
+        found = self.hub.store.alert_events(event.alert_id, event.id)
+        return [Earlier(e.id, e.kind.value, e.occurred_at, e.recorded_at) for e in found]
 
     # Feeds ------------------------------------------------------------------------------------
 

@@ -3,13 +3,13 @@
 from tryvoha.channels.webhooks.config import WebhookConfig, config_of
 from tryvoha.channels.webhooks.dispatcher import NotRunning, WebhookDispatcher
 from tryvoha.channels.webhooks.signing import SIGNATURE_HEADER, signature_header, verify
-from tryvoha.channels.webhooks.store import (
+from tryvoha.channels.webhooks.urls import BadUrl, check_url
+from tryvoha.store.webhooks import (
     Delivery,
     LimitReached,
     Subscription,
     SubscriptionHealth,
 )
-from tryvoha.channels.webhooks.urls import BadUrl, check_url
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -30,7 +30,11 @@ from tryvoha.channels.webhooks import sender
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.payload import render
 from tryvoha.channels.webhooks.signing import SIGNATURE_HEADER, new_secret, signature_header
-from tryvoha.channels.webhooks.store import (
+from tryvoha.hub import Hub
+from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_backlog
+from tryvoha.regions import Catalogue
+from tryvoha.signing.hub import webhook_headers
+from tryvoha.store.webhooks import (
     EXPIRED,
     PENDING,
     Delivery,
@@ -38,10 +42,6 @@ from tryvoha.channels.webhooks.store import (
     Subscription,
     WebhookStore,
 )
-from tryvoha.hub import Hub
-from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_backlog
-from tryvoha.regions import Catalogue
-from tryvoha.signing.hub import webhook_headers
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class WebhookDispatcher:
     def __init__(self, hub: Hub, config: WebhookConfig | None = None) -> None:
         self.hub = hub
         self.config = config or WebhookConfig()
-        self.store = WebhookStore(hub.store.engine)
+        self.store = WebhookStore(hub.store)
         self.position = 0
         self._persisted = 0
         self.running = False

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from tryvoha.history.attacks import ledger
 from tryvoha.history.attacks.weapons import GROUPS, KIND_OF, LABELS, WeaponClass, selection
-from tryvoha.store import attacks as store
+from tryvoha.store import SqlStore
+from tryvoha.store import attacks as ledger_store
 
 FIGURES = {
     "launched": "launched",
@@ -106,7 +105,7 @@ def weapon_readings(what: str) -> list[tuple[str | None, str]]:
 
 
 def check(
-    engine: Engine,
+    store: SqlStore,
     period: Period,
     what: str = "all",
     figure: str = "launched",
@@ -120,11 +119,11 @@ def check(
         weapons = weapon_readings(what.strip().lower())
     except ValueError as exc:
         raise ledger.LedgerError(str(exc)) from None
-    terms = ledger.licence(engine)
+    terms = ledger.licence(store)
     since, until = period.since.isoformat(), period.until.isoformat()
-    found = store.lines_of_period(engine, since, until)
+    found = ledger_store.lines_of_period(store, since, until)
     groups = {
-        basis: _groups(x for x in found if since <= x[store.DAY_COLUMNS[basis]] <= until)
+        basis: _groups(x for x in found if since <= x[ledger_store.DAY_COLUMNS[basis]] <= until)
         for basis in ledger.BASES
     }
     readings = []
@@ -184,7 +183,7 @@ def _groups(lines: Iterable[dict[str, Any]]) -> dict[_Group, dict[str, Any]]:
                 "shahed_rows": set(),
                 "without": set(),
                 "launched_with_shaheds": 0,
-                **{name: None for name in store.FIGURES},
+                **{name: None for name in ledger_store.FIGURES},
             }
         g["attacks"].add(x["attack_id"])
         g["rows"].add(x["row_id"])
@@ -193,7 +192,7 @@ def _groups(lines: Iterable[dict[str, Any]]) -> dict[_Group, dict[str, Any]]:
             g["launched_with_shaheds"] += x["launched"] or 0
         if x["piece"] == "row" and x["launched"] is None:
             g["without"].add(x["row_id"])
-        for name in store.FIGURES:
+        for name in ledger_store.FIGURES:
             if x[name] is not None:
                 g[name] = (g[name] or 0) + x[name]
     return out
@@ -221,7 +220,7 @@ def _sums(groups: dict[_Group, dict[str, Any]], weapon: str | None, sources: str
         "launched_with_shaheds": sum(g["launched_with_shaheds"] for g in picked),
         "rows_without_launched": len(union("without")),
     }
-    for name in store.FIGURES:
+    for name in ledger_store.FIGURES:
         given = [g[name] for g in picked if g[name] is not None]
         out[name] = sum(given) if given else None
     out["neutralised"] = ledger.neutralised(out["destroyed"], out["lost"])

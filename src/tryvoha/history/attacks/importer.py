@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Engine
 
 from tryvoha.history.attacks import source as src
 from tryvoha.history.attacks.weapons import KIND_OF, Kind, classify
 from tryvoha.history.sources import RowProblem
+from tryvoha.store import SqlStore
 from tryvoha.store import attacks as ledger_store
 from tryvoha.store.attacks import CoverInput, WriteCounts
 from tryvoha.store.timeutil import to_us
@@ -73,7 +73,7 @@ def default_reference(path: str | Path) -> Path:
 
 
 def import_attacks(
-    engine: Engine,
+    store: SqlStore,
     path: str | Path,
     weapons: str | Path | None = None,
     *,
@@ -147,7 +147,7 @@ def import_attacks(
         "source_url": src.SOURCE_URL,
     }
     report.counts = ledger_store.apply_import(
-        engine,
+        store,
         models=models,
         attack_records=list(attacks_by_key.values()),
         rows=rows,

@@ -14,14 +14,14 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Engine
 
 from tryvoha.history.attacks import source as src
 from tryvoha.history.attacks.importer import COVER_RULE
 from tryvoha.history.attacks.waves import AlertRecord, add_alert_hours
 from tryvoha.history.attacks.weapons import GROUPS, LABELS, WeaponClass, selection
 from tryvoha.history.kyiv import KYIV
-from tryvoha.store import attacks as store
+from tryvoha.store import SqlStore
+from tryvoha.store import attacks as ledger_store
 from tryvoha.store.timeutil import from_us
 
 BASES = ("report", "start", "night")
@@ -91,7 +91,7 @@ class Reading:
     since: date | None = None
     until: date | None = None
 
-    def filters(self) -> store.Filters:
+    def filters(self) -> ledger_store.Filters:
         if self.basis not in BASES:
             raise LedgerError(f"basis must be one of {', '.join(BASES)}, not {self.basis!r}")
         if self.sources not in SOURCES:
@@ -108,7 +108,7 @@ class Reading:
         except ValueError as exc:
             raise LedgerError(str(exc)) from None
         levels = src.LEVELS if self.sources == "all" else (self.sources,)
-        return store.Filters(
+        return ledger_store.Filters(
             basis=self.basis,
             since=None if self.since is None else self.since.isoformat(),
             until=None if self.until is None else self.until.isoformat(),
@@ -150,9 +150,9 @@ def parse_day(text: str, name: str) -> date:
 # The data set's terms -------------------------------------------------------------------------
 
 
-def licence(engine: Engine) -> dict[str, Any]:
+def licence(store: SqlStore) -> dict[str, Any]:
     """The licence and attribution recorded by the latest import; NoLedger before any."""
-    found = store.latest_import(engine)
+    found = ledger_store.latest_import(store)
     if found is None:
         raise NoLedger("no attacks ledger in this hub yet: import it with 'tryvoha attacks import'")
     return {
@@ -185,7 +185,7 @@ def _iso_local(us: int) -> str:
 def figures(rows: list[dict[str, Any]]) -> dict[str, int | None]:
     """Sums over rows, None where no row gives the figure; neutralised = shot down + lost."""
     out: dict[str, int | None] = {}
-    for name in store.FIGURES:
+    for name in ledger_store.FIGURES:
         given = [r[name] for r in rows if r.get(name) is not None]
         out[name] = sum(given) if given else None
     out["neutralised"] = neutralised(out["destroyed"], out["lost"])
@@ -284,18 +284,18 @@ def parse_cursor(text: str) -> tuple[int, int]:
 
 
 def list_attacks(
-    engine: Engine, reading: Reading, cursor: str | None = None, limit: int = 100
+    store: SqlStore, reading: Reading, cursor: str | None = None, limit: int = 100
 ) -> dict[str, Any]:
     """Attacks of the reading's period and sources that hold weapons of its class (only those
     weapons listed), oldest first, a page at a time (`next_cursor` continues)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise LedgerError(f"limit must be from 1 to {MAX_LIMIT}")
-    terms = licence(engine)
+    terms = licence(store)
     f = reading.filters()
     after = None if cursor is None else parse_cursor(cursor)
-    found = store.list_attacks(engine, f, after, limit + 1)
+    found = ledger_store.list_attacks(store, f, after, limit + 1)
     page = found[:limit]
-    rows = store.rows_of(engine, [a["id"] for a in page])
+    rows = ledger_store.rows_of(store, [a["id"] for a in page])
     if f.selection is not None:
         rows = {k: [r for r in v if _selected(r, f.selection)] for k, v in rows.items()}
     return {
@@ -317,18 +317,18 @@ def _terms(terms: dict[str, Any]) -> dict[str, Any]:
     return {k: terms[k] for k in ("licence", "licence_url", "attribution", "source_url")}
 
 
-def get_attack(engine: Engine, attack_id: int) -> dict[str, Any] | None:
-    found = store.get_attacks(engine, [attack_id])
+def get_attack(store: SqlStore, attack_id: int) -> dict[str, Any] | None:
+    found = ledger_store.get_attacks(store, [attack_id])
     if not found:
         return None
-    return attack_doc(found[0], store.rows_of(engine, [attack_id])[attack_id])
+    return attack_doc(found[0], ledger_store.rows_of(store, [attack_id])[attack_id])
 
 
 # Totals ---------------------------------------------------------------------------------------
 
 
 def totals(
-    engine: Engine, reading: Reading, by: str, alerts: AlertRecord | None = None
+    store: SqlStore, reading: Reading, by: str, alerts: AlertRecord | None = None
 ) -> dict[str, Any]:
     """Totals per group, the sum of them all, and the definitions they follow; with the alert
     record, day, night, month and year rows carry the alert hours beside them."""
@@ -337,10 +337,10 @@ def totals(
     if by == "night":
         reading = Reading("night", reading.sources, reading.weapons, reading.since, reading.until)
         by = "day"
-    terms = licence(engine)
+    terms = licence(store)
     f = reading.filters()
-    groups = [_total_doc(r) for r in store.totals(engine, f, by)]
-    overall = store.totals(engine, f, "all")
+    groups = [_total_doc(r) for r in ledger_store.totals(store, f, by)]
+    overall = ledger_store.totals(store, f, "all")
     if by == "class":
         for g in groups:
             g["label"] = LABELS[WeaponClass(g["key"])]
@@ -386,11 +386,11 @@ def _total_doc(row: dict[str, Any] | None) -> dict[str, Any]:
 # A night's tally (the map) ----------------------------------------------------------------------
 
 
-def night_tally(engine: Engine, night: date, sources: str = "national") -> dict[str, Any]:
+def night_tally(store: SqlStore, night: date, sources: str = "national") -> dict[str, Any]:
     """The attacks filed under one night (by-night basis) with totals by class."""
     reading = Reading("night", sources, None, night, night)
-    listed = list_attacks(engine, reading, limit=MAX_LIMIT)
-    by_class = totals(engine, reading, "class")
+    listed = list_attacks(store, reading, limit=MAX_LIMIT)
+    by_class = totals(store, reading, "class")
     return {
         "night": night.isoformat(),
         "sources": sources,
@@ -419,13 +419,13 @@ CHART_GROUPS: tuple[tuple[str, str, frozenset[str]], ...] = (
 
 
 def monthly_chart_data(
-    engine: Engine, reading: Reading, alerts: AlertRecord | None = None
+    store: SqlStore, reading: Reading, alerts: AlertRecord | None = None
 ) -> dict[str, Any]:
     """Per month of the reading: launched and neutralised per chart group, and the alert hours
     beside them (None where the alert record does not cover the month)."""
-    terms = licence(engine)
+    terms = licence(store)
     f = reading.filters()
-    found = store.totals(engine, f, "month", then="class")
+    found = ledger_store.totals(store, f, "month", then="class")
     months = sorted({r["key"] for r in found})
     index = {m: i for i, m in enumerate(months)}
     groups = []

@@ -19,13 +19,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import Engine
 
 from tryvoha.alerts.model import LIVE_SOURCE
 from tryvoha.history import kyiv
 from tryvoha.history.engine import StatsEngine
-from tryvoha.store import attack_waves
-from tryvoha.store import attacks as store
+from tryvoha.store import SqlStore, attack_waves
+from tryvoha.store import attacks as ledger_store
 from tryvoha.store.timeutil import from_us, to_us
 
 PAD = timedelta(hours=1)
@@ -58,7 +57,7 @@ class AlertRecord:
     def of(
         cls,
         engine: StatsEngine,
-        store_engine: Engine,
+        store: SqlStore,
         now: datetime,
         spans: list[tuple[str, int, int | None]] | None = None,
     ) -> AlertRecord:
@@ -66,7 +65,7 @@ class AlertRecord:
         an imported record covers its first alert to its last all-clear, the live log runs
         until now."""
         now_us = to_us(now)
-        found = store.alert_record_spans(store_engine) if spans is None else spans
+        found = ledger_store.alert_record_spans(store) if spans is None else spans
         covered = []
         for source, first, last in found:
             end = now_us if source == LIVE_SOURCE else last

@@ -1,7 +1,8 @@
-"""Subscriptions and the outbox in the hub's database (SQLite or PostgreSQL), blocking calls.
+"""Webhook subscriptions and their delivery outbox in the hub's database, blocking calls.
 
-The follower's position in the log is kept in `meta` and moved in the same transaction that
-writes the outbox rows for the events it passed, so a crash can neither lose nor repeat a row.
+The dispatcher's follower keeps its position in the log in `meta` and moves it in the same
+transaction that writes the outbox rows for the events it passed, so a crash can neither lose nor
+repeat a row.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from tryvoha.alerts.model import AlertStatus, Threat
-from tryvoha.channels.webhooks.tables import outbox, subscriptions
 from tryvoha.store.schema import meta
+from tryvoha.store.schema import webhook_outbox as outbox
+from tryvoha.store.schema import webhook_subscriptions as subscriptions
+from tryvoha.store.sql import SqlStore, put_meta
 from tryvoha.store.timeutil import from_us, to_us
 
 POSITION_KEY = "webhooks.position"
@@ -83,8 +86,10 @@ class SubscriptionHealth:
 
 
 class WebhookStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """The webhook tables of one store's database."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.engine = store.engine
 
     # Subscriptions ------------------------------------------------------------------------------
 
@@ -126,8 +131,10 @@ class WebhookStore:
                         f"this token already holds {held} webhook subscriptions, the most one "
                         f"may (TRYVOHA_WEBHOOK_MAX_PER_TOKEN={limit}); delete one first"
                     )
-            new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key[0]
-            row = conn.execute(select(subscriptions).where(subscriptions.c.id == new_id)).one()
+            inserted = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
+            assert inserted is not None
+            query = select(subscriptions).where(subscriptions.c.id == inserted[0])
+            row = conn.execute(query).one()
         return _subscription(row)
 
     def get(self, subscription_id: int) -> Subscription | None:
@@ -181,7 +188,7 @@ class WebhookStore:
                         for r in rows
                     ],
                 )
-            _set_position(conn, position)
+            put_meta(conn, POSITION_KEY, str(position))
 
     # The senders' side --------------------------------------------------------------------------
 
@@ -221,18 +228,6 @@ class WebhookStore:
                 )
                 count += conn.execute(query).rowcount
         return count
-
-    def head(self, subscription_id: int) -> Delivery | None:
-        """The oldest pending delivery of a subscription: the only one that may be sent now."""
-        query = (
-            select(outbox)
-            .where(outbox.c.subscription_id == subscription_id, outbox.c.state == PENDING)
-            .order_by(outbox.c.id)
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else _delivery(row)
 
     def record_attempt(
         self,
@@ -337,12 +332,6 @@ def _count(conn: Connection, subscription_id: int, state: str) -> int:
         .where(outbox.c.subscription_id == subscription_id, outbox.c.state == state)
     )
     return int(conn.execute(query).scalar_one())
-
-
-def _set_position(conn: Connection, position: int) -> None:
-    done = conn.execute(update(meta).where(meta.c.key == POSITION_KEY).values(value=str(position)))
-    if done.rowcount == 0:
-        conn.execute(insert(meta).values(key=POSITION_KEY, value=str(position)))
 
 
 def _split(text: str) -> list[str]:
