@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.dispatcher import backoff, matches
-from tryvoha.channels.webhooks.store import Subscription
+from tryvoha.store.webhooks import Subscription
 from tryvoha.regions import Catalogue
 
 CONFIG = WebhookConfig(backoff_base=1.0, backoff_max=3600.0, allow_networks=())
