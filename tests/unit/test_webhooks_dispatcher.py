@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.dispatcher import backoff, matches
-from tryvoha.store.webhooks import Subscription
 from tryvoha.regions import Catalogue
+from tryvoha.store.webhooks import Subscription
 
 CONFIG = WebhookConfig(backoff_base=1.0, backoff_max=3600.0, allow_networks=())
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.api.errors import ApiError
+from tryvoha.api.schemas import ErrorBody
 from tryvoha.edge.conditional import HeadSecond, http_date
 from tryvoha.history import charts
 from tryvoha.history.attacks import check as checks
@@ -33,16 +34,8 @@ router = APIRouter(prefix="/api/v1/attacks", tags=["attacks"])
 # Response bodies ----------------------------------------------------------------------------
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "This hub requires a token for reads."},
     404: {"model": ErrorBody, "description": "`no_ledger` (nothing imported) or unknown id"},
     422: {"model": ErrorBody, "description": "a parameter out of its documented range"},
 }
@@ -403,7 +396,12 @@ async def night(
     return await _run(request, response, ledger.night_tally, db, night, sources)
 
 
-@router.get("/source", response_model=Source, summary="Whether a ledger is imported, its terms")
+@router.get(
+    "/source",
+    response_model=Source,
+    responses={401: ERRORS[401]},
+    summary="Whether a ledger is imported, its terms",
+)
 async def source(request: Request, response: FastAPIResponse) -> Any:
     """Licence, attribution, the imported file and the span of the alert record beside it;
     `imported: false` (200) before the first import, so a page can ask without an error."""

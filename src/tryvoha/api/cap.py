@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from tryvoha.alerts.model import AlertStatus
 from tryvoha.api.errors import ApiError
+from tryvoha.api.schemas import documented
 from tryvoha.channels.cap.feeds import FeedRequest
 from tryvoha.channels.cap.message import CapIdentity, parse_identifier
 from tryvoha.channels.cap.service import CapService
@@ -90,7 +91,11 @@ def _not_modified(request: Request, etag: str) -> bool:
     return header is not None and etag in [t.strip().removeprefix("W/") for t in header.split(",")]
 
 
-@keys_router.get(WELL_KNOWN, summary="The hub's public signing keys (Ed25519 and CAP)")
+@keys_router.get(
+    WELL_KNOWN,
+    summary="The hub's public signing keys (Ed25519 and CAP)",
+    **documented(None, 503),
+)
 async def public_keys(request: Request) -> Response:
     """Verify signed events with these keys (docs/signatures.md): a key signs nothing recorded
     after its `valid_until`. `cap.certificate` signs the CAP messages (XML-DSig)."""
@@ -102,7 +107,11 @@ async def public_keys(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/feed.atom", summary="Atom feed of CAP messages in force and recent")
+@router.get(
+    "/feed.atom",
+    summary="Atom feed of CAP messages in force and recent",
+    **documented(None, 401, 404, 422, 503, media_type="application/atom+xml"),
+)
 async def feed(
     request: Request,
     region: Annotated[
@@ -130,7 +139,11 @@ async def feed(
     return Response(answer.body, media_type=ATOM_MEDIA, headers=headers)
 
 
-@router.get("/{ref}.xml", summary="One signed CAP 1.2 message")
+@router.get(
+    "/{ref}.xml",
+    summary="One signed CAP 1.2 message",
+    **documented(None, 401, 404, 503, media_type=CAP_MEDIA),
+)
 async def message(request: Request, ref: str) -> Response:
     """`ref` is the event's log id or its CAP identifier (`urn:tryvoha:<hub>:event:<id>`). The
     document never changes: cache it for good."""

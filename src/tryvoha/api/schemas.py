@@ -304,7 +304,7 @@ ERRORS = {
     409: "An alert is already open (`open_alert_id` names it), or the alert is not open.",
     413: "The request body is over 16 KiB.",
     422: "A value is out of its range or not understood; `problems` lists each.",
-    503: "Webhook delivery is not running on this hub.",
+    503: "A part of the hub this route needs is not running: webhook delivery, or signing.",
 }
 CHALLENGE = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer realm."}}
 BINARY = {"type": "string", "format": "binary"}

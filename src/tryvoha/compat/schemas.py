@@ -132,6 +132,7 @@ ERRORS = {
     403: "No key, and this hub serves ukrainealarm to keyed clients only.",
     404: "No such location, region or subscription.",
     413: "The request body is over 16 KiB.",
+    422: "The webhook URL names a destination the hub may not reach (private, loopback…).",
     429: "Over the key's (or, keyless, the address's) rate; wait `Retry-After` seconds.",
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}

@@ -136,7 +136,7 @@ def build_router(store: HookStore) -> APIRouter:
         "/webhook",
         summary="Subscribe a URL to alert changes",
         openapi_extra=WEBHOOK_BODY,
-        **documented(UaWebhook, 400, 401, 403, 413, 429, get=False),
+        **documented(UaWebhook, 400, 401, 403, 413, 422, 429, get=False),
     )
     async def subscribe(request: Request) -> Response:
         return await change(request, must_exist=False)
@@ -145,7 +145,7 @@ def build_router(store: HookStore) -> APIRouter:
         "/webhook",
         summary="Change the subscribed URL",
         openapi_extra=WEBHOOK_BODY,
-        **documented(UaWebhook, 400, 401, 403, 404, 413, 429, get=False),
+        **documented(UaWebhook, 400, 401, 403, 404, 413, 422, 429, get=False),
     )
     async def modify(request: Request) -> Response:
         return await change(request, must_exist=True)
