@@ -14,11 +14,11 @@ from tryvoha.api.app import create_app
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.config import Settings
-from tryvoha.edge import Edge
-from tryvoha.edge.protocol import EdgeProtocol
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
+from tryvoha.server import Edge
+from tryvoha.server.protocol import EdgeProtocol
 from tryvoha.signing.hub import start_signing
 from tryvoha.signing.keys import KeyFileError
 from tryvoha.store import SqlStore, UnreadableEvent, WriterLocked, acquire_writer
@@ -50,7 +50,7 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
 
 def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.Config:
     """How every hub process is served: uvloop, and the edge protocol with the registry and the
-    limits `create_app` put in `app.state.edge` (short cuts skip ASGI: see tryvoha.edge)."""
+    limits `create_app` put in `app.state.edge` (short cuts skip ASGI: see tryvoha.server)."""
     edge: Edge = app.state.edge
     settings: dict[str, Any] = {
         "log_level": "warning",

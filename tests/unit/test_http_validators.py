@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.compat import clock as compat_clock
-from tryvoha.edge import conditional
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
+from tryvoha.server import conditional
 from tryvoha.store import SqlStore
 
 

@@ -24,11 +24,11 @@ from tryvoha.api.security import SecurityHeaders
 from tryvoha.channels.lifespan import lifespan
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
 from tryvoha.config import Settings
-from tryvoha.edge import Answer, Edge, Head, Limits
-from tryvoha.edge.bodies import Bodies
-from tryvoha.edge.conditional import HeadSecond, Validators
 from tryvoha.hub import Hub
 from tryvoha.metrics import render as render_metrics
+from tryvoha.server import Answer, Edge, Head, Limits
+from tryvoha.server.bodies import Bodies
+from tryvoha.server.conditional import HeadSecond, Validators
 from tryvoha.views import compact_status
 
 DESCRIPTION = """

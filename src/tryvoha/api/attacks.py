@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import ErrorBody
-from tryvoha.edge.conditional import HeadSecond, http_date
 from tryvoha.history import charts
 from tryvoha.history.attacks import check as checks
 from tryvoha.history.attacks import ledger
 from tryvoha.history.attacks.waves import AlertRecord, wave
 from tryvoha.history.engine import StatsEngine
 from tryvoha.hub import Hub
+from tryvoha.server.conditional import HeadSecond, http_date
 from tryvoha.store import attacks as store
 from tryvoha.store.timeutil import from_us
 

@@ -1,6 +1,6 @@
 """Validators on every complete GET answer of the app, and the request body limit.
 
-The rules are `tryvoha.edge.conditional`'s, with the policy the edge registered for the path, so a
+The rules are `tryvoha.server.conditional`'s, with the policy the edge registered for the path, so a
 view answered by the app and the same view answered at the parser carry the same validators.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tryvoha.edge import Edge
-from tryvoha.edge.answers import JSON, error_body, send_asgi
-from tryvoha.edge.conditional import NO_CACHE, conditional_answer, etag_of
+from tryvoha.server import Edge
+from tryvoha.server.answers import JSON, error_body, send_asgi
+from tryvoha.server.conditional import NO_CACHE, conditional_answer, etag_of
 
 _OWN = (b"etag", b"cache-control", b"last-modified")
 

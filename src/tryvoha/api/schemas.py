@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.alerts.model import AlertStatus, Detail, EventKind, RegionStatus, Threat
-from tryvoha.edge.conditional import VALIDATOR_HEADERS
 from tryvoha.regions import Level
+from tryvoha.server.conditional import VALIDATOR_HEADERS
 
 Time = str
 """UTC, ISO 8601 with milliseconds and `Z`, e.g. `2025-03-01T12:00:30.250Z`."""

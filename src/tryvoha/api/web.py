@@ -25,9 +25,9 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import AlertsAt, AlertsSpan, Located, MapConfig, Today, documented
-from tryvoha.edge.conditional import etag_of
 from tryvoha.hub import Hub
 from tryvoha.regions import Level, Region
+from tryvoha.server.conditional import etag_of
 from tryvoha.store import AlertQuery
 from tryvoha.views import region_doc
 

@@ -16,10 +16,10 @@ from tryvoha.compat import alerts_in_ua, ukrainealarm, webhooks
 from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.config import CompatConfig
 from tryvoha.compat.gate import UA_PREFIX, Compat, CompatGate, answer_now
-from tryvoha.edge import Edge
-from tryvoha.edge.bodies import Bodies
-from tryvoha.edge.conditional import Validators
 from tryvoha.hub import Hub
+from tryvoha.server import Edge
+from tryvoha.server.bodies import Bodies
+from tryvoha.server.conditional import Validators
 
 
 def install(

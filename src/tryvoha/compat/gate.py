@@ -33,11 +33,11 @@ from tryvoha.compat.errors import error_body
 from tryvoha.compat.ids import crosswalk
 from tryvoha.compat.keys import KeyCheck
 from tryvoha.compat.ratelimit import RateLimiter
-from tryvoha.edge import Answer, Head
-from tryvoha.edge.answers import JSON, Header, send_asgi
-from tryvoha.edge.bodies import Bodies
-from tryvoha.edge.conditional import ExactMatch, HeadSecond, Validators
 from tryvoha.hub import Hub
+from tryvoha.server import Answer, Head
+from tryvoha.server.answers import JSON, Header, send_asgi
+from tryvoha.server.bodies import Bodies
+from tryvoha.server.conditional import ExactMatch, HeadSecond, Validators
 from tryvoha.store import TokenInfo
 
 AIU, UA = 1, 2

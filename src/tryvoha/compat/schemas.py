@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tryvoha.edge.conditional import VALIDATOR_HEADERS
+from tryvoha.server.conditional import VALIDATOR_HEADERS
 
 
 class CompatErrorDetail(BaseModel):

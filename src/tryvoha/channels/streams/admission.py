@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.registry import broadcaster_for, router_for
 from tryvoha.channels.streams.spec import SpecError, StreamSpec, parse_spec
-from tryvoha.edge import Head
-from tryvoha.edge.shortcuts import Stream
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
+from tryvoha.server import Head
+from tryvoha.server.shortcuts import Stream
 
 SSE_PATH = "/api/v1/stream"
 WS_PATH = "/api/v1/ws"

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tryvoha.edge.answers import Header, encode, json_error
+from tryvoha.server.answers import Header, encode, json_error
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import NamedTuple
 
-from tryvoha.edge.answers import JSON, Answer
-from tryvoha.edge.conditional import Validators, conditional_answer, etag_of
+from tryvoha.server.answers import JSON, Answer
+from tryvoha.server.conditional import Validators, conditional_answer, etag_of
 
 
 class Rendered(NamedTuple):

@@ -23,10 +23,10 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from tryvoha.edge.answers import Answer, encode, json_error
-from tryvoha.edge.shortcuts import Edge, Head, Stream
+from tryvoha.server.answers import Answer, encode, json_error
+from tryvoha.server.shortcuts import Edge, Head, Stream
 
-log = logging.getLogger("tryvoha.edge")
+log = logging.getLogger("tryvoha.server")
 
 HEAD, BODY, BUSY, IDLE = 0, 1, 2, 3
 """Where a connection is: reading a head, reading a body, waiting for the app, idle."""

@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tryvoha.edge.answers import Answer
-from tryvoha.edge.conditional import Validators
-from tryvoha.edge.limits import Limits
+from tryvoha.server.answers import Answer
+from tryvoha.server.conditional import Validators
+from tryvoha.server.limits import Limits
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tryvoha.edge.limits import Limits
+from tryvoha.server.limits import Limits
 
 from .conftest import LiveHub, start_live_hub
 

@@ -8,8 +8,8 @@ protocol that serves it; `tryvoha.serve.uvicorn_config` connects the two.
 
 from __future__ import annotations
 
-from tryvoha.edge.answers import Answer, json_error
-from tryvoha.edge.limits import Limits
-from tryvoha.edge.shortcuts import Edge, Head
+from tryvoha.server.answers import Answer, json_error
+from tryvoha.server.limits import Limits
+from tryvoha.server.shortcuts import Edge, Head
 
 __all__ = ["Answer", "Edge", "Head", "Limits", "json_error"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tryvoha.edge.answers import encode, json_error, status_line
+from tryvoha.server.answers import encode, json_error, status_line
 
 
 def test_status_lines_for_known_and_unlisted_statuses() -> None:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tryvoha.edge.conditional import (
+from tryvoha.hub import Hub
+from tryvoha.regions import Catalogue
+from tryvoha.server.conditional import (
     ExactMatch,
     HeadSecond,
     conditional_answer,
@@ -15,8 +17,6 @@ from tryvoha.edge.conditional import (
     is_not_modified,
     parse_http_date,
 )
-from tryvoha.hub import Hub
-from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
 
 HEAD = datetime(2025, 3, 1, 12, 0, 30, 250_000, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tryvoha.edge.bodies import Bodies
-from tryvoha.edge.conditional import etag_of
+from tryvoha.server.bodies import Bodies
+from tryvoha.server.conditional import etag_of
 
 
 def test_rendered_once_per_log_id() -> None:

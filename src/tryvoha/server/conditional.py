@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 
-from tryvoha.edge.answers import Answer, Header
+from tryvoha.server.answers import Answer, Header
 
 if TYPE_CHECKING:
     from tryvoha.hub import Hub
