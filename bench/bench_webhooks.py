@@ -33,6 +33,7 @@ from tryvoha.metrics import delivery_latency
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import load_catalogue
 from tryvoha.store import SqlStore
+from tryvoha.store.webhooks import WebhookStore
 
 ACTOR = Actor("bench")
 
@@ -74,7 +75,8 @@ async def bench_webhooks(hub: Hub, events: int, subscriptions: int) -> dict:
     receiver = Receiver()
     await receiver.start()
     local = parse_networks("127.0.0.0/8")  # the receiver is on loopback: allowed explicitly
-    dispatcher = WebhookDispatcher(hub, WebhookConfig(poll_interval=0.5, allow_networks=local))
+    config = WebhookConfig(poll_interval=0.5, allow_networks=local)
+    dispatcher = WebhookDispatcher(hub, WebhookStore(hub.store), config)
     async with dispatcher.running_context():
         for _ in range(subscriptions):
             await dispatcher.create(

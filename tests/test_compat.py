@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -520,7 +521,8 @@ async def test_webhook_subscription_endpoints(
     store = app.state.compat_webhooks.store
     assert store.all() == []
     # A deployment whose receivers live on loopback says so.
-    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    loopback = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    app.state.settings = replace(app.state.settings, webhooks=loopback)
     assert (await api.post("/api/v3/webhook", json=body)).status_code == 401
     assert (await api.patch("/api/v3/webhook", json=body, headers=key)).status_code == 404
     r = await api.post("/api/v3/webhook", json=body, headers=key)
@@ -559,7 +561,7 @@ async def test_alerts_in_ua_surface_under_a_prefix(
     hub: Hub, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRYVOHA_COMPAT_PREFIX", "aiu/")
-    app = create_app(hub, settings)
+    app = create_app(hub, Settings.from_env(db=settings.db, load_history=False))
     token, _ = hub.store.create_token("prefixed", [])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
         moved = await c.get(

@@ -141,16 +141,14 @@ def live(catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> Iter
     db = f"sqlite:///{tmp_path_factory.mktemp('live') / 'hub.db'}"
     hub = Hub(catalogue, SqlStore(db))
     hub.load()
-    app = create_app(hub, Settings(db=db, load_history=False))
+    # The webhook test's receiver listens on loopback: allowed as a deployment would allow it.
+    loopback = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    app = create_app(hub, Settings(db=db, load_history=False, webhooks=loopback))
     config = app.state.compat.config
     config.aiu_per_minute, config.aiu_history_per_minute, config.ua_per_minute = 60, 20, 60
-    # The webhook test's receiver listens on loopback: allowed as a deployment would allow it.
-    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
-            Harness(app), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(Harness(app), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -41,6 +41,7 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     for name in ("AIU_PER_MIN", "AIU_HISTORY_PER_MIN", "UA_PER_MIN", "KEYLESS_PER_5MIN"):
         monkeypatch.setenv(f"TRYVOHA_COMPAT_{name}", "0")  # limits off: this test polls a lot
+    settings = Settings.from_env(db=settings.db, load_history=False)
     transport = httpx.ASGITransport(app=create_app(hub, settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
         yield client

@@ -168,7 +168,7 @@ class Run:
         self.loop = asyncio.new_event_loop()
         self.answers: dict[tuple[str, str], bytes] = {}
         self.engine = StatsEngine(catalogue, self.hub.store)
-        self.modified = ModifiedClock(self.hub)
+        self.modified = ModifiedClock(self.hub, self.hub)
         self.accepted = self.refused = 0
 
     def close(self) -> None:

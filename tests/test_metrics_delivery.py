@@ -52,9 +52,14 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
     hub = Hub(catalogue, SqlStore(sqlite_url))
     hub.load()
     admin, _ = hub.store.create_token("admin", None)
-    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt="mqtt://127.0.0.1:1883"))
-    app.state.webhook_config = FAST
-    app.state.mqtt_prefix = prefix
+    settings = Settings(
+        db=sqlite_url,
+        load_history=False,
+        mqtt="mqtt://127.0.0.1:1883",
+        mqtt_prefix=prefix,
+        webhooks=FAST,
+    )
+    app = create_app(hub, settings)
     down = True
     receiver = Receiver(answer=lambda _r: 503 if down else 200)
     await receiver.start()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 
 import httpx
 import pytest
 
+from tryvoha.api.app import create_app
 from tryvoha.api.security import map_policy, tile_source
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
 
 COMMON = {
     "x-content-type-options": "nosniff",
@@ -50,10 +54,15 @@ async def test_the_map_page_has_no_inline_code(client: httpx.AsyncClient) -> Non
     assert not re.search(r"\son[a-z]+=", page), "inline event handler"
 
 
-async def test_tile_server_allowed_when_configured(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRYVOHA_MAP_TILE_URL", "https://tiles.example.org:8443/{z}/{x}/{y}.png")
+async def test_tile_server_allowed_when_configured(hub: Hub, settings: Settings) -> None:
+    tiles = "https://tiles.example.org:8443/{z}/{x}/{y}.png"
+    app = create_app(hub, replace(settings, map_tile_url=tiles))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        await _tiles_allowed(client)
+
+
+async def _tiles_allowed(client: httpx.AsyncClient) -> None:
     r = await client.get("/")
     img = directives(r.headers["content-security-policy"])["img-src"]
     assert img == ["'self'", "https://tiles.example.org:8443"]

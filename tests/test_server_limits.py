@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tryvoha.config import Settings
 from tryvoha.server.limits import Limits
 
 from .conftest import LiveHub, start_live_hub
@@ -191,8 +192,8 @@ def test_slow_and_half_sent_requests_are_closed_within_10_s(hub: LiveHub) -> Non
 
 
 def test_limits_have_ranges() -> None:
-    assert Limits.from_env({}) == Limits()
-    assert Limits.from_env({"TRYVOHA_HTTP_HEAD_TIMEOUT": "2.5"}).head_timeout == 2.5
+    assert Settings.from_env({}).http == Limits()
+    assert Settings.from_env({"TRYVOHA_HTTP_HEAD_TIMEOUT": "2.5"}).http.head_timeout == 2.5
     for variable, value in (
         ("TRYVOHA_HTTP_HEAD_TIMEOUT", "0"),
         ("TRYVOHA_HTTP_HEAD_TIMEOUT", "nan"),
@@ -202,7 +203,7 @@ def test_limits_have_ranges() -> None:
         ("TRYVOHA_HTTP_MAX_URL_BYTES", "32768"),  # longer than the whole head may be
     ):
         with pytest.raises(ValueError, match=variable):
-            Limits.from_env({variable: value})
+            Settings.from_env({variable: value})
 
 
 def test_hub_refuses_to_start_with_a_limit_out_of_range(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from tryvoha.signing import (
     verify_webhook,
 )
 from tryvoha.signing.canonical import MAGIC, iso_ms, ms
-from tryvoha.signing.hub import attach, signed_event_doc
+from tryvoha.signing.hub import Signing
 from tryvoha.signing.signer import WEBHOOK_HEADER
 
 T0 = datetime(2023, 3, 9, 1, 2, 3, 456789, tzinfo=UTC)
@@ -483,9 +483,10 @@ async def test_an_event_is_signed_once_whatever_the_subscribers(
 ) -> None:
     ring = CountingKeyring.open(tmp_path / "keys", hub_id="hub.test")
     assert isinstance(ring, CountingKeyring)
-    attach(hub, EventSigner(ring))
-    broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0))
-    hub.bus.subscribe(broadcaster.publish)
+    signing = Signing(EventSigner(ring))
+    signing.follow(hub)
+    broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0), signing)
+    broadcaster.follow()
     transports = [(BufferTransport(), i % 2 == 1) for i in range(60)]
     for transport, ws in transports:
         broadcaster.accept(transport, StreamSpec(), ws, b"")
@@ -509,15 +510,16 @@ async def test_an_event_is_signed_once_whatever_the_subscribers(
             verify_event(d, keys)
             seen.add(d["sig"]["signature"])
     assert len(seen) == 3
-    assert signed_event_doc(hub, declared.event)["sig"]["signature"] in seen
+    assert signing.signed_event_doc(declared.event)["sig"]["signature"] in seen
 
 
 async def test_a_failing_signer_never_stops_delivery(hub: Hub, catalogue, tmp_path: Path) -> None:
     ring = Keyring.open(tmp_path / "keys")
-    attach(hub, EventSigner(ring))
+    signing = Signing(EventSigner(ring))
+    signing.follow(hub)
     ring._private.clear()  # as if the key vanished: every signature now fails
-    broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0))
-    hub.bus.subscribe(broadcaster.publish)
+    broadcaster = Broadcaster(hub, StreamConfig(burst_gap=0), signing)
+    broadcaster.follow()
     transport = BufferTransport()
     broadcaster.accept(transport, StreamSpec(), False, b"")
     transport.take()
@@ -527,9 +529,7 @@ async def test_a_failing_signer_never_stops_delivery(hub: Hub, catalogue, tmp_pa
     (doc,) = _frames(transport.take(), False)
     assert doc["id"] == declared.event.id and "sig" not in doc
     body = orjson.dumps({"event": event_doc(declared.event), "alert": {}})
-    from tryvoha.signing.hub import webhook_headers
-
-    assert webhook_headers(hub, body) == {}
+    assert signing.webhook_headers(body) == {}
 
 
 def _frames(raw: bytes, ws: bool) -> list[dict]:

@@ -270,7 +270,12 @@ async def test_mqtt_event_payloads_are_signed(
     oblast = catalogue.oblasts[6]
     payloads: list[bytes] = []
     async with (
-        MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher,
+        MqttPublisher(
+            hub,
+            "mqtt://127.0.0.1:1883",
+            prefix=prefix,
+            signing=client._transport.app.state.signing,  # type: ignore[attr-defined]
+        ).running() as publisher,
         aiomqtt.Client("127.0.0.1", 1883, identifier=f"device-{prefix}") as device,
     ):
         await device.subscribe(f"{prefix}/events/{oblast.id}/#", qos=1)

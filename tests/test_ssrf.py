@@ -521,8 +521,7 @@ async def test_cli_add_is_refused_with_the_reason(catalogue: Catalogue, sqlite_u
     hub = Hub(catalogue, SqlStore(sqlite_url))
     hub.load()
     token, _ = hub.store.create_token("cli-admin", None)
-    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt=None))
-    app.state.webhook_config = STRICT
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt=None, webhooks=STRICT))
     runner = CliRunner()
     try:
         async with serving(app) as base:
@@ -588,10 +587,12 @@ async def test_a_token_holds_at_most_its_limit_of_subscriptions(
 async def compat_hub(
     hub: Hub, config: WebhookConfig
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(hub, Settings(load_history=False, mqtt=None))
-    app.state.webhook_config = config
+    app = create_app(hub, Settings(load_history=False, mqtt=None, webhooks=config))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+    async with (
+        app.router.lifespan_context(app),  # the ways out, the ukrainealarm delivery among them
+        httpx.AsyncClient(transport=transport, base_url="http://hub") as client,
+    ):
         yield app, client
 
 
@@ -658,10 +659,12 @@ async def test_compat_delivery_is_refused_at_connect_and_logged_in_our_words(
 # Configuration -------------------------------------------------------------------------------
 
 
-def test_allow_list_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRYVOHA_WEBHOOK_ALLOW_NETWORKS", " 10.0.0.0/8, fd00::/8 ,192.168.1.20")
-    monkeypatch.setenv("TRYVOHA_WEBHOOK_MAX_PER_TOKEN", "50")
-    config = WebhookConfig()
+def test_allow_list_setting_is_read_and_checked() -> None:
+    env = {
+        "TRYVOHA_WEBHOOK_ALLOW_NETWORKS": " 10.0.0.0/8, fd00::/8 ,192.168.1.20",
+        "TRYVOHA_WEBHOOK_MAX_PER_TOKEN": "50",
+    }
+    config = Settings.from_env(env).webhooks
     assert [str(n) for n in config.allow_networks] == [
         "10.0.0.0/8",
         "fd00::/8",
@@ -670,17 +673,14 @@ def test_allow_list_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch)
     assert config.max_per_token == 50
     assert config.policy.judge(literal_address("10.1.2.3")) is None  # type: ignore[arg-type]
     for bad in ("10.0.0.0/33", "10.1.2.3/8", "intranet", "10.0.0.0/8;192.168.0.0/16"):
-        monkeypatch.setenv("TRYVOHA_WEBHOOK_ALLOW_NETWORKS", bad)
         with pytest.raises(
             ValueError, match=r"TRYVOHA_WEBHOOK_ALLOW_NETWORKS: .* is not a network"
         ):
-            WebhookConfig()
-    monkeypatch.delenv("TRYVOHA_WEBHOOK_ALLOW_NETWORKS")
-    assert WebhookConfig().allow_networks == ()
+            Settings.from_env({"TRYVOHA_WEBHOOK_ALLOW_NETWORKS": bad})
+    assert Settings.from_env({}).webhooks.allow_networks == ()
     for bad in ("0", "-1", "lots", "10001"):
-        monkeypatch.setenv("TRYVOHA_WEBHOOK_MAX_PER_TOKEN", bad)
         with pytest.raises(ValueError, match="TRYVOHA_WEBHOOK_MAX_PER_TOKEN"):
-            WebhookConfig()
+            Settings.from_env({"TRYVOHA_WEBHOOK_MAX_PER_TOKEN": bad})
 
 
 def test_serve_refuses_to_start_with_a_bad_allow_list(tmp_path: Path) -> None:

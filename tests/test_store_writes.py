@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -45,8 +46,8 @@ async def test_meta_and_subscription_writes_run_in_the_writer_thread(
     hub: Hub, settings: Settings, admin_token: str, catalogue: Catalogue
 ) -> None:
     reader, _ = hub.store.create_token("reader", None, role=TokenRole.READ_ONLY)
-    app = create_app(hub, settings)
-    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    loopback = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    app = create_app(hub, replace(settings, webhooks=loopback))
     calls: list[tuple[str, str]] = []
     hooks = app.state.compat_webhooks.store
     hub.store.set_meta = spy(calls, "meta", hub.store.set_meta)  # type: ignore[method-assign]

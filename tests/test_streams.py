@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -13,7 +14,6 @@ import websockets
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import AlertStatus, EventKind, Threat
 from tryvoha.channels.streams import StreamConfig
-from tryvoha.channels.streams.registry import configure
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
@@ -103,7 +103,7 @@ async def test_resume_exactly_once_from_ring_or_log(
     hub: Hub, settings: Settings, catalogue: Catalogue, ring: int
 ) -> None:
     """With a ring of 3, a resume point 10 events back is served from the log, then the ring."""
-    configure(hub, StreamConfig(ring_size=ring, page=4))
+    settings = replace(settings, streams=StreamConfig(ring_size=ring, page=4))
     regions = [o.id for o in catalogue.oblasts[:12]]
     async with serving(hub, settings) as port:
         sub = await SSEClient.open(port)
@@ -180,7 +180,7 @@ async def test_resume_beyond_head_gets_a_snapshot(hub: Hub, settings: Settings, 
 async def test_slow_consumer_is_dropped_and_others_are_not_slowed(
     hub: Hub, settings: Settings, catalogue: Catalogue
 ) -> None:
-    configure(hub, StreamConfig(max_buffer=32 * 1024))
+    settings = replace(settings, streams=StreamConfig(max_buffer=32 * 1024))
     regions = [o.id for o in catalogue.oblasts]
     async with serving(hub, settings) as port:
         slow = await SSEClient.open(port, rcvbuf=4096)
@@ -217,7 +217,7 @@ async def test_slow_consumer_is_dropped_and_others_are_not_slowed(
 
 
 async def test_heartbeats(hub: Hub, settings: Settings) -> None:
-    configure(hub, StreamConfig(heartbeat=0.05))
+    settings = replace(settings, streams=StreamConfig(heartbeat=0.05))
     async with serving(hub, settings) as port:
         sub = await SSEClient.open(port)
         await sub.next()
@@ -237,7 +237,7 @@ async def test_heartbeats(hub: Hub, settings: Settings) -> None:
 
 async def test_websocket_dead_peer_is_closed(hub: Hub, settings: Settings) -> None:
     """A WebSocket peer that never answers pings is disconnected after three heartbeats."""
-    configure(hub, StreamConfig(heartbeat=0.05))
+    settings = replace(settings, streams=StreamConfig(heartbeat=0.05))
     async with serving(hub, settings) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
@@ -286,7 +286,9 @@ async def test_websocket_contract_and_resume(hub: Hub, settings: Settings, catal
 
 async def test_random_disconnects_and_resumes(hub: Hub, settings: Settings, catalogue) -> None:
     """1,000 abrupt disconnects and resumes while events stream: no gap, no duplicate."""
-    configure(hub, StreamConfig(ring_size=8, page=5))  # many resumes come from the log
+    settings = replace(
+        settings, streams=StreamConfig(ring_size=8, page=5)
+    )  # many resumes come from the log
     rng = random.Random(5)
     regions = [o.id for o in catalogue.oblasts]
     total_events = 400
@@ -343,7 +345,7 @@ async def test_bursts_reach_every_slice_and_late_joiners(hub: Hub, settings: Set
 
     Tiny slices make every pass span many loop turns, so commits and joins land mid-pass.
     """
-    configure(hub, StreamConfig(chunk=3))
+    settings = replace(settings, streams=StreamConfig(chunk=3))
     regions = [o.id for o in catalogue.oblasts[:25]]
     async with serving(hub, settings) as port:
         subs = [await SSEClient.open(port) for _ in range(40)]

@@ -78,8 +78,7 @@ async def running_hub(
     """A hub with its app's lifespan running (the webhook dispatcher), as `tryvoha serve` has."""
     hub = Hub(catalogue, SqlStore(url))
     hub.load()
-    app = create_app(hub, Settings(db=url, load_history=False, mqtt=None))
-    app.state.webhook_config = config
+    app = create_app(hub, Settings(db=url, load_history=False, mqtt=None, webhooks=config))
     if admin is None:
         admin, _ = hub.store.create_token("admin", None)
     try:

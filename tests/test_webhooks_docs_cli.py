@@ -63,8 +63,7 @@ async def test_cli_adds_lists_shows_failures_and_deletes(catalogue, sqlite_url: 
     hub = Hub(catalogue, SqlStore(sqlite_url))
     hub.load()
     token, _ = hub.store.create_token("cli-admin", None)
-    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt=None))
-    app.state.webhook_config = FAST
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False, mqtt=None, webhooks=FAST))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     marker = b"internal-service-says-TOPSECRET"

@@ -35,95 +35,111 @@ def serve(
         str | None,
         typer.Option(
             "--db",
-            envvar="TRYVOHA_DB",
-            help="SQLite file (default tryvoha.db) or a URL such as postgresql://host/db.",
+            help="SQLite file or a URL such as postgresql://host/db [env TRYVOHA_DB; default "
+            "~/.local/share/tryvoha/tryvoha.db].",
         ),
     ] = None,
-    host: Annotated[str, typer.Option("--host", envvar="TRYVOHA_HOST")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", envvar="TRYVOHA_PORT")] = 8080,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on [TRYVOHA_HOST; 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port to listen on [TRYVOHA_PORT; 8080]."),
+    ] = None,
     history: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--history/--no-history",
-            help="On first start, load the real alert record since 2022 into an empty log.",
+            help="On first start, load the real alert record since 2022 into an empty log "
+            "[TRYVOHA_LOAD_HISTORY; on].",
+            show_default=False,
         ),
-    ] = True,
+    ] = None,
     read_token: Annotated[
-        bool,
-        typer.Option("--read-token-required", help="Require a token for public reads too."),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--read-token-required",
+            help="Require a token for public reads too [TRYVOHA_READ_TOKEN_REQUIRED].",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
-            envvar="TRYVOHA_WORKERS",
             min=1,
-            help="Processes serving live streams (one process holds at most ~19,000).",
+            max=64,
+            help="Processes serving live streams; one holds at most ~19,000 [TRYVOHA_WORKERS; 1].",
         ),
-    ] = 1,
+    ] = None,
     mqtt: Annotated[
         str | None,
         typer.Option(
             "--mqtt",
-            envvar="TRYVOHA_MQTT",
-            help="Publish statuses and events to this MQTT broker, e.g. mqtt://127.0.0.1:1883.",
+            help="Publish statuses and events to this MQTT broker, e.g. mqtt://127.0.0.1:1883 "
+            "[TRYVOHA_MQTT].",
         ),
     ] = None,
     keys: Annotated[
         str | None,
         typer.Option(
             "--keys",
-            envvar="TRYVOHA_KEYS",
-            help="Signing key directory (made on first start, owner-only); default: beside "
-            "the SQLite file (tryvoha.keys).",
+            help="Signing key directory (made on first start, owner-only) [TRYVOHA_KEYS; "
+            "beside the SQLite file].",
         ),
     ] = None,
     hub_id: Annotated[
         str | None,
         typer.Option(
             "--hub-id",
-            envvar="TRYVOHA_HUB_ID",
-            help="This hub's name in signatures and CAP (e.g. alerts.example.gov.ua); "
-            "default: a random one made on first start.",
+            help="This hub's name in signatures and CAP, e.g. alerts.example.gov.ua "
+            "[TRYVOHA_HUB_ID; a random one made on first start].",
         ),
     ] = None,
     cap_key: Annotated[
-        str | None,
-        typer.Option("--cap-key", envvar="TRYVOHA_CAP_KEY", help="PEM key that signs CAP."),
+        str | None, typer.Option("--cap-key", help="PEM key that signs CAP [TRYVOHA_CAP_KEY].")
     ] = None,
     cap_cert: Annotated[
         str | None,
-        typer.Option("--cap-cert", envvar="TRYVOHA_CAP_CERT", help="PEM certificate of it."),
+        typer.Option("--cap-cert", help="PEM certificate of it [TRYVOHA_CAP_CERT]."),
     ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(
             "--public-url",
-            envvar="TRYVOHA_PUBLIC_URL",
-            help="The hub's address as the world sees it, for links in CAP feeds.",
+            help="The hub's address as the world sees it, for links in CAP feeds "
+            "[TRYVOHA_PUBLIC_URL].",
         ),
     ] = None,
 ) -> None:
     """Run the hub: API, streams and the alarm map.
 
+    Every flag can also be set by the environment variable named beside it; a flag wins over
+    the variable. docs/configuration.md lists every variable with its range.
+
     Example: tryvoha serve --port 8080 --db postgresql://127.0.0.1/tryvoha
     """
+    from tryvoha.config import SettingsError
     from tryvoha.serve import serve as run
 
-    settings = Settings(
-        db=db or Settings().db,
-        host=host,
-        port=port,
-        load_history=history,
-        read_token_required=read_token,
-        workers=workers,
-        mqtt=mqtt,
-        keys=keys,
-        hub_id=hub_id,
-        cap_key=cap_key,
-        cap_cert=cap_cert,
-        public_url=public_url,
-    )
+    try:
+        settings = Settings.from_env(
+            db=db,
+            host=host,
+            port=port,
+            load_history=history,
+            read_token_required=read_token,
+            workers=workers,
+            mqtt=mqtt,
+            keys=keys,
+            hub_id=hub_id,
+            cap_key=cap_key,
+            cap_cert=cap_cert,
+            public_url=public_url,
+        )
+    except SettingsError as exc:
+        typer.echo(f"Cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     run(settings)
 
 

@@ -101,7 +101,7 @@ CsvOption = Annotated[bool, typer.Option("--csv", help="CSV on stdout (licence o
 def _engine(db: str | None) -> Any:
     from tryvoha.store import SqlStore
 
-    settings = Settings() if db is None else Settings(db=db)
+    settings = Settings.from_env(db=db)
     return SqlStore(settings.db_url)
 
 

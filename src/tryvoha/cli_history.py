@@ -35,7 +35,7 @@ def _open_hub(db: str | None, what: str) -> Any:
     from tryvoha.regions import load_catalogue
     from tryvoha.store import SqlStore, WriterLocked, acquire_writer
 
-    settings = Settings() if db is None else Settings(db=db)
+    settings = Settings.from_env(db=db)
     try:
         writer = acquire_writer(settings.db_url, what)
     except WriterLocked as exc:
@@ -241,7 +241,7 @@ def stats(
 
     since = _kyiv(since, "--from") if since else datetime(2022, 2, 24, tzinfo=UTC)
     until = _kyiv(until, "--to") if until else None
-    settings = Settings() if db is None else Settings(db=db)
+    settings = Settings.from_env(db=db)
     catalogue = load_catalogue()
     store = SqlStore(settings.db_url)
     engine = StatsEngine(catalogue, store)

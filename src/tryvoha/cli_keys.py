@@ -36,7 +36,7 @@ DbOption = Annotated[
 def _directory(keys: str | None, db: str | None) -> Path:
     from tryvoha.signing.hub import key_directory
 
-    settings = Settings(db=db or Settings().db, keys=keys)
+    settings = Settings.from_env(db=db, keys=keys)
     return key_directory(settings)
 
 

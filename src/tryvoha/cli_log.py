@@ -43,7 +43,7 @@ def refusal(problem: UnreadableEvent, db: str) -> str:
 def _store(db: str | None, writer: str | None = None) -> tuple[SqlStore, str]:
     """The store; with `writer` (the command), holding the writer lock, refused (exit 2) while
     another process writes the log."""
-    settings = Settings() if db is None else Settings(db=db)
+    settings = Settings.from_env(db=db)
     if writer is None:
         return SqlStore(settings.db_url), settings.db
     try:

@@ -44,7 +44,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 def _store(db: str | None) -> SqlStore:
-    settings = Settings() if db is None else Settings(db=db)
+    settings = Settings.from_env(db=db)
     return SqlStore(settings.db_url)
 
 

@@ -1,46 +1,74 @@
-"""Settings of a hub, from command-line flags or `TRYVOHA_*` environment variables."""
+"""Settings of a hub: built once, from command-line flags over `TRYVOHA_*` environment variables.
+
+`Settings(...)` holds plain values (its defaults read nothing); `Settings.from_env(...)` is the one
+place the environment is read. Every variable has a documented range (`VARIABLES`, shown by
+`tryvoha serve --help` and docs/configuration.md); a value outside it stops the hub at start with
+a message naming the variable, instead of serving with a setting nobody meant.
+
+Each feature keeps its own section (`webhooks`, `compat`, `http`, `streams`), defined beside the
+code that uses it, so its knobs are documented where they act.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
-DEFAULT_DB = Path("tryvoha.db")
+from tryvoha.channels.streams.config import StreamConfig
+from tryvoha.channels.webhooks.config import MAX_PER_TOKEN_RANGE, WebhookConfig
+from tryvoha.compat.config import CompatConfig
+from tryvoha.netguard import parse_networks
+from tryvoha.server.limits import RANGES as LIMIT_RANGES
+from tryvoha.server.limits import Limits
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class SettingsError(ValueError):
+    """A setting outside its range; the message names the variable and the range."""
+
+
+def default_db() -> str:
+    """Where the hub keeps its log unless told otherwise: the same file whatever the folder a
+    command runs in, so every command finds the database the hub uses."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data) / "tryvoha" / "tryvoha.db")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """`db` is a SQLAlchemy URL or a SQLite file; `read_token_required` closes public reads."""
 
-    db: str = field(default_factory=lambda: os.environ.get("TRYVOHA_DB", str(DEFAULT_DB)))
-    host: str = field(default_factory=lambda: os.environ.get("TRYVOHA_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("TRYVOHA_PORT", "8080")))
-    read_token_required: bool = field(
-        default_factory=lambda: _env_bool("TRYVOHA_READ_TOKEN_REQUIRED", False)
-    )
-    load_history: bool = field(default_factory=lambda: _env_bool("TRYVOHA_LOAD_HISTORY", True))
+    db: str = field(default_factory=default_db)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    read_token_required: bool = False
+    load_history: bool = True
     max_body_bytes: int = 16 * 1024
-    workers: int = field(default_factory=lambda: int(os.environ.get("TRYVOHA_WORKERS", "1")))
+    workers: int = 1
     """Processes serving live streams: the hub plus `workers - 1` stream followers."""
-    mqtt: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_MQTT") or None)
+    mqtt: str | None = None
     """MQTT broker URL (e.g. mqtt://127.0.0.1:1883); MQTT is off when unset."""
-    keys: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_KEYS") or None)
-    """Signing key directory; beside a SQLite database by default (see tryvoha.signing.config)."""
-    hub_id: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_HUB_ID") or None)
-    cap_key: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_CAP_KEY") or None)
-    cap_cert: str | None = field(default_factory=lambda: os.environ.get("TRYVOHA_CAP_CERT") or None)
-    public_url: str | None = field(
-        default_factory=lambda: os.environ.get("TRYVOHA_PUBLIC_URL") or None
-    )
+    mqtt_prefix: str = "tryvoha"
+    keys: str | None = None
+    """Signing key directory; beside a SQLite database by default (see tryvoha.signing.hub)."""
+    hub_id: str | None = None
+    cap_key: str | None = None
+    cap_cert: str | None = None
+    public_url: str | None = None
     """The hub's address as the world sees it, for links in CAP feeds."""
+    signature_ttl: int = 300
+    """Seconds a signed event stays fresh for its receivers."""
+    map_tile_url: str | None = None
+    map_tile_attribution: str | None = None
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    compat: CompatConfig = field(default_factory=CompatConfig)
+    http: Limits = field(default_factory=Limits)
+    streams: StreamConfig = field(default_factory=StreamConfig)
 
     @property
     def db_url(self) -> str:
@@ -48,6 +76,147 @@ class Settings:
             return self.db
         return f"sqlite:///{Path(self.db).expanduser().resolve()}"
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `environ` (the process environment by default), then `overrides` (the
+        command line; a `None` override means "not given"). Raises `SettingsError`."""
+        environ = os.environ if environ is None else environ
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for var in VARIABLES:
+            text = environ.get(var.name)
+            if text is None or not text.strip():
+                continue
+            value = var.parse(text.strip())
+            section, _, name = var.target.rpartition(".")
+            (sections.setdefault(section, {}) if section else top)[name] = value
+        top.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**top)
+        try:
+            changed = {
+                name: replace(getattr(settings, name), **values)
+                for name, values in sections.items()
+            }
+        except ValueError as exc:  # a section's own cross-field rule
+            raise SettingsError(str(exc)) from None
+        return replace(settings, **changed)
+
+
+# The environment ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One `TRYVOHA_*` variable: where its value goes, how it is read, and its range in words."""
+
+    name: str
+    target: str
+    """A field of `Settings`, or `section.field`."""
+    kind: str
+    """int, float, bool, text, url, networks or prefix."""
+    low: float | None = None
+    high: float | None = None
+    help: str = ""
+
     @property
-    def is_embedded(self) -> bool:
-        return self.db_url.startswith("sqlite")
+    def range(self) -> str:
+        if self.kind == "bool":
+            return "1/true/yes/on or 0/false/no/off"
+        if self.low is not None:
+            return f"{self.low:g} to {self.high:g}"
+        return {
+            "text": "text",
+            "url": "a URL",
+            "networks": "addresses or CIDR ranges, comma-separated (at most 100)",
+            "prefix": "a path such as /aiu, or empty",
+        }[self.kind]
+
+    def parse(self, text: str) -> Any:
+        return PARSERS[self.kind](self, text)
+
+
+def _number(var: Variable, text: str, kind: Callable[[str], float]) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{var.name}: {text!r} is not a number ({var.range})") from None
+    if var.low is not None and var.high is not None and not var.low <= value <= var.high:
+        raise SettingsError(f"{var.name}: {text!r} is outside its range, {var.range}")
+    return value
+
+
+def _bool(var: Variable, text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in TRUE | FALSE:
+        raise SettingsError(f"{var.name}: {text!r} is not one of {var.range}")
+    return lowered in TRUE
+
+
+def _prefix(var: Variable, text: str) -> str:
+    value = text.rstrip("/")
+    return "" if not value else "/" + value.lstrip("/")
+
+
+def _networks(var: Variable, text: str) -> Any:
+    try:
+        return parse_networks(text, var.name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _text(var: Variable, text: str) -> str:
+    if len(text) > 2000 or any(ord(c) < 32 for c in text):
+        raise SettingsError(f"{var.name}: at most 2000 characters, no control characters")
+    return text
+
+
+PARSERS: dict[str, Callable[[Variable, str], Any]] = {
+    "int": lambda var, text: int(_number(var, text, int)),
+    "float": lambda var, text: _number(var, text, float),
+    "bool": _bool,
+    "text": _text,
+    "url": _text,
+    "networks": _networks,
+    "prefix": _prefix,
+}
+
+V = Variable
+VARIABLES: tuple[Variable, ...] = (
+    V("TRYVOHA_DB", "db", "text", help="SQLite file or database URL"),
+    V("TRYVOHA_HOST", "host", "text", help="address to listen on"),
+    V("TRYVOHA_PORT", "port", "int", 1, 65535, "port to listen on"),
+    V("TRYVOHA_READ_TOKEN_REQUIRED", "read_token_required", "bool", help="tokens for reads too"),
+    V("TRYVOHA_LOAD_HISTORY", "load_history", "bool", help="load the bundled record at first"),
+    V("TRYVOHA_WORKERS", "workers", "int", 1, 64, "processes serving live streams"),
+    V("TRYVOHA_MQTT", "mqtt", "url", help="MQTT broker, e.g. mqtt://127.0.0.1:1883"),
+    V("TRYVOHA_MQTT_PREFIX", "mqtt_prefix", "text", help="first level of every MQTT topic"),
+    V("TRYVOHA_KEYS", "keys", "text", help="signing key directory"),
+    V("TRYVOHA_HUB_ID", "hub_id", "text", help="the hub's name in signatures and CAP"),
+    V("TRYVOHA_CAP_KEY", "cap_key", "text", help="key file that signs CAP"),
+    V("TRYVOHA_CAP_CERT", "cap_cert", "text", help="certificate of the CAP key"),
+    V("TRYVOHA_PUBLIC_URL", "public_url", "url", help="the hub's address for links"),
+    V("TRYVOHA_SIGNATURE_TTL", "signature_ttl", "int", 10, 86_400, "seconds a signature is fresh"),
+    V("TRYVOHA_MAP_TILE_URL", "map_tile_url", "url", help="background tiles for the map"),
+    V("TRYVOHA_MAP_TILE_ATTRIBUTION", "map_tile_attribution", "text", help="the tiles' credit"),
+    V("TRYVOHA_WEBHOOK_BACKOFF_BASE", "webhooks.backoff_base", "float", 0.01, 3600, "first retry"),
+    V("TRYVOHA_WEBHOOK_BACKOFF_MAX", "webhooks.backoff_max", "float", 0.01, 86_400, "retry cap"),
+    V("TRYVOHA_WEBHOOK_GIVE_UP_AFTER", "webhooks.give_up_after", "float", 1, 30 * 86_400, "retry"),
+    V("TRYVOHA_WEBHOOK_TIMEOUT", "webhooks.timeout", "float", 0.1, 120, "one attempt's deadline"),
+    V("TRYVOHA_WEBHOOK_ALLOW_NETWORKS", "webhooks.allow_networks", "networks", help="private nets"),
+    V("TRYVOHA_WEBHOOK_MAX_PER_TOKEN", "webhooks.max_per_token", "int", *MAX_PER_TOKEN_RANGE),
+    V("TRYVOHA_COMPAT_PREFIX", "compat.prefix", "prefix", help="path of the alerts.in.ua API"),
+    V("TRYVOHA_COMPAT_AIU_PER_MIN", "compat.aiu_per_minute", "int", 0, 100_000, "0 = no limit"),
+    V("TRYVOHA_COMPAT_AIU_HISTORY_PER_MIN", "compat.aiu_history_per_minute", "int", 0, 100_000),
+    V("TRYVOHA_COMPAT_UA_PER_MIN", "compat.ua_per_minute", "int", 0, 100_000, "0 = no limit"),
+    V("TRYVOHA_COMPAT_KEYLESS", "compat.keyless", "bool", help="ukrainealarm without a key"),
+    V("TRYVOHA_COMPAT_KEYLESS_PER_5MIN", "compat.keyless_per_5min", "int", 0, 100_000),
+    V("TRYVOHA_COMPAT_WEBHOOK_DELIVERY", "compat.webhook_delivery", "bool", help="/api/v3 hooks"),
+    *(
+        V(name, f"http.{target}", "int" if target.startswith("max_") else "float", low, high)
+        for target, (name, low, high) in LIMIT_RANGES.items()
+    ),
+)
+"""Every variable the hub reads, in the order docs/configuration.md lists them."""
+
+_TARGETS = {f.name for f in fields(Settings)}
+assert all(v.target.partition(".")[0] in _TARGETS for v in VARIABLES)

@@ -1,4 +1,4 @@
-"""The hub: the one writer of the log and keeper of the state folded from it.
+"""The hub: the one writer of the log, and the read model folded from it (`LogView`).
 
 Commands go through `submit`: decide (pure) → render on every surface → append (durable, in the
 store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
@@ -13,18 +13,17 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor, Command, EventDraft, Rejected, decide
-from tryvoha.alerts.model import Alert, AlertStatus, Event, Threat
-from tryvoha.alerts.state import AlertState
-from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
+from tryvoha.alerts.model import Event
 from tryvoha.bus import InProcessBus
 from tryvoha.metrics import events_committed
+from tryvoha.readmodel import LogView, utcnow
 from tryvoha.regions import Catalogue
 from tryvoha.store import IdempotencyRecord, SqlStore
 
@@ -33,12 +32,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-DRILLS = frozenset({AlertStatus.EXERCISE, AlertStatus.TEST})
-ACTUAL = frozenset({AlertStatus.ACTUAL})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +46,10 @@ class Outcome:
     replayed: bool = False
 
 
-class Hub:
+class Hub(LogView):
+    """The writer: a `LogView` of the log it appends to. Only the operator API, the importers
+    and the replay hold it; every other part of the hub reads through the `ReadModel`."""
+
     def __init__(
         self,
         catalogue: Catalogue,
@@ -62,45 +58,19 @@ class Hub:
         clock: Callable[[], datetime] = utcnow,
         renderer: Callable[[Hub], SurfaceRenderer] | None = None,
     ) -> None:
-        self.catalogue = catalogue
-        self.store = store
-        self.bus = bus or InProcessBus()
-        self.clock = clock
+        super().__init__(catalogue, store, bus, clock)
         if renderer is None:
             # The surfaces build on the hub, so their renderers are looked up once it exists.
             from tryvoha.preflight import SurfaceRenderer
 
             renderer = SurfaceRenderer
         self.renderer = renderer(self)
-        self.state = AlertState()
-        self.started_at = clock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoha-writer")
-        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tryvoha-reader")
         self._write_lock = asyncio.Lock()
-        self._status_cache: dict[
-            frozenset[AlertStatus], tuple[int, dict[Threat, ThreatStatus]]
-        ] = {}
-
-    # Life cycle ---------------------------------------------------------------------------------
-
-    def load(self, progress: Callable[[int], None] | None = None) -> None:
-        """Fold the whole log into the state (at start-up, before serving)."""
-        state = AlertState()
-        for count, event in enumerate(self.store.iter_events(), 1):
-            state.apply(event)
-            if progress is not None and count % 10_000 == 0:
-                progress(count)
-        self.state = state
-        self._status_cache.clear()
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        self.store.close()
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store read off the event loop, never queued behind a write."""
-        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+        super().close()
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store write other than an append (meta, subscriptions) off the event loop, in
@@ -189,25 +159,6 @@ class Hub:
         for event in appended:
             self.bus.publish(event)
         return appended
-
-    # Reading ------------------------------------------------------------------------------------
-
-    @property
-    def last_event_id(self) -> int:
-        return self.state.last_event_id
-
-    def open_alerts(self) -> list[Alert]:
-        return sorted(self.state.open_alerts.values(), key=lambda a: (a.started_at, a.id))
-
-    def statuses(self, drills: bool = False) -> dict[Threat, ThreatStatus]:
-        """Every region's status per threat, for actual alerts (or drills), cached per log id."""
-        kinds = DRILLS if drills else ACTUAL
-        cached = self._status_cache.get(kinds)
-        if cached is not None and cached[0] == self.state.last_event_id:
-            return cached[1]
-        computed = all_threat_statuses(self.catalogue, self.state.open_alerts, kinds)
-        self._status_cache[kinds] = (self.state.last_event_id, computed)
-        return computed
 
 
 def _request_hash(command: Command) -> str:

@@ -1,7 +1,15 @@
-"""Start a hub: open the store, fold the log, and serve the HTTP app with uvicorn."""
+"""The composition root: a hub process built from its settings, and served.
+
+`open_hub` opens the writer (the single-writer lock, the fold of the log, the signing keys, the
+bundled history on first start); `serve` builds the app over it (`tryvoha.api.app.create_app`,
+whose lifespan `tryvoha.outlets.running` starts every way out) and runs it with uvicorn on the
+edge protocol (`uvicorn_config`). Settings are read once, by the caller (`Settings.from_env`).
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
 from functools import partial
 from typing import Any
 
@@ -11,23 +19,25 @@ from rich.console import Console
 from rich.markup import escape
 
 from tryvoha.api.app import create_app
-from tryvoha.channels.streams.workers import start_followers
-from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.config import Settings
 from tryvoha.history.bundled import load_bundled_history
 from tryvoha.hub import Hub
 from tryvoha.regions import load_catalogue
 from tryvoha.server import Edge
 from tryvoha.server.protocol import EdgeProtocol
-from tryvoha.signing.hub import start_signing
+from tryvoha.signing.hub import open_signing
 from tryvoha.signing.keys import KeyFileError
 from tryvoha.store import SqlStore, UnreadableEvent, WriterLocked, acquire_writer
+from tryvoha.store.url import database_of
 
 
 def open_hub(settings: Settings, console: Console | None = None) -> Hub:
     console = console or Console(stderr=True)
     with console.status("Loading regions and the log…"):
         catalogue = load_catalogue()
+        database = database_of(settings.db_url).file
+        if database is not None:  # a SQLite file: its folder is made on first start
+            database.parent.mkdir(parents=True, exist_ok=True)
         writer = acquire_writer(settings.db_url, "tryvoha serve")  # WriterLocked: one writer
         store = SqlStore(settings.db_url, writer=writer)
         hub = Hub(catalogue, store)
@@ -41,9 +51,6 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
                 refusal(problem, settings.db), markup=False, highlight=False, soft_wrap=True
             )
             raise SystemExit(1) from None
-    with console.status("Opening the signing keys…"):
-        signer = start_signing(hub, settings)  # made on first start; refuses unsafe key files
-    console.print(f"Signing as hub {signer.hub_id} with key {signer.keyring.active_id}")
     load_bundled_history(hub, settings, console)  # first start only: the real record since 2022
     return hub
 
@@ -67,13 +74,19 @@ def uvicorn_config(app: FastAPI, host: str, port: int, **extra: Any) -> uvicorn.
 def serve(settings: Settings, console: Console | None = None) -> None:
     console = console or Console(stderr=True)
     try:
-        webhook_config = WebhookConfig()  # settings from the environment, checked before start
+        check_port(settings.host, settings.port)
+        with console.status("Opening the signing keys…"):
+            signing = open_signing(settings)  # made on first start; refuses unsafe key files
         hub = open_hub(settings, console)
-    except (ValueError, KeyFileError, WriterLocked) as exc:
+    except (ValueError, KeyFileError, WriterLocked, PortTaken) as exc:
         console.print(f"[bold red]Cannot start:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
-    app = create_app(hub, settings)
-    app.state.webhook_config = webhook_config
+    assert signing.signer is not None and signing.cap_keys is not None
+    signing.cap_keys.get()  # the first CAP request waits for nothing
+    console.print(
+        f"Signing as hub {signing.signer.hub_id} with key {signing.signer.keyring.active_id}"
+    )
+    app = create_app(hub, settings, signing)
     base = f"http://{settings.host}:{settings.port}"
     console.print(
         f"[bold green]tryvoha[/] is serving {len(hub.catalogue)} regions, "
@@ -82,10 +95,30 @@ def serve(settings: Settings, console: Console | None = None) -> None:
     console.print(f"  map:  {base}/")
     console.print(f"  API:  {base}/docs")
     config = uvicorn_config(app, settings.host, settings.port)
-    followers = start_followers(hub, settings) if settings.workers > 1 else None
     try:
         uvicorn.Server(config).run()  # sets up uvloop, as asyncio.run would not
     finally:
-        if followers is not None:
-            followers.stop()
         hub.close()
+
+
+class PortTaken(Exception):
+    """Another program listens on the address: say so in one line, with what to do."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Before anything else, so a taken port is one clear line (uvicorn binds it once the app
+    is ready: a port that answers is a hub that serves)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(
+                f"{host}:{port} is already in use (another tryvoha?); stop it, or choose another "
+                "port with --port (or TRYVOHA_PORT)"
+            ) from None
+        raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.close()

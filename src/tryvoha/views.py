@@ -10,7 +10,7 @@ from typing import Any
 
 from tryvoha.alerts.model import Alert, AlertStatus, RegionStatus, Threat
 from tryvoha.alerts.wire import alert_doc, iso
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Region
 
 
@@ -28,7 +28,7 @@ def region_doc(region: Region) -> dict[str, Any]:
     }
 
 
-def compact_status(hub: Hub, drills: bool = False) -> dict[str, Any]:
+def compact_status(hub: ReadModel, drills: bool = False) -> dict[str, Any]:
     """Per threat, the regions with an alert of their own (`alerts`) and the `partial` ones.
 
     Every other region is `active` exactly when it lies within one of the alerted regions: a
@@ -37,7 +37,7 @@ def compact_status(hub: Hub, drills: bool = False) -> dict[str, Any]:
     statuses = hub.statuses(drills=drills)
     doc: dict[str, Any] = {
         "log_id": hub.last_event_id,
-        "updated_at": iso(hub.state.last_recorded_at),
+        "updated_at": iso(hub.last_recorded_at),
     }
     doc["threats"] = {
         threat.value: {"alerts": sorted(s.roots), "partial": sorted(s.partial)}
@@ -47,11 +47,11 @@ def compact_status(hub: Hub, drills: bool = False) -> dict[str, Any]:
     return doc
 
 
-def active_since(hub: Hub, threat: Threat, drills: bool = False) -> dict[str, datetime]:
+def active_since(hub: ReadModel, threat: Threat, drills: bool = False) -> dict[str, datetime]:
     """For every active region, since when: the earliest start among the alerts covering it."""
     kinds = {AlertStatus.EXERCISE, AlertStatus.TEST} if drills else {AlertStatus.ACTUAL}
     since: dict[str, datetime] = {}
-    for alert in hub.state.open_alerts.values():
+    for alert in hub.open_alerts():
         if alert.threat is not threat or alert.status not in kinds:
             continue
         covered = [alert.region_id, *(r.id for r in hub.catalogue.descendants(alert.region_id))]
@@ -62,7 +62,7 @@ def active_since(hub: Hub, threat: Threat, drills: bool = False) -> dict[str, da
     return since
 
 
-def detailed_status(hub: Hub, threat: Threat, drills: bool = False) -> dict[str, Any]:
+def detailed_status(hub: ReadModel, threat: Threat, drills: bool = False) -> dict[str, Any]:
     """Every region with its status for `threat` and, when active, since when."""
     status = hub.statuses(drills=drills)[threat]
     since = active_since(hub, threat, drills)
@@ -81,19 +81,19 @@ def detailed_status(hub: Hub, threat: Threat, drills: bool = False) -> dict[str,
         )
     return {
         "log_id": hub.last_event_id,
-        "updated_at": iso(hub.state.last_recorded_at),
+        "updated_at": iso(hub.last_recorded_at),
         "threat": threat.value,
         "drills": drills,
         "regions": regions,
     }
 
 
-def region_statuses(hub: Hub, region_id: str, drills: bool = False) -> dict[str, str]:
+def region_statuses(hub: ReadModel, region_id: str, drills: bool = False) -> dict[str, str]:
     return {t.value: s.of(region_id).value for t, s in hub.statuses(drills=drills).items()}
 
 
 def matching_alerts(
-    hub: Hub,
+    hub: ReadModel,
     region_id: str | None = None,
     threat: Threat | None = None,
     statuses: frozenset[AlertStatus] = frozenset({AlertStatus.ACTUAL}),
@@ -109,5 +109,5 @@ def matching_alerts(
     return result
 
 
-def active_alerts_doc(hub: Hub, alerts: list[Alert]) -> dict[str, Any]:
+def active_alerts_doc(hub: ReadModel, alerts: list[Alert]) -> dict[str, Any]:
     return {"log_id": hub.last_event_id, "alerts": [alert_doc(a) for a in alerts]}

@@ -225,7 +225,7 @@ def test_exact_match_without_an_etag_needs_the_date() -> None:
 
 
 def test_the_surface_clock_moves_on_with_every_log_id(hub: Hub) -> None:
-    clock = ModifiedClock(hub)
+    clock = ModifiedClock(hub, hub)
     start, start_text = clock.current()
     assert start == hub.started_at.replace(microsecond=0)
     assert clock.current() == (start, start_text)  # the same log id, the same value
@@ -247,7 +247,7 @@ def test_the_surface_clock_never_repeats_a_value_after_a_restart(
     first = Hub(catalogue, SqlStore(sqlite_url))
     record(first, T0)
     record(first, T0 + timedelta(microseconds=1))
-    clock = ModifiedClock(first)
+    clock = ModifiedClock(first, first)
     given_out = clock.current()[0]
     first.close()
     again = Hub(catalogue, SqlStore(sqlite_url))
@@ -255,6 +255,6 @@ def test_the_surface_clock_never_repeats_a_value_after_a_restart(
         record(again, T0)
         record(again, T0 + timedelta(microseconds=1))
         record(again, T0 + timedelta(microseconds=2))  # a new log id, the same second
-        assert ModifiedClock(again).current()[0] > given_out
+        assert ModifiedClock(again, again).current()[0] > given_out
     finally:
         again.close()

@@ -22,7 +22,7 @@ from tryvoha.alerts.model import Threat
 from tryvoha.bus.codec import decode_event, encode_event
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import Admitted
-from tryvoha.channels.streams.registry import broadcaster_for
+from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.channels.streams.spec import StreamSpec
 from tryvoha.channels.streams.workers import (
     COUNTS,
@@ -34,6 +34,7 @@ from tryvoha.channels.streams.workers import (
     Followers,
 )
 from tryvoha.hub import Hub
+from tryvoha.readmodel import LogView
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
 
@@ -64,25 +65,32 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 @pytest.fixture
-def follower_hub(catalogue: Catalogue, sqlite_url: str) -> Iterator[Hub]:
+def follower_hub(catalogue: Catalogue, sqlite_url: str) -> Iterator[LogView]:
     """A read-only follower of the `hub` fixture's log (the same database file)."""
-    h = Hub(catalogue, SqlStore(sqlite_url))
+    h = LogView(catalogue, SqlStore(sqlite_url))
     h.load()
     yield h
-    broadcaster_for(h).stop()
     h.close()
 
 
+def broadcaster(view: LogView) -> Broadcaster:
+    """The broadcaster of a process, following its view of the log."""
+    b = Broadcaster(view)
+    b.follow()
+    return b
+
+
 @contextlib.asynccontextmanager
-async def following(hub: Hub, sock: socket.socket) -> AsyncIterator[Follower]:
+async def following(hub: LogView, sock: socket.socket) -> AsyncIterator[Follower]:
     sock.setblocking(False)
-    follower = Follower(hub, sock)
+    follower = Follower(hub, sock, broadcaster(hub))
     loop = asyncio.get_running_loop()
     loop.add_reader(sock.fileno(), follower.on_readable)
     try:
         yield follower
     finally:
         loop.remove_reader(sock.fileno())
+        follower.broadcaster.stop()
 
 
 # The framing ----------------------------------------------------------------------------------
@@ -170,11 +178,11 @@ async def test_counts_come_back_and_a_lost_follower_breaks_the_channel(pair, pro
 
 
 async def test_a_follower_holds_exactly_the_writer_s_state(
-    hub: Hub, follower_hub: Hub, pair, process
+    hub: Hub, follower_hub: LogView, pair, process
 ) -> None:
     ours, theirs = pair
     channel = Channel(ours, process)
-    followers = Followers(hub, [channel])
+    followers = Followers(hub, broadcaster(hub), [channel])
     oblasts = hub.catalogue.oblasts
     async with following(follower_hub, theirs):
         declared = await hub.submit(Declare(oblasts[0].id, Threat.AIR_RAID), ACTOR)
@@ -196,7 +204,7 @@ async def test_a_follower_holds_exactly_the_writer_s_state(
         channel.send(EVENT + encode_event(sentinel))
         await until(lambda: follower_hub.last_event_id == 6, "the follower past the repeats")
         assert follower_hub.state.canonical() == hub.state.canonical()
-    broadcaster_for(hub).stop()
+    followers.local.stop()
 
 
 async def read_stream_head(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
@@ -208,24 +216,24 @@ async def read_stream_head(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 
 
 async def test_a_subscriber_goes_to_the_least_loaded_process(
-    hub: Hub, follower_hub: Hub, pair, process
+    hub: Hub, follower_hub: LogView, pair, process
 ) -> None:
     """The first stays with the hub (a follower is used only when less loaded than the hub);
     the second is passed to the follower, which answers it from its own fold of the log."""
     ours, theirs = pair
     channel = Channel(ours, process)
-    followers = Followers(hub, [channel])
+    followers = Followers(hub, broadcaster(hub), [channel])
     await hub.submit(Declare(hub.catalogue.oblasts[0].id, Threat.AIR_RAID), ACTOR)
     loop = asyncio.get_running_loop()
     admitted = Admitted(StreamSpec(), False, frames.SSE_HEAD)
-    remote = broadcaster_for(follower_hub)
     clients = []
-    async with following(follower_hub, theirs):
+    async with following(follower_hub, theirs) as follower:
+        remote = follower.broadcaster
         await until(lambda: follower_hub.last_event_id == 1, "the follower caught up")
         for expected_local, expected_remote in ((1, 0), (1, 1)):
             client, server_end = socket.socketpair()
             transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, server_end)
-            followers.place(transport, admitted)
+            followers.local.take(transport, admitted)
             reader, writer = await asyncio.open_connection(sock=client)
             clients.append(writer)
             head, snapshot = await read_stream_head(reader)
@@ -236,5 +244,4 @@ async def test_a_subscriber_goes_to_the_least_loaded_process(
         assert channel.assigned == 1
     for writer in clients:
         writer.close()
-    remote.stop()
-    broadcaster_for(hub).stop()
+    followers.local.stop()

@@ -21,14 +21,17 @@ from tryvoha.api.http_cache import BodyLimitMiddleware, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import describe_errors_truly
 from tryvoha.api.security import SecurityHeaders
-from tryvoha.channels.lifespan import lifespan
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
+from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.metrics import render as render_metrics
-from tryvoha.server import Answer, Edge, Head, Limits
+from tryvoha.outlets import running
+from tryvoha.readmodel import ReadModel
+from tryvoha.server import Answer, Edge, Head
 from tryvoha.server.bodies import Bodies
 from tryvoha.server.conditional import HeadSecond, Validators
+from tryvoha.signing.hub import Signing, open_signing
 from tryvoha.views import compact_status
 
 DESCRIPTION = """
@@ -40,20 +43,35 @@ Every error is JSON: `{"error": {"code": "...", "message": "..."}}`. Every GET c
 """
 
 
-def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None = None) -> FastAPI:
-    """The hub's app; `app.state.edge` is what `tryvoha.serve.uvicorn_config` serves it with."""
+def create_app(
+    model: ReadModel, settings: Settings | None = None, signing: Signing | None = None
+) -> FastAPI:
+    """The HTTP app of one hub process over `model`; the operator API writes when `model` is the
+    writer (`Hub`), and answers 503 on a node that only follows the log.
+
+    `app.state.edge` is what `tryvoha.serve.uvicorn_config` serves it with; the app's lifespan
+    (`tryvoha.outlets.running`) starts and stops the ways out."""
     settings = settings or Settings()
-    gate = ReadGate(hub, settings.read_token_required)
-    edge = Edge(limits or Limits.from_env())
+    writer = model if isinstance(model, Hub) else None
+    if signing is None:
+        signing = open_signing(settings, create=writer is not None)
+    signing.follow(model)  # every live event signed once, at commit
+    gate = ReadGate(model, settings.read_token_required)
+    edge = Edge(settings.http)
+    broadcaster = Broadcaster(model, settings.streams, signing)
+    broadcaster.follow()
     app = FastAPI(
         title="tryvoha",
         version=__version__,
         description=DESCRIPTION,
         default_response_class=JSONResponse,
-        lifespan=lifespan,  # webhook dispatcher, MQTT: see tryvoha.channels.lifespan
+        lifespan=running,
     )
-    app.state.hub = hub
+    app.state.model = model
+    app.state.hub = writer
     app.state.settings = settings
+    app.state.signing = signing
+    app.state.broadcaster = broadcaster
     app.state.read_gate = gate
     app.state.edge = edge
     errors.install(app)
@@ -64,18 +82,22 @@ def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None
     app.include_router(attacks_api.router, dependencies=[Depends(gate.check)])
     app.include_router(streams.router)  # read gate applied inside: WebSocket routes too
     app.include_router(webhooks_api.router)
-    cap_api.install(app, hub, settings)  # signing keys, /.well-known/tryvoha-keys, CAP 1.2
+    cap_api.install(app, model, settings, signing)  # /.well-known/tryvoha-keys, CAP 1.2
 
-    bodies = Bodies(lambda: hub.last_event_id)
-    fresh = HeadSecond(hub)
+    bodies = Bodies(lambda: model.last_event_id)
+    fresh = HeadSecond(model)
     edge.validate(fresh)
     edge.poll(
         "/api/v1/status/compact",
         polled_view(
-            bodies, "status-compact", fresh, lambda: orjson.dumps(compact_status(hub)), gate.allows
+            bodies,
+            "status-compact",
+            fresh,
+            lambda: orjson.dumps(compact_status(model)),
+            gate.allows,
         ),
     )
-    take = stream_short_cut(hub, gate.allows)
+    take = stream_short_cut(model.catalogue, gate.allows, broadcaster.take)
     edge.stream(SSE_PATH, take)
     edge.stream(WS_PATH, take)
 
@@ -88,9 +110,11 @@ def create_app(hub: Hub, settings: Settings | None = None, limits: Limits | None
 
     app.add_middleware(ConditionalGetMiddleware, edge=edge)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)  # CSP and friends on the map and the docs
+    app.add_middleware(
+        SecurityHeaders, tile_url=settings.map_tile_url
+    )  # CSP and friends on the map and the docs
     # alerts.in.ua + ukrainealarm APIs; its gate runs first
-    compat.install(app, hub, edge, bodies=bodies, fresh=fresh)
+    compat.install(app, model, edge, settings.compat, settings.webhooks, bodies=bodies, fresh=fresh)
     return app
 
 

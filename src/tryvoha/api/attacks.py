@@ -23,7 +23,7 @@ from tryvoha.history.attacks import check as checks
 from tryvoha.history.attacks import ledger
 from tryvoha.history.attacks.waves import AlertRecord, wave
 from tryvoha.history.engine import StatsEngine
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.server.conditional import HeadSecond, http_date
 from tryvoha.store import attacks as store
 from tryvoha.store.timeutil import from_us
@@ -253,8 +253,8 @@ class Source(BaseModel):
 # Plumbing -----------------------------------------------------------------------------------
 
 
-def _hub(request: Request) -> Hub:
-    return request.app.state.hub
+def _hub(request: Request) -> ReadModel:
+    return request.app.state.model
 
 
 async def _alerts(request: Request) -> AlertRecord:

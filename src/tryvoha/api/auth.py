@@ -9,7 +9,7 @@ from fastapi import Request
 
 from tryvoha.alerts.commands import Actor
 from tryvoha.api.errors import ApiError
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.store import TokenInfo, hash_token
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tryvoha"'}
@@ -33,7 +33,7 @@ def actor_of(token: TokenInfo) -> Actor:
 async def operator(request: Request) -> Actor:
     """FastAPI dependency: the actor behind the request's Bearer token; 401 without a valid
     token, 403 for a read-only key (every route that depends on this one writes or manages)."""
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     plain = bearer(request.headers.get("authorization"))
     if plain is None:
         raise ApiError(401, "token_missing", "send 'Authorization: Bearer <token>'", CHALLENGE)
@@ -58,7 +58,7 @@ class ReadGate:
     Valid token hashes are cached for a few seconds so a polling storm costs no database reads.
     """
 
-    def __init__(self, hub: Hub, required: bool, ttl: float = 5.0) -> None:
+    def __init__(self, hub: ReadModel, required: bool, ttl: float = 5.0) -> None:
         self.hub = hub
         self.required = required
         self.ttl = ttl

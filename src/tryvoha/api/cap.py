@@ -24,9 +24,9 @@ from tryvoha.channels.cap.feeds import FeedRequest
 from tryvoha.channels.cap.message import CapIdentity, parse_identifier
 from tryvoha.channels.cap.service import CapService
 from tryvoha.config import Settings
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.signing.capkey import CapKeySource
-from tryvoha.signing.hub import cap_key_source, open_signer
+from tryvoha.signing.hub import Signing
 from tryvoha.signing.keys import KeyFileError
 from tryvoha.signing.signer import EventSigner
 
@@ -70,8 +70,8 @@ class KeysDocument:
         return self._cached[1], self._cached[2]
 
 
-def _hub(request: Request) -> Hub:
-    return request.app.state.hub
+def _hub(request: Request) -> ReadModel:
+    return request.app.state.model
 
 
 async def _signing(work: Awaitable[T]) -> T:
@@ -170,12 +170,11 @@ def public_url(settings: Settings) -> str:
     return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
-def install(app: FastAPI, hub: Hub, settings: Settings) -> None:
-    """Open the hub's keys (made on first start) and add the CAP and key routes."""
-    signer = open_signer(hub, settings)
-    cap_keys = cap_key_source(hub, settings, signer.hub_id)
-    identity = CapIdentity(signer.hub_id, signer.hub_id, public_url(settings))
-    app.state.cap = CapService(hub, identity, cap_keys)
-    app.state.keys_document = KeysDocument(signer, cap_keys)
+def install(app: FastAPI, hub: ReadModel, settings: Settings, signing: Signing) -> None:
+    """Add the CAP and key routes, signing CAP with the key `signing` names."""
+    assert signing.signer is not None and signing.cap_keys is not None
+    identity = CapIdentity(signing.signer.hub_id, signing.signer.hub_id, public_url(settings))
+    app.state.cap = CapService(hub, identity, signing.cap_keys)
+    app.state.keys_document = KeysDocument(signing.signer, signing.cap_keys)
     app.include_router(keys_router)
     app.include_router(router, dependencies=[Depends(app.state.read_gate.check)])

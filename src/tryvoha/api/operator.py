@@ -18,6 +18,7 @@ from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Update
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
+from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import Change, documented
 from tryvoha.hub import Hub
 
@@ -82,7 +83,13 @@ class EndBody(Strict):
 
 
 async def _run(request: Request, command: Command, actor: Actor, key: str | None) -> Response:
-    hub: Hub = request.app.state.hub
+    hub: Hub | None = request.app.state.hub
+    if hub is None:
+        raise ApiError(
+            503,
+            "not_the_writer",
+            "this node follows the log and takes no commands: send them to the hub's writer",
+        )
     outcome = await hub.submit(command, actor, key)
     headers = {"Location": f"/api/v1/alerts/{outcome.alert_id}"}
     if outcome.replayed:

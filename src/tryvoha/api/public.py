@@ -32,7 +32,7 @@ from tryvoha.api.schemas import (
     RegionList,
     documented,
 )
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, UnknownRegion
 from tryvoha.store import AlertQuery
 from tryvoha.views import (
@@ -52,11 +52,11 @@ StatusFilter = Annotated[
 ]
 
 
-def _hub(request: Request) -> Hub:
-    return request.app.state.hub
+def _hub(request: Request) -> ReadModel:
+    return request.app.state.model
 
 
-def _known_region(hub: Hub, region_id: str | None) -> str | None:
+def _known_region(hub: ReadModel, region_id: str | None) -> str | None:
     if region_id is not None and region_id not in hub.catalogue:
         raise ApiError(404, "unknown_region", f"no region with id {region_id!r}")
     return region_id
@@ -175,7 +175,7 @@ async def history(
         before_id=cursor,
         limit=limit + 1,
     )
-    found = await hub.read(hub.store.query_alerts, query)
+    found = await hub.query_alerts(query)
     page = found[:limit]
     next_cursor = page[-1].id if len(found) > limit else None
     body: dict[str, Any] = {"alerts": [alert_doc(a) for a in page], "next_cursor": next_cursor}
@@ -189,7 +189,7 @@ async def history(
 )
 async def alert(request: Request, alert_id: AlertIdPath) -> JSONResponse:
     hub = _hub(request)
-    found = hub.state.open_alerts.get(alert_id) or await hub.read(hub.store.get_alert, alert_id)
+    found = hub.open_alert(alert_id) or await hub.read(hub.store.get_alert, alert_id)
     if found is None:
         raise ApiError(404, "unknown_alert", f"no alert with id {alert_id}")
     return JSONResponse(alert_doc(found))
@@ -206,7 +206,7 @@ async def log(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
     hub = _hub(request)
-    events = await hub.read(hub.store.events_after, after, limit)
+    events = await hub.events_after(after, limit)
     return JSONResponse(
         {"events": [event_doc(e) for e in events], "last_event_id": hub.last_event_id}
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,8 +72,9 @@ def is_map_path(path: str) -> bool:
 class SecurityHeaders:
     """Adds the headers to every answer of a page or static path, whatever its status."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tile_url: str | None = None) -> None:
         self.app = app
+        self.map_policy = map_policy(tile_url).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,8 +82,7 @@ class SecurityHeaders:
             return
         path: str = scope["path"]
         if is_map_path(path):
-            policy = map_policy(os.environ.get("TRYVOHA_MAP_TILE_URL")).encode()
-            await self.app(scope, receive, _with_headers(send, policy))
+            await self.app(scope, receive, _with_headers(send, self.map_policy))
         elif path in DOCS_PATHS:
             await self._docs(scope, receive, send)
         else:

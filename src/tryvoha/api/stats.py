@@ -16,7 +16,7 @@ from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import Calendar, Longest, Nationwide, Summary, documented
 from tryvoha.history import charts, stats
 from tryvoha.history.engine import StatsEngine
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import AmbiguousRegion, UnknownRegion
 from tryvoha.store.timeutil import from_us
 
@@ -41,7 +41,7 @@ Ancestors = Annotated[
 def _engine(request: Request) -> StatsEngine:
     engine = getattr(request.app.state, "stats_engine", None)
     if engine is None:
-        hub: Hub = request.app.state.hub
+        hub: ReadModel = request.app.state.model
         engine = StatsEngine(hub.catalogue, hub.store)
         request.app.state.stats_engine = engine
     return engine
@@ -49,13 +49,13 @@ def _engine(request: Request) -> StatsEngine:
 
 async def _fresh(request: Request) -> StatsEngine:
     engine = _engine(request)
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     if engine.log_id != hub.last_event_id:
         await hub.read(engine.refresh)
     return engine
 
 
-def _region_id(hub: Hub, region: str) -> str:
+def _region_id(hub: ReadModel, region: str) -> str:
     if region in hub.catalogue:
         return region
     try:
@@ -77,7 +77,7 @@ async def _scope(
     since = checked_time(since, "from")
     until = checked_time(until, "to")
     engine = await _fresh(request)
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     now = hub.clock()
     if since is None:
         first = (await hub.read(engine.span))[0]
@@ -102,7 +102,7 @@ Scoped = Annotated[tuple[StatsEngine, stats.Scope], Depends(_scope)]
 
 
 async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     try:
         return await hub.read(lambda: fn(*args, **kwargs))
     except stats.StatsError as exc:
@@ -203,7 +203,7 @@ async def chart(
     if name not in ("start-hours", "calendar"):
         raise ApiError(404, "unknown_chart", f"no chart {name!r}; try start-hours or calendar")
     engine, scope = target
-    label = request.app.state.hub.catalogue.get(scope.region_id).name_en
+    label = request.app.state.model.catalogue.get(scope.region_id).name_en
     if name == "start-hours":
         result = await _run(request, stats.summary, engine, scope)
         title = f"{label}: {result.alerts} alerts by start hour"

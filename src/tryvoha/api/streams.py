@@ -22,9 +22,8 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import documented
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, admit
-from tryvoha.channels.streams.registry import broadcaster_for
 from tryvoha.channels.streams.spec import SpecError, parse_spec
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 
 router = APIRouter(prefix="/api/v1", tags=["streams"])
 
@@ -85,7 +84,7 @@ class BufferTransport:
             self.protocol.connection_lost(None)
 
 
-def _spec(request_query: str, hub: Hub, last_event_id: str | None):
+def _spec(request_query: str, hub: ReadModel, last_event_id: str | None):
     try:
         return parse_spec(request_query, hub.catalogue, last_event_id)
     except SpecError as exc:
@@ -107,13 +106,13 @@ async def stream(
     since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     gate = getattr(request.app.state, "read_gate", None)
     if gate is not None:
         await gate.check(request)
     spec = _spec(request.url.query, hub, last_event_id)
     transport = BufferTransport()
-    broadcaster_for(hub).accept(transport, spec, False, b"")
+    request.app.state.broadcaster.accept(transport, spec, False, b"")
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -147,7 +146,7 @@ def _server_frames(data: bytes) -> list[tuple[int, bytes]]:
 
 @router.websocket(WS_PATH.removeprefix("/api/v1"))
 async def websocket(socket: WebSocket) -> None:
-    hub: Hub = socket.app.state.hub
+    hub: ReadModel = socket.app.state.model
     headers = {k.encode(): v.encode() for k, v in socket.headers.items()}
     gate = getattr(socket.app.state, "read_gate", None)
     outcome = admit(
@@ -163,7 +162,7 @@ async def websocket(socket: WebSocket) -> None:
         return
     await socket.accept()
     transport = BufferTransport()
-    sub = broadcaster_for(hub).accept(transport, outcome.spec, True, b"")
+    sub = socket.app.state.broadcaster.accept(transport, outcome.spec, True, b"")
 
     async def pump() -> None:
         while True:

@@ -8,7 +8,6 @@ sent as it is. Map routes are read-only and behind the same read gate as the pub
 from __future__ import annotations
 
 import gzip
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -25,7 +24,7 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import AlertsAt, AlertsSpan, Located, MapConfig, Today, documented
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, Region
 from tryvoha.server.conditional import etag_of
 from tryvoha.store import AlertQuery
@@ -99,8 +98,8 @@ async def asset(request: Request, name: str) -> Response:
 api = APIRouter(prefix="/api/v1/map", tags=["map"])
 
 
-def _hub(request: Request) -> Hub:
-    return request.app.state.hub
+def _hub(request: Request) -> ReadModel:
+    return request.app.state.model
 
 
 def _aware(name: str, value: datetime) -> datetime:
@@ -109,7 +108,7 @@ def _aware(name: str, value: datetime) -> datetime:
     return checked.astimezone(UTC)
 
 
-async def alerts_overlapping(hub: Hub, since: datetime, until: datetime) -> list[Alert]:
+async def alerts_overlapping(hub: ReadModel, since: datetime, until: datetime) -> list[Alert]:
     """Every alert (any threat and status) active at some moment of [since, until].
 
     An alert is active at t when started_at ≤ t and (ended_at is None or ended_at > t).
@@ -120,7 +119,7 @@ async def alerts_overlapping(hub: Hub, since: datetime, until: datetime) -> list
         query = AlertQuery(
             since=since, until=until + timedelta(microseconds=1), before_id=cursor, limit=PAGE
         )
-        batch = await hub.read(hub.store.query_alerts, query)
+        batch = await hub.query_alerts(query)
         found.extend(batch)
         if len(batch) < PAGE:
             break
@@ -138,8 +137,8 @@ async def config(request: Request) -> JSONResponse:
     hub = _hub(request)
     return JSONResponse(
         {
-            "tile_url": os.environ.get("TRYVOHA_MAP_TILE_URL") or None,
-            "tile_attribution": os.environ.get("TRYVOHA_MAP_TILE_ATTRIBUTION") or None,
+            "tile_url": request.app.state.settings.map_tile_url,
+            "tile_attribution": request.app.state.settings.map_tile_attribution,
             "log_id": hub.last_event_id,
         }
     )
@@ -179,7 +178,7 @@ async def span(
     )
 
 
-def _place(hub: Hub, region: Region) -> dict[str, Any]:
+def _place(hub: ReadModel, region: Region) -> dict[str, Any]:
     doc = region_doc(region)
     doc["ancestors"] = [
         region_doc(a) for a in hub.catalogue.ancestors(region.id) if a.level is not Level.COUNTRY
@@ -247,7 +246,7 @@ async def today(
         since=since,
         limit=10_000,
     )
-    found = await hub.read(hub.store.query_alerts, query)
+    found = await hub.query_alerts(query)
     return JSONResponse(
         {"region_id": region_id, "threat": threat.value, "since": iso(since), "count": len(found)}
     )

@@ -33,8 +33,8 @@ from tryvoha.channels.webhooks import (
     WebhookDispatcher,
     check_url,
 )
-from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
+from tryvoha.readmodel import ReadModel
 from tryvoha.store.webhooks import Delivery
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -74,7 +74,7 @@ def _may_see(actor: Actor, sub: Subscription) -> bool:
     return actor.scopes is None or sub.owner == actor.originator
 
 
-def _check_regions(hub: Hub, actor: Actor, regions: list[str] | None) -> list[str]:
+def _check_regions(hub: ReadModel, actor: Actor, regions: list[str] | None) -> list[str]:
     catalogue = hub.catalogue
     if regions is None:
         return list(actor.scopes) if actor.scopes is not None else [catalogue.country.id]
@@ -166,7 +166,7 @@ async def create(request: Request, body: CreateBody, actor: OperatorActor) -> JS
     `secret` once; it is never shown again. A URL inside a private, loopback, link-local,
     multicast or metadata network is refused (`422 destination_not_allowed`), as is a token's
     subscription past its limit (`409 too_many_webhooks`)."""
-    hub: Hub = request.app.state.hub
+    hub: ReadModel = request.app.state.model
     regions = _check_regions(hub, actor, body.regions)
     dispatcher = _dispatcher(request)
     url = await checked_url(body.url, dispatcher)

@@ -35,9 +35,9 @@ from prometheus_client import Counter, Gauge
 from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.alerts.wire import iso
-from tryvoha.hub import Hub
 from tryvoha.metrics import observe_handover, registry
-from tryvoha.signing.hub import signed_event_doc
+from tryvoha.readmodel import ReadModel
+from tryvoha.signing.hub import UNSIGNED, Signing
 
 log = logging.getLogger(__name__)
 CHANNEL = "mqtt"
@@ -112,13 +112,15 @@ def changed_regions(
 class MqttPublisher:
     def __init__(
         self,
-        hub: Hub,
+        hub: ReadModel,
         url: str = DEFAULT_URL,
         prefix: str = "tryvoha",
         reconnect_max: float = 5.0,
         per_threat_topics: bool = True,
+        signing: Signing = UNSIGNED,
     ) -> None:
         self.hub = hub
+        self.signing = signing
         self.address = parse_broker_url(url)
         self.prefix = prefix.rstrip("/")
         self.reconnect_max = reconnect_max
@@ -140,7 +142,7 @@ class MqttPublisher:
     # Life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._unsubscribe = self.hub.bus.subscribe(self._on_event, live_only=True)
+        self._unsubscribe = self.hub.subscribe(self._on_event, live_only=True)
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
 
     async def stop(self) -> None:
@@ -273,7 +275,7 @@ class MqttPublisher:
             statuses = self.hub.statuses()  # at `log_id`: nothing awaited since it was read
             sent = self._fire_statuses(client, statuses, log_id)
             mqtt_published.labels("status").inc(sent)
-            head = {"log_id": log_id, "updated_at": iso(self.hub.state.last_recorded_at)}
+            head = {"log_id": log_id, "updated_at": iso(self.hub.last_recorded_at)}
             await _unless_lost(
                 client,
                 client.publish(
@@ -318,7 +320,7 @@ class MqttPublisher:
         return count
 
     def _fire_event(self, client: aiomqtt.Client, event: Event) -> None:
-        payload = orjson.dumps(signed_event_doc(self.hub, event))  # signed once, at commit
+        payload = orjson.dumps(self.signing.signed_event_doc(event))  # signed once, at commit
         self._fire(client, self.event_topic(event), payload, 1)
         self._fired_upto = event.id
         observe_handover(CHANNEL, event)

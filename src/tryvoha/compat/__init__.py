@@ -1,8 +1,8 @@
 """Compatibility with the alerts.in.ua and ukrainealarm APIs, as views of the same log.
 
-`install(app, hub, edge)` adds both surfaces to the hub's FastAPI app: the routers, the webhook
-subscription endpoints, the front gate (keys, rate limits, pre-rendered hot answers, also
-registered as the edge's short cut) and the webhook delivery. See docs/compat.md.
+`install(...)` adds both surfaces to the hub's FastAPI app: the routers, the webhook subscription
+endpoints, the front gate (keys, rate limits, pre-rendered hot answers, also registered as the
+edge's short cut) and the webhook delivery, which `tryvoha.outlets` starts. See docs/compat.md.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from tryvoha.channels.webhooks.config import config_of
+from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.compat import alerts_in_ua, ukrainealarm, webhooks
 from tryvoha.compat.clock import ModifiedClock
 from tryvoha.compat.config import CompatConfig
 from tryvoha.compat.gate import UA_PREFIX, Compat, CompatGate, answer_now
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.server import Edge
 from tryvoha.server.bodies import Bodies
 from tryvoha.server.conditional import Validators
@@ -24,9 +24,10 @@ from tryvoha.server.conditional import Validators
 
 def install(
     app: FastAPI,
-    hub: Hub,
+    hub: ReadModel,
     edge: Edge,
-    config: CompatConfig | None = None,
+    config: CompatConfig,
+    webhook_config: WebhookConfig,
     bodies: Bodies | None = None,
     fresh: Validators | None = None,
 ) -> Compat:
@@ -34,15 +35,13 @@ def install(
 
     `bodies` and `fresh` are the app's body cache and its own validator policy, shared so the
     ukrainealarm views carry the same validators as tryvoha's."""
-    config = config or CompatConfig()
-    compat = Compat(hub, config, ModifiedClock(hub), bodies=bodies, fresh=fresh)
+    writer = app.state.hub  # None on a node that only follows the log
+    compat = Compat(hub, config, ModifiedClock(hub, writer), bodies=bodies, fresh=fresh)
     hooks = webhooks.HookStore(hub.store)
     app.include_router(alerts_in_ua.build_router(compat.clock, config.prefix))
     app.include_router(ukrainealarm.build_router())
     app.include_router(webhooks.build_router(hooks))
-    delivery = webhooks.HookDelivery(hub, hooks, partial(config_of, app))
-    if config.webhook_delivery:
-        hub.bus.subscribe(delivery.on_event)
+    delivery = webhooks.HookDelivery(hub, hooks, webhook_config)  # started with the ways out
     app.add_middleware(CompatGate, compat=compat)
     short_cut = partial(answer_now, compat)
     for prefix in (compat.aiu_v1, compat.aiu_v2):

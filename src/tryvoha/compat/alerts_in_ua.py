@@ -22,7 +22,7 @@ from tryvoha.compat.ids import CITY_UIDS, Crosswalk, title_uk
 from tryvoha.compat.levels import AIU_THREAT_TYPES, alert_level, detail_level
 from tryvoha.compat.schemas import STRING, AiuAlerts, documented
 from tryvoha.compat.snapshot import Snapshot, snapshot
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, Region
 from tryvoha.store import AlertQuery
 
@@ -96,7 +96,7 @@ def envelope(alerts: list[dict[str, Any]], clock: ModifiedClock) -> bytes:
     return orjson.dumps({"alerts": alerts, "meta": meta, "disclaimer": DISCLAIMER})
 
 
-def render_active(hub: Hub, clock: ModifiedClock) -> bytes:
+def render_active(hub: ReadModel, clock: ModifiedClock) -> bytes:
     snap = snapshot(hub)
     docs = [
         alert_object(snap.cw, alert, target, threats=True)
@@ -117,15 +117,15 @@ def locations_string(snap: Snapshot, levels: bool) -> str:
     return "".join(chars)
 
 
-def render_by_oblast(hub: Hub, levels: bool) -> bytes:
+def render_by_oblast(hub: ReadModel, levels: bool) -> bytes:
     return orjson.dumps(oblast_string(snapshot(hub), levels))
 
 
-def render_all_locations(hub: Hub, levels: bool) -> bytes:
+def render_all_locations(hub: ReadModel, levels: bool) -> bytes:
     return orjson.dumps(locations_string(snapshot(hub), levels))
 
 
-def render_location(hub: Hub, region_id: str, levels: bool) -> bytes:
+def render_location(hub: ReadModel, region_id: str, levels: bool) -> bytes:
     return orjson.dumps(snapshot(hub).air_char(region_id, levels))
 
 
@@ -141,7 +141,9 @@ def parse_uid(cw: Crosswalk, text: str) -> Region | None:
     return cw.by_uid.get(int(digits or "0"))
 
 
-async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: str) -> Response:
+async def history_body(
+    hub: ReadModel, clock: ModifiedClock, uid_text: str, period: str
+) -> Response:
     """Alerts of an oblast (with everything inside it and alerts above it) over a period."""
     snap = snapshot(hub)
     region = parse_uid(snap.cw, uid_text)
@@ -160,7 +162,7 @@ async def history_body(hub: Hub, clock: ModifiedClock, uid_text: str, period: st
         since=now - PERIODS[period],
         limit=HISTORY_LIMIT,
     )
-    found = await hub.read(hub.store.query_alerts, query)
+    found = await hub.query_alerts(query)
     docs = []
     for alert in sorted(found, key=lambda a: (a.started_at, a.id)):
         within = region.id if alert.region_id in above else None
@@ -173,8 +175,8 @@ def build_router(clock: ModifiedClock, prefix: str = "") -> APIRouter:
     """GET routes of the surface; the hot ones are normally answered before routing (see gate)."""
     router = APIRouter(prefix=prefix, tags=["compat: alerts.in.ua"])
 
-    def _hub(request: Request) -> Hub:
-        return request.app.state.hub
+    def _hub(request: Request) -> ReadModel:
+        return request.app.state.model
 
     @router.get(
         "/v1/" + ACTIVE,
@@ -206,7 +208,7 @@ def _add_iot_routes(router: APIRouter, version: int) -> None:
         **documented(STRING, 401, 429),
     )
     async def by_oblast(request: Request) -> Response:
-        return Response(render_by_oblast(request.app.state.hub, levels), media_type=JSON)
+        return Response(render_by_oblast(request.app.state.model, levels), media_type=JSON)
 
     @router.get(
         f"/v{version}/{ALL_LOCATIONS}",
@@ -214,7 +216,7 @@ def _add_iot_routes(router: APIRouter, version: int) -> None:
         **documented(STRING, 401, 429),
     )
     async def all_locations(request: Request) -> Response:
-        return Response(render_all_locations(request.app.state.hub, levels), media_type=JSON)
+        return Response(render_all_locations(request.app.state.model, levels), media_type=JSON)
 
     @router.get(
         f"/v{version}/{ONE_LOCATION}" + "{uid}.json",
@@ -222,7 +224,7 @@ def _add_iot_routes(router: APIRouter, version: int) -> None:
         **documented(STRING, 401, 404, 429),
     )
     async def one_location(request: Request, uid: str) -> Response:
-        hub = request.app.state.hub
+        hub = request.app.state.model
         region = parse_uid(snapshot(hub).cw, uid)
         if region is None:
             return compat_error(404, "unknown_location", f"no location with uid {uid[:40]!r}")

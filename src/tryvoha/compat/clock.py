@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
+
+if TYPE_CHECKING:
+    from tryvoha.hub import Hub
 
 META_KEY = "compat.last_modified"
 
@@ -22,8 +26,11 @@ def http_date(value: datetime) -> str:
 
 
 class ModifiedClock:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: ReadModel, writer: Hub | None = None) -> None:
+        """The `writer` saves the newest value in its meta table; a node that only follows the
+        log starts from what the writer saved."""
         self.hub = hub
+        self.writer = writer
         self._log_id = -1
         self._value = datetime.fromtimestamp(0, UTC)
         self._text = b""
@@ -40,7 +47,7 @@ class ModifiedClock:
         """The value at the hub's current log id, as a datetime and as the header bytes."""
         hub = self.hub
         if hub.last_event_id != self._log_id:
-            head = hub.state.last_recorded_at or hub.started_at
+            head = hub.last_recorded_at or hub.started_at
             value = head.astimezone(UTC).replace(microsecond=0)
             if value <= self._value:
                 value = self._value + timedelta(seconds=1)
@@ -51,20 +58,23 @@ class ModifiedClock:
 
     def _persist(self) -> None:
         """Save the newest value off the event loop; one write at a time, newest wins."""
+        if self.writer is None:
+            return
         self._unsaved = f"{self._log_id} {int(self._value.timestamp())}"
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.hub.store.set_meta(META_KEY, self._unsaved)
+            self.writer.store.set_meta(META_KEY, self._unsaved)
             self._unsaved = None
             return
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write())
 
     async def _write(self) -> None:
+        assert self.writer is not None
         while self._unsaved is not None:
             record, self._unsaved = self._unsaved, None
-            await self.hub.write(self.hub.store.set_meta, META_KEY, record)
+            await self.writer.write(self.writer.store.set_meta, META_KEY, record)
 
     def meta_time(self) -> str:
         """`meta.last_updated_at`: the same instant, as alerts.in.ua writes it."""

@@ -33,7 +33,7 @@ from tryvoha.compat.errors import error_body
 from tryvoha.compat.ids import crosswalk
 from tryvoha.compat.keys import KeyCheck
 from tryvoha.compat.ratelimit import RateLimiter
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.server import Answer, Head
 from tryvoha.server.answers import JSON, Header, send_asgi
 from tryvoha.server.bodies import Bodies
@@ -59,7 +59,7 @@ class Compat:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: ReadModel,
         config: CompatConfig,
         clock: ModifiedClock,
         bodies: Bodies | None = None,
@@ -80,7 +80,7 @@ class Compat:
         self.history_prefix = self.aiu_v1 + "regions/"
         p1, p2 = self.aiu_v1, self.aiu_v2
 
-        def exact(key: str, render: Callable[[Hub], bytes]) -> HotView:
+        def exact(key: str, render: Callable[[ReadModel], bytes]) -> HotView:
             return HotView(key, partial(render, hub), self.exact)
 
         self.fixed: dict[str, HotView] = {

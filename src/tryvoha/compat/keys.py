@@ -13,14 +13,14 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.store import TokenInfo
 
 MAX_KEY_LENGTH = 256
 
 
 class KeyCheck:
-    def __init__(self, hub: Hub, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(self, hub: ReadModel, ttl: float, max_entries: int = 10_000) -> None:
         self.hub = hub
         self.ttl = ttl
         self.max_entries = max_entries

@@ -13,7 +13,7 @@ from tryvoha.alerts.model import Alert, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.compat.ids import Crosswalk, crosswalk
 from tryvoha.compat.levels import alert_level, strongest
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.views import matching_alerts
 
 
@@ -47,10 +47,10 @@ class Snapshot:
         return "Y" if strongest(alert_level(a) for a in covering) == "yellow" else "R"
 
 
-_cache: weakref.WeakKeyDictionary[Hub, Snapshot] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[ReadModel, Snapshot] = weakref.WeakKeyDictionary()
 
 
-def snapshot(hub: Hub) -> Snapshot:
+def snapshot(hub: ReadModel) -> Snapshot:
     """The snapshot at the hub's current log id (one per hub, rebuilt when the log moves on)."""
     cached = _cache.get(hub)
     if cached is not None and cached.log_id == hub.last_event_id:

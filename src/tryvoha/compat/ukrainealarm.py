@@ -22,7 +22,7 @@ from tryvoha.compat.ids import UA_REGION_TYPES, Crosswalk, crosswalk, title_uk
 from tryvoha.compat.levels import UA_ALERT_TYPES, YELLOW, alert_level
 from tryvoha.compat.schemas import UaAlarm, UaRegion, UaRegionHistory, UaStatus, UaTree, documented
 from tryvoha.compat.snapshot import Snapshot, snapshot
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Region
 from tryvoha.store import AlertQuery
 
@@ -78,7 +78,7 @@ def active_entry(cw: Crosswalk, alert: Alert, shown_at: str) -> dict[str, Any]:
     return entry
 
 
-def region_record(hub: Hub, snap: Snapshot, region_id: str) -> dict[str, Any]:
+def region_record(hub: ReadModel, snap: Snapshot, region_id: str) -> dict[str, Any]:
     """AlertRegionModel of one region with an id on this surface."""
     cw = snap.cw
     region = cw.catalogue.get(region_id)
@@ -86,7 +86,7 @@ def region_record(hub: Hub, snap: Snapshot, region_id: str) -> dict[str, Any]:
     if covering:
         updated = max(_changed(a) for a in covering)
     else:
-        updated = hub.state.last_event_at.get(region_id) or hub.state.last_recorded_at
+        updated = hub.last_event_at(region_id) or hub.last_recorded_at
     return {
         "regionId": cw.ua_id_of[region_id],
         "regionType": region_type(region),
@@ -97,7 +97,7 @@ def region_record(hub: Hub, snap: Snapshot, region_id: str) -> dict[str, Any]:
     }
 
 
-def render_alerts(hub: Hub) -> bytes:
+def render_alerts(hub: ReadModel) -> bytes:
     """Every region with an alert of its own (or shown for one above it without an id)."""
     snap = snapshot(hub)
     shown: set[str] = set()
@@ -107,16 +107,16 @@ def render_alerts(hub: Hub) -> bytes:
     return orjson.dumps([region_record(hub, snap, rid) for rid in ordered])
 
 
-def render_region(hub: Hub, region_id: str) -> bytes:
+def render_region(hub: ReadModel, region_id: str) -> bytes:
     return orjson.dumps([region_record(hub, snapshot(hub), region_id)])
 
 
-def render_status(hub: Hub) -> bytes:
+def render_status(hub: ReadModel) -> bytes:
     """The last-action index is the log id: it grows with every change and survives restarts."""
     return orjson.dumps({"lastActionIndex": hub.last_event_id})
 
 
-def render_regions(hub: Hub) -> bytes:
+def render_regions(hub: ReadModel) -> bytes:
     cw = crosswalk(hub.catalogue)
 
     def node(region: Region) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def alarm(cw: Crosswalk, alert: Alert, shown_at: str, now: datetime) -> dict[str
     }
 
 
-async def region_history(hub: Hub, region_id_text: str | None) -> Response:
+async def region_history(hub: ReadModel, region_id_text: str | None) -> Response:
     cw = crosswalk(hub.catalogue)
     region = cw.by_ua_id.get(region_id_text or "")
     if region is None:
@@ -170,7 +170,7 @@ async def region_history(hub: Hub, region_id_text: str | None) -> Response:
     query = AlertQuery(
         region_ids=chain, statuses=frozenset({AlertStatus.ACTUAL}), limit=HISTORY_SIZE
     )
-    found = await hub.read(hub.store.query_alerts, query)
+    found = await hub.query_alerts(query)
     now = hub.clock()
     body = [
         {
@@ -197,7 +197,7 @@ def parse_day(text: str | None) -> date | None:
     return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
-async def date_history(hub: Hub, date_text: str | None) -> Response:
+async def date_history(hub: ReadModel, date_text: str | None) -> Response:
     """Every alarm that ran during one day (Kyiv time), flat, oldest first."""
     day = parse_day(date_text)
     if day is None:
@@ -213,7 +213,7 @@ async def date_history(hub: Hub, date_text: str | None) -> Response:
         until=start + timedelta(days=1),
         limit=DATE_LIMIT,
     )
-    found = await hub.read(hub.store.query_alerts, query)
+    found = await hub.query_alerts(query)
     cw = crosswalk(hub.catalogue)
     now = hub.clock()
     body = [
@@ -232,13 +232,13 @@ def build_router() -> APIRouter:
         "/alerts", summary="Regions with active alerts", **documented(list[UaRegion], 401, 403, 429)
     )
     async def alerts(request: Request) -> Response:
-        return Response(render_alerts(request.app.state.hub), media_type=JSON)
+        return Response(render_alerts(request.app.state.model), media_type=JSON)
 
     @router.get(
         "/alerts/status", summary="The last-action index", **documented(UaStatus, 401, 403, 429)
     )
     async def status(request: Request) -> Response:
-        return Response(render_status(request.app.state.hub), media_type=JSON)
+        return Response(render_status(request.app.state.model), media_type=JSON)
 
     @router.get(
         "/alerts/regionHistory",
@@ -246,7 +246,7 @@ def build_router() -> APIRouter:
         **documented(list[UaRegionHistory], 401, 403, 404, 429),
     )
     async def history(request: Request, regionId: str | None = None) -> Response:
-        return await region_history(request.app.state.hub, regionId)
+        return await region_history(request.app.state.model, regionId)
 
     @router.get(
         "/alerts/dateHistory",
@@ -254,7 +254,7 @@ def build_router() -> APIRouter:
         **documented(list[UaAlarm], 400, 401, 403, 429),
     )
     async def by_date(request: Request, date: str | None = None) -> Response:
-        return await date_history(request.app.state.hub, date)
+        return await date_history(request.app.state.model, date)
 
     @router.get(
         "/alerts/{region_id}",
@@ -262,7 +262,7 @@ def build_router() -> APIRouter:
         **documented(list[UaRegion], 401, 403, 404, 429),
     )
     async def region(request: Request, region_id: str) -> Response:
-        hub = request.app.state.hub
+        hub = request.app.state.model
         found = crosswalk(hub.catalogue).by_ua_id.get(region_id)
         if found is None:
             message = f"no region with regionId {region_id[:40]!r}"
@@ -275,6 +275,6 @@ def build_router() -> APIRouter:
         **documented(UaTree, 401, 403, 429),
     )
     async def regions(request: Request) -> Response:
-        return Response(render_regions(request.app.state.hub), media_type=JSON)
+        return Response(render_regions(request.app.state.model), media_type=JSON)
 
     return router

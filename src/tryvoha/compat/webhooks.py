@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -23,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from tryvoha.alerts.model import Event, EventKind
 from tryvoha.alerts.wire import iso
 from tryvoha.channels.webhooks import sender
-from tryvoha.channels.webhooks.config import WebhookConfig, config_of
+from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.urls import BadUrl, check_url
 from tryvoha.compat.errors import compat_error
 from tryvoha.compat.ids import crosswalk
@@ -31,12 +30,13 @@ from tryvoha.compat.levels import UA_ALERT_TYPES
 from tryvoha.compat.schemas import WEBHOOK_BODY, Empty, UaWebhook, documented
 from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
+from tryvoha.readmodel import ReadModel
 from tryvoha.store.compat_hooks import Hook, HookStore
 
 log = logging.getLogger(__name__)
 
 
-def payloads(hub: Hub, event: Event) -> list[bytes]:
+def payloads(hub: ReadModel, event: Event) -> list[bytes]:
     """Form (a) for a declared or ended alert, once per region it shows on; nothing otherwise."""
     if event.kind is EventKind.UPDATED or event.status.value != "actual" or not event.is_live:
         return []
@@ -63,9 +63,7 @@ PARALLEL = 32
 class HookDelivery:
     """Posts each live change to every subscribed URL; one try each, failures are logged."""
 
-    def __init__(
-        self, hub: Hub, store: HookStore, config: Callable[[], WebhookConfig] = WebhookConfig
-    ) -> None:
+    def __init__(self, hub: ReadModel, store: HookStore, config: WebhookConfig) -> None:
         self.hub = hub
         self.store = store
         self.config = config
@@ -87,7 +85,7 @@ class HookDelivery:
         hooks = await self.hub.read(self.store.all)
         if not hooks:
             return
-        config = self.config()
+        config = self.config
         room = asyncio.Semaphore(PARALLEL)
 
         async def deliver(hook: Hook) -> None:
@@ -102,6 +100,11 @@ class HookDelivery:
 
         async with sender.new_client(config) as client:
             await asyncio.gather(*(deliver(hook) for hook in hooks))
+
+
+NO_WRITER = (
+    "this node follows the log and keeps no webhook subscriptions: subscribe on the hub's writer"
+)
 
 
 def build_router(store: HookStore) -> APIRouter:
@@ -119,14 +122,16 @@ def build_router(store: HookStore) -> APIRouter:
         if not isinstance(url, str):
             return compat_error(400, "invalid_url", "webHookUrl must be an http(s) URL")
         try:
-            url = await check_url(url, config_of(request.app).policy)
+            url = await check_url(url, request.app.state.settings.webhooks.policy)
         except BadUrl as exc:
             return compat_error(400, "invalid_url", f"webHookUrl: {exc}")
         except Forbidden as exc:
             return compat_error(422, "destination_not_allowed", f"webHookUrl: {exc}")
         except Unresolvable as exc:
             return compat_error(422, "host_not_found", f"webHookUrl: {exc}")
-        hub: Hub = request.app.state.hub
+        hub: Hub | None = request.app.state.hub
+        if hub is None:
+            return compat_error(503, "not_the_writer", NO_WRITER)
         done = await hub.write(store.put, token.id, url, must_exist)
         if not done:
             return compat_error(404, "no_subscription", "this key has no webhook to change")
@@ -159,7 +164,9 @@ def build_router(store: HookStore) -> APIRouter:
         token = getattr(request.state, "compat_token", None)
         if token is None:
             return compat_error(401, "key_required", "webhooks need an API key in Authorization")
-        hub: Hub = request.app.state.hub
+        hub: Hub | None = request.app.state.hub
+        if hub is None:
+            return compat_error(503, "not_the_writer", NO_WRITER)
         if not await hub.write(store.remove, token.id):
             return compat_error(404, "no_subscription", "this key has no webhook")
         return Response(b"{}", media_type="application/json")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from tryvoha.server.answers import Answer, Header
 
 if TYPE_CHECKING:
-    from tryvoha.hub import Hub
+    from tryvoha.readmodel import ReadModel
 
 NO_CACHE = b"no-cache"
 MAX_DATE_LENGTH = 64
@@ -140,7 +140,7 @@ def conditional_answer(
 class HeadSecond:
     """tryvoha's policy: validators from the time of the log head, in whole seconds."""
 
-    def __init__(self, hub: Hub, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, hub: ReadModel, wall: Callable[[], float] = time.time) -> None:
         self.hub = hub
         self.wall = wall
         self._memo: tuple[datetime, int, bytes] | None = None
@@ -148,7 +148,7 @@ class HeadSecond:
     def head_second(self) -> datetime:
         """The time of the log head in whole seconds: what `If-Modified-Since` is compared with."""
         hub = self.hub
-        return (hub.state.last_recorded_at or hub.started_at).replace(microsecond=0)
+        return (hub.last_recorded_at or hub.started_at).replace(microsecond=0)
 
     def last_modified_at(self, now: float | None = None) -> datetime:
         """While the head is in the current second a later event could share that second, so the
@@ -163,7 +163,7 @@ class HeadSecond:
     def last_modified(self) -> bytes:
         """The header value, formatted once per log head and wall-clock second."""
         hub = self.hub
-        head = hub.state.last_recorded_at or hub.started_at
+        head = hub.last_recorded_at or hub.started_at
         now = int(self.wall())
         memo = self._memo
         if memo is None or memo[0] != head or memo[1] != now:

@@ -1,14 +1,13 @@
 """What one HTTP connection may cost the hub: head size, header count, URL length and deadlines.
 
-Every limit has a range; a value outside it (from `TRYVOHA_HTTP_*`) stops the hub at start with a
-message naming the variable, instead of serving with a limit nobody meant. See docs/http.md.
+Every limit has a range (`RANGES`, with the `TRYVOHA_HTTP_*` variable that sets it; read by
+`tryvoha.config`); a value outside it stops the hub at start with a message naming the variable,
+instead of serving with a limit nobody meant. See docs/http.md.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 RANGES: dict[str, tuple[str, float, float]] = {
     "max_head_bytes": ("TRYVOHA_HTTP_MAX_HEAD_BYTES", 1024, 65536),
@@ -46,18 +45,3 @@ class Limits:
             raise ValueError(
                 "TRYVOHA_HTTP_MAX_URL_BYTES must not exceed TRYVOHA_HTTP_MAX_HEAD_BYTES"
             )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
-        values: dict[str, float] = {}
-        for field in fields(cls):
-            variable = RANGES[field.name][0]
-            text = environ.get(variable, "").strip()
-            if not text:
-                continue
-            kind = int if field.type in (int, "int") else float
-            try:
-                values[field.name] = kind(text)
-            except ValueError:
-                raise ValueError(f"{variable} must be a number, got {text!r}") from None
-        return cls(**values)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from tryvoha.channels.cap.feeds import FeedBuilder, FeedRequest
 from tryvoha.channels.cap.message import OVER, CapIdentity, CapRenderer, Earlier
 from tryvoha.channels.cap.schema import validate
 from tryvoha.channels.cap.xmlsig import CapSigner
-from tryvoha.hub import Hub
+from tryvoha.readmodel import ReadModel
 from tryvoha.signing.capkey import CapKeySource, CapSigningKey
 
 MESSAGE_CACHE = 2048
@@ -43,7 +43,7 @@ class FeedSnapshot:
 
 
 class CapService:
-    def __init__(self, hub: Hub, identity: CapIdentity, keys: CapKeySource) -> None:
+    def __init__(self, hub: ReadModel, identity: CapIdentity, keys: CapKeySource) -> None:
         self.hub = hub
         self.identity = identity
         self.keys = keys
@@ -55,7 +55,7 @@ class CapService:
         self._recent: OrderedDict[int, Event] = OrderedDict()
         self._primed = False
         self._lock = threading.Lock()
-        hub.bus.subscribe(self._on_event, live_only=True)
+        hub.subscribe(self._on_event, live_only=True)
 
     # Messages ----------------------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class CapService:
             region = catalogue.get(request.region_id)
             where = f"{region.label('uk')} / {region.label('en')}"
         title = f"Тривога / tryvoha {self.identity.hub_id}: CAP, {where}"
-        head = self.hub.state.last_recorded_at or self.hub.started_at
+        head = self.hub.last_recorded_at or self.hub.started_at
         body = self.feeds.build(request, in_force, snapshot.recent, head, title)
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         feed = Feed(snapshot.log_id, body, etag)

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tryvoha.channels.streams import frames
-from tryvoha.channels.streams.registry import broadcaster_for, router_for
 from tryvoha.channels.streams.spec import SpecError, StreamSpec, parse_spec
-from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 from tryvoha.server import Head
 from tryvoha.server.shortcuts import Stream
@@ -68,21 +66,22 @@ def admit(
     return Admitted(spec, True, frames.ws_upgrade_head(key.decode("latin-1").strip()))
 
 
-def stream_short_cut(hub: Hub, read_allowed: Callable[[dict[bytes, bytes]], bool]) -> Stream:
-    """The edge's short cut for both stream paths: admit, then hand the connection to the
-    broadcaster (or to the process that will hold it); a refusal is answered and closed."""
+def stream_short_cut(
+    catalogue: Catalogue,
+    read_allowed: Callable[[dict[bytes, bytes]], bool],
+    take: Callable[[asyncio.Transport, Admitted], None],
+) -> Stream:
+    """The edge's short cut for both stream paths: admit, then hand the connection to `take`
+    (the broadcaster, which serves it or passes it to the process that will); a refusal is
+    answered and closed."""
 
-    def take(head: Head, transport: asyncio.Transport) -> None:
+    def short_cut(head: Head, transport: asyncio.Transport) -> None:
         query = head.query.decode("latin-1")
-        outcome = admit(head.path, head.method, query, head.headers, hub.catalogue, read_allowed)
+        outcome = admit(head.path, head.method, query, head.headers, catalogue, read_allowed)
         if not isinstance(outcome, Admitted):
             transport.write(outcome.answer)
             transport.close()
             return
-        router = router_for(hub)
-        if router is not None:
-            router.place(transport, outcome)  # type: ignore[attr-defined]
-        else:
-            broadcaster_for(hub).accept(transport, outcome.spec, outcome.ws, outcome.head)
+        take(transport, outcome)
 
-    return take
+    return short_cut

@@ -21,7 +21,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,40 +28,17 @@ import orjson
 from tryvoha.alerts.model import Event
 from tryvoha.alerts.wire import alert_doc, event_doc
 from tryvoha.channels.streams import frames
+from tryvoha.channels.streams.admission import Admitted
+from tryvoha.channels.streams.config import StreamConfig
 from tryvoha.channels.streams.spec import Matcher, StreamSpec
-from tryvoha.hub import Hub
 from tryvoha.metrics import dropped_subscribers, observe_handover, subscribers
-from tryvoha.signing.hub import sig_doc
+from tryvoha.readmodel import ReadModel
+from tryvoha.signing.hub import UNSIGNED, Signing
 from tryvoha.views import compact_status
 
 log = logging.getLogger(__name__)
 
 STARTING, LIVE, CLOSED = 0, 1, 2
-
-
-@dataclass(frozen=True, slots=True)
-class StreamConfig:
-    """Tunables; the defaults suit a national hub with tens of thousands of subscribers."""
-
-    ring_size: int = 8192
-    """Recent live events kept in memory; older resume points are read from the log."""
-    max_buffer: int = 512 * 1024
-    """Bytes a subscriber may have unread in its socket buffer before it is dropped."""
-    socket_sndbuf: int = 64 * 1024
-    """Kernel send buffer of a stream socket: with `max_buffer`, what one slow reader can hold."""
-    heartbeat: float = 15.0
-    """Seconds between heartbeats (SSE comment, WebSocket ping + heartbeat message)."""
-    chunk: int = 256
-    """Subscribers served per slice of a pass before the loop attends to other work."""
-    burst_gap: float = 0.05
-    coalesce: float = 0.01
-    """When an event follows the previous one within `burst_gap` (a burst), the next pass waits
-    `coalesce` so that it carries the events committed meanwhile in one write per subscriber; a
-    lone event is never delayed."""
-    page: int = 2000
-    """Events read from the log per page while a subscriber catches up."""
-    drop_grace: float = 10.0
-    """Seconds a dropped subscriber gets to read its final message before the socket is cut."""
 
 
 class Entry:
@@ -164,9 +140,15 @@ class Broadcaster:
     state applied it (the in-process bus does that, and so does a follower's feed).
     """
 
-    def __init__(self, hub: Hub, config: StreamConfig | None = None) -> None:
+    def __init__(
+        self, hub: ReadModel, config: StreamConfig | None = None, signing: Signing = UNSIGNED
+    ) -> None:
         self.hub = hub
         self.config = config or StreamConfig()
+        self.signing = signing
+        self.place: Callable[[Any, Admitted], bool] | None = None
+        """Set by stream workers: hands a new subscriber to another process (True) or not."""
+        self._unsubscribe: Callable[[], None] | None = None
         self.matcher = Matcher(hub.catalogue)
         self.ring: list[Entry] = []
         self.ring_ids: list[int] = []
@@ -190,12 +172,23 @@ class Broadcaster:
         self._heartbeat: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def follow(self) -> None:
+        """Receive the read model's live events from now on (`stop` ends it)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.hub.subscribe(self.publish, live_only=True)
+
+    def take(self, transport: Any, admitted: Admitted) -> None:
+        """A stream request the edge admitted: served here, or by the worker `place` picks."""
+        if self.place is not None and self.place(transport, admitted):
+            return
+        self.accept(transport, admitted.spec, admitted.ws, admitted.head)
+
     # Events in ----------------------------------------------------------------------------------
 
     def publish(self, event: Event) -> None:
         if not event.is_live:
             return
-        entry = Entry(event, sig_doc(self.hub, event))
+        entry = Entry(event, self.signing.sig_doc(event))
         self.ring.append(entry)
         self.ring_ids.append(entry.id)
         if len(self.ring) > 2 * self.config.ring_size:
@@ -276,7 +269,7 @@ class Broadcaster:
         hub, match = self.hub, self.matcher.matches
         try:
             while sub.state == STARTING and sub.cursor < self.floor:
-                events = await hub.read(hub.store.events_after, sub.cursor, self.config.page)
+                events = await hub.events_after(sub.cursor, self.config.page)
                 if sub.state != STARTING:
                     return
                 if not events:
@@ -310,7 +303,7 @@ class Broadcaster:
         if index < len(self.ring_ids) and self.ring_ids[index] == event.id:
             entry = self.ring[index]
             return entry.sse, entry.ws
-        entry = Entry(event, sig_doc(self.hub, event))
+        entry = Entry(event, self.signing.sig_doc(event))
         return entry.sse, entry.ws
 
     def _go_live(self, sub: Subscriber) -> None:
@@ -492,6 +485,9 @@ class Broadcaster:
         slice_(0)
 
     def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         self.close_all()

@@ -29,11 +29,11 @@ import orjson
 from tryvoha.alerts.model import Event
 from tryvoha.bus.codec import decode_event, encode_event
 from tryvoha.channels.streams.admission import Admitted
-from tryvoha.channels.streams.registry import broadcaster_for, set_router
+from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.channels.streams.spec import parse_spec
 from tryvoha.config import Settings
-from tryvoha.hub import Hub
-from tryvoha.signing.hub import key_directory, open_signer
+from tryvoha.readmodel import LogView, ReadModel
+from tryvoha.signing.hub import UNSIGNED, key_directory, open_signing
 
 log = logging.getLogger(__name__)
 EVENT, SUBSCRIBER, COUNTS = b"E", b"S", b"C"
@@ -142,12 +142,13 @@ class Channel:
 class Followers:
     """The hub side: feeds every follower and places each new subscriber on the least loaded."""
 
-    def __init__(self, hub: Hub, channels: list[Channel]) -> None:
+    def __init__(self, hub: ReadModel, local: Broadcaster, channels: list[Channel]) -> None:
         self.hub = hub
         self.channels = channels
-        self.local = broadcaster_for(hub)
-        self.local.extra_counts = self.remote_counts
-        self._unsubscribe = hub.bus.subscribe(self.feed, live_only=False)
+        self.local = local
+        local.extra_counts = self.remote_counts
+        local.place = self.place
+        self._unsubscribe = hub.subscribe(self.feed, live_only=False)
 
     def feed(self, event: Event) -> None:
         message = EVENT + encode_event(event)
@@ -163,7 +164,8 @@ class Followers:
                     totals[name] += n
         return totals
 
-    def place(self, transport: Any, admitted: Admitted) -> None:
+    def place(self, transport: Any, admitted: Admitted) -> bool:
+        """Pass a new subscriber to the least loaded follower; False keeps it here."""
         local_load = sum(self.local.counts.values())
         target = None
         for channel in self.channels:
@@ -172,8 +174,7 @@ class Followers:
             if usable and (target is None or channel.load < target.load):
                 target = channel
         if target is None:
-            self.local.accept(transport, admitted.spec, admitted.ws, admitted.head)
-            return
+            return False
         sock = transport.get_extra_info("socket")
         message = SUBSCRIBER + orjson.dumps(
             {
@@ -186,9 +187,11 @@ class Followers:
         target.send(message, sock.fileno())
         target.assigned += 1
         transport.close()  # the follower holds its own descriptor of the same connection
+        return True
 
     def stop(self) -> None:
         self._unsubscribe()
+        self.local.place = None
         for channel in self.channels:
             channel.sock.close()
         for channel in self.channels:
@@ -198,7 +201,7 @@ class Followers:
                 channel.process.kill()
 
 
-def start_followers(hub: Hub, settings: Settings) -> Followers:
+def start_followers(hub: ReadModel, local: Broadcaster, settings: Settings) -> Followers:
     """Spawn `settings.workers - 1` followers; they inherit this process's CPU affinity."""
     channels = []
     for index in range(1, settings.workers):
@@ -224,9 +227,7 @@ def start_followers(hub: Hub, settings: Settings) -> Followers:
         )
         theirs.close()
         channels.append(Channel(ours, process))
-    followers = Followers(hub, channels)
-    set_router(hub, followers)
-    return followers
+    return Followers(hub, local, channels)
 
 
 # The follower process ---------------------------------------------------------------------------
@@ -238,10 +239,12 @@ class _Placeholder(asyncio.Protocol):
 
 
 class Follower:
-    def __init__(self, hub: Hub, sock: socket.socket) -> None:
+    """The follower side: a `LogView` fed by the hub's channel, and its own broadcaster."""
+
+    def __init__(self, hub: LogView, sock: socket.socket, broadcaster: Broadcaster) -> None:
         self.hub = hub
         self.sock = sock
-        self.broadcaster = broadcaster_for(hub)
+        self.broadcaster = broadcaster
         self.failed = 0
         self.reported: tuple[int, int, int] | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -277,8 +280,7 @@ class Follower:
         self._apply_one(event)
 
     def _apply_one(self, event: Event) -> None:
-        self.hub.state.apply(event)
-        self.broadcaster.publish(event)
+        self.hub.apply(event)  # folds, then publishes to the broadcaster that follows the view
 
     async def adopt(self, order: dict[str, Any], fd: int) -> None:
         sock = socket.socket(fileno=fd)
@@ -314,19 +316,22 @@ async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
 
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
-    hub = Hub(load_catalogue(), SqlStore(db_url))
-    hub.load()
-    if keys is not None:  # the hub's own keys: a follower signs exactly what the hub signs
-        open_signer(hub, Settings(db=db_url, keys=keys), create=False)
-    follower = Follower(hub, sock)
+    view = LogView(load_catalogue(), SqlStore(db_url))
+    view.load()
+    settings = Settings.from_env(db=db_url, keys=keys)
+    # The hub's own keys: a follower signs exactly what the hub signs.
+    signing = open_signing(settings, create=False) if keys is not None else UNSIGNED
+    broadcaster = Broadcaster(view, settings.streams, signing)
+    broadcaster.follow()
+    follower = Follower(view, sock, broadcaster)
     loop = asyncio.get_running_loop()
     loop.add_reader(sock.fileno(), follower.on_readable)
     follower.report()
     follower.on_readable()
     await follower.done
-    follower.broadcaster.stop()
+    broadcaster.stop()
     await asyncio.sleep(0.2)
-    hub.close()
+    view.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Signed webhooks delivered from a durable outbox that follows the committed log."""
 
-from tryvoha.channels.webhooks.config import WebhookConfig, config_of
+from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.dispatcher import NotRunning, WebhookDispatcher
 from tryvoha.channels.webhooks.signing import SIGNATURE_HEADER, signature_header, verify
 from tryvoha.channels.webhooks.urls import BadUrl, check_url
@@ -22,7 +22,6 @@ __all__ = [
     "WebhookConfig",
     "WebhookDispatcher",
     "check_url",
-    "config_of",
     "signature_header",
     "verify",
 ]

@@ -30,10 +30,10 @@ from tryvoha.channels.webhooks import sender
 from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.payload import render
 from tryvoha.channels.webhooks.signing import SIGNATURE_HEADER, new_secret, signature_header
-from tryvoha.hub import Hub
 from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_backlog
+from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Catalogue
-from tryvoha.signing.hub import webhook_headers
+from tryvoha.signing.hub import UNSIGNED, Signing
 from tryvoha.store.webhooks import (
     EXPIRED,
     PENDING,
@@ -91,10 +91,19 @@ POSITION_EVERY = 1000
 
 
 class WebhookDispatcher:
-    def __init__(self, hub: Hub, config: WebhookConfig | None = None) -> None:
+    def __init__(
+        self,
+        hub: ReadModel,
+        store: WebhookStore,
+        config: WebhookConfig | None = None,
+        signing: Signing = UNSIGNED,
+    ) -> None:
+        """`hub` is the log it follows; `store` holds the subscriptions and the outbox (the
+        writer's database: one sender per cluster)."""
         self.hub = hub
         self.config = config or WebhookConfig()
-        self.store = WebhookStore(hub.store)
+        self.store = store
+        self.signing = signing
         self.position = 0
         self._persisted = 0
         self.running = False
@@ -124,7 +133,7 @@ class WebhookDispatcher:
         self.position = self._persisted = stored
         self._set_backlog(await self.run_db(self.store.backlog))
         subscribers.labels(CHANNEL).set(len(self._subs))
-        self._unsubscribe = self.hub.bus.subscribe(self._on_event, live_only=False)
+        self._unsubscribe = self.hub.subscribe(self._on_event, live_only=False)
         self.running = True
         for sub_id in await self.run_db(self.store.with_pending):
             self._ensure_worker(sub_id)
@@ -376,7 +385,7 @@ class WebhookDispatcher:
             "X-Tryvoha-Subscription-Id": str(sub.id),
             "X-Tryvoha-Attempt": str(attempt),
             SIGNATURE_HEADER: signature_header(sub.secret, head.payload),
-            **webhook_headers(self.hub, head.payload),  # Ed25519, the same for every receiver
+            **self.signing.webhook_headers(head.payload),  # Ed25519, the same for every receiver
         }
         outcome = await sender.post(self._client, sub.url, head.payload, headers, self.config)
         attempts_total.labels(outcome.kind).inc()

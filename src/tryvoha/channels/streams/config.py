@@ -1,0 +1,30 @@
+"""Tunables of the live streams (`Settings.streams`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """Tunables; the defaults suit a national hub with tens of thousands of subscribers."""
+
+    ring_size: int = 8192
+    """Recent live events kept in memory; older resume points are read from the log."""
+    max_buffer: int = 512 * 1024
+    """Bytes a subscriber may have unread in its socket buffer before it is dropped."""
+    socket_sndbuf: int = 64 * 1024
+    """Kernel send buffer of a stream socket: with `max_buffer`, what one slow reader can hold."""
+    heartbeat: float = 15.0
+    """Seconds between heartbeats (SSE comment, WebSocket ping + heartbeat message)."""
+    chunk: int = 256
+    """Subscribers served per slice of a pass before the loop attends to other work."""
+    burst_gap: float = 0.05
+    coalesce: float = 0.01
+    """When an event follows the previous one within `burst_gap` (a burst), the next pass waits
+    `coalesce` so that it carries the events committed meanwhile in one write per subscriber; a
+    lone event is never delayed."""
+    page: int = 2000
+    """Events read from the log per page while a subscriber catches up."""
+    drop_grace: float = 10.0
+    """Seconds a dropped subscriber gets to read its final message before the socket is cut."""
