@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -19,7 +17,7 @@ from lxml import etree
 from shapely.geometry import Polygon
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
 
-from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Update
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Retract, Update
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.cap import schema, xmlsig
@@ -213,30 +211,26 @@ async def test_each_threat_says_what_to_do_and_drills_say_they_are_drills(
         assert text(root, "c:info/c:headline").startswith(("НАВЧАННЯ", "ТЕСТ"))
 
 
-async def test_a_retraction_will_be_a_cancel(
+async def test_a_retraction_is_a_cancel(
     client: httpx.AsyncClient, hub: Hub, catalogue: Catalogue, oasis
 ) -> None:
-    """Alerts withdrawn as issued in error (a later kind of event) render as CAP Cancel."""
+    """An alert withdrawn as issued in error: a CAP Cancel referencing every earlier message."""
     declared = await hub.submit(Declare(catalogue.oblasts[2].id, Threat.AIR_RAID), ACTOR)
-    service = client._transport.app.state.cap  # type: ignore[attr-defined]
-    retracted = replace(
-        declared.event, id=declared.event.id + 1, kind=SimpleNamespace(value="retracted")
+    updated = await hub.submit(
+        Update(AlertRef(alert_id=declared.event.id), notes="уточнення"), ACTOR
     )
-    root = service.renderer.build(retracted, [*service.earlier(declared.event), _earlier(declared)])
-    data = xmlsig.CapSigner(service.keys.get()).sign(root)
-    root = valid(data, oasis)
+    retracted = await hub.submit(
+        Retract(AlertRef(alert_id=declared.event.id), "declared in error"), ACTOR
+    )
+    _, root = await get_cap(client, retracted.event.id, oasis)
     assert text(root, "c:msgType") == "Cancel"
-    assert f"event:{declared.event.id}," in text(root, "c:references")
+    references = text(root, "c:references")
+    assert (
+        f"event:{declared.event.id}," in references and f"event:{updated.event.id}," in references
+    )
     assert text(root, "c:info/c:urgency") == "Past"
     assert text(root, "c:info/c:responseType") == "None"
     assert text(root, "c:info/c:headline").startswith("Скасовано")
-
-
-def _earlier(outcome):
-    from tryvoha.channels.cap.message import Earlier
-
-    e = outcome.event
-    return Earlier(e.id, e.kind.value, e.occurred_at, e.recorded_at)
 
 
 # XML signatures -------------------------------------------------------------------------------
@@ -413,6 +407,7 @@ async def test_keys_are_published_with_validators(client: httpx.AsyncClient, hub
     assert key["algorithm"] == "Ed25519" and key["active"] and key["valid_until"] is None
     assert doc["signature"] == {
         "format": "TRYVEVT1",
+        "formats": ["TRYVEVT1", "TRYVEVT2"],
         "ttl_seconds": 300,
         "docs": "docs/signatures.md",
     }

@@ -106,3 +106,40 @@ def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> N
     finally:
         again.proc.terminate()  # type: ignore[attr-defined]
         again.proc.wait(timeout=10)  # type: ignore[attr-defined]
+
+
+def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    lviv = catalogue.resolve("Lvivska oblast")
+    assert run("alert", "declare", "Lvivska oblast", env=env).exit_code == 0
+    refused = runner.invoke(
+        app,
+        ["alert", "retract", "Lvivska oblast", "--reason", "wrong oblast"],
+        env=env,
+        input="n\n",
+    )
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert "will be withdrawn as issued in error" in refused.output
+    assert lviv.name_en in refused.output and "ACTUAL" in refused.output
+    assert len(httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"]) == 1
+    done = runner.invoke(
+        app,
+        ["alert", "retract", "Lvivska oblast", "--reason", "wrong oblast"],
+        env=env,
+        input="y\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert "Retracted alert 1" in done.output and "Скасовано: Повітряна тривога" in done.output
+    assert "This alert was issued in error." in done.output
+    assert httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"] == []
+    again = run("alert", "retract", "1", "--reason", "again", "--yes", env=env)
+    assert again.exit_code == 1 and "not open" in again.output
+    missing = run("alert", "retract", "Kyiv", "--reason", "x", "--yes", env=env)
+    assert missing.exit_code == 1 and "No open actual air_raid alert" in missing.output
+    blank = run("alert", "declare", "Kyiv", "--json", env=env)
+    alert_id = json.loads(blank.output)["alert"]["id"]
+    blank = run("alert", "retract", str(alert_id), "--reason", " ", "--yes", env=env)
+    assert blank.exit_code == 1 and "reason is required" in blank.output
+    by_id = run("alert", "retract", str(alert_id), "--reason", "test", "--yes", "--json", env=env)
+    assert json.loads(by_id.output)["event"]["kind"] == "retracted"

@@ -21,7 +21,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Rejected, Update
+from tryvoha.alerts.commands import (
+    Actor,
+    AlertRef,
+    Command,
+    Declare,
+    End,
+    Rejected,
+    Retract,
+    Update,
+)
 from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, Threat
 from tryvoha.alerts.state import fold
 from tryvoha.alerts.wire import alert_doc, event_doc
@@ -57,6 +66,9 @@ NOTES = st.one_of(
     st.sampled_from(["{event_id}", "рядок\nдва\tтри", "x" * 2000, "x" * 2001, "a\x00b", "\r"]),
 )
 KEYS = st.one_of(st.none(), ANY_TEXT, st.text(st.sampled_from("abc-{}_ 09~"), max_size=8))
+REASONS = st.one_of(
+    ANY_TEXT, st.sampled_from(["помилка", "", " ", "x" * 500, "x" * 501, "a\x00b", "рядок\nдва"])
+)
 IDS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, 2**53 - 1, 2**53, 2**63 - 1, 2**63, 2**64]),
@@ -124,6 +136,7 @@ def commands(catalogue: Catalogue, open_ids: list[int]) -> st.SearchStrategy[Com
             occurred_at=when,
         ),
         st.builds(End, ref=refs, occurred_at=when),
+        st.builds(Retract, ref=refs, reason=REASONS, occurred_at=when),
     )
 
 
@@ -196,12 +209,14 @@ class Run:
             assert hub.last_event_id == before_id and hub.state.canonical() == before_state
             return
         self.accepted += 1
-        event = outcome.event
-        assert event is not None and event.id == before_id + 1 == hub.store.last_event_id
-        assert hub.store.events_after(before_id, 1) == [event]  # the store gives back the same
-        alert = hub.state.open_alerts.get(event.alert_id) or hub.store.get_alert(event.alert_id)
-        assert alert is not None and hub.store.get_alert(event.alert_id) == alert
-        check_wire(event, alert, outcome.body, open_before.get(event.alert_id), hub)
+        events = list(outcome.events)
+        assert [e.id for e in events] == list(range(before_id + 1, hub.store.last_event_id + 1))
+        assert hub.store.events_after(before_id) == events  # the store gives back the same
+        for event in events:
+            alert = hub.state.open_alerts.get(event.alert_id) or hub.store.get_alert(event.alert_id)
+            assert alert is not None and hub.store.get_alert(event.alert_id) == alert
+            before = open_before.get(event.alert_id)
+            check_wire(event, alert, outcome.body, before, hub)
         if key is not None:
             self.answers[(actor.originator, key)] = outcome.body
             record = hub.store.find_idempotent(actor.originator, key)
@@ -366,10 +381,15 @@ def test_no_request_gets_a_server_error(
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(
-        body=st.dictionaries(
-            st.sampled_from(["threat", "details", "status", "notes", "occurred_at", "x"]),
-            JSON_VALUES,
-            max_size=4,
+        body=st.one_of(
+            st.dictionaries(
+                st.sampled_from(
+                    ["threat", "details", "status", "notes", "occurred_at", "reason", "x"]
+                ),
+                JSON_VALUES,
+                max_size=4,
+            ),
+            st.sampled_from([{}, {"threat": "air_raid"}, {"reason": "помилка"}]),
         ),
         region=st.one_of(st.sampled_from(oblasts), JSON_VALUES),
         read=st.sampled_from(READS),
@@ -394,14 +414,17 @@ def test_no_request_gets_a_server_error(
                 "/api/v1/alerts", json={"region_id": region, **body}, headers=headers
             )
         )
+        answer = declared.json()
         if declared.headers.get("idempotent-replayed"):
             assert hub.last_event_id == before
         elif declared.status_code == 201:
             seen["writes"] += 1
-            assert declared.json()["event"]["id"] == hub.last_event_id == before + 1
-            alert_id = declared.json()["alert"]["id"]
-            call(lambda: client.patch(f"/api/v1/alerts/{alert_id}", json=body, headers=h))
-            call(lambda: client.post(f"/api/v1/alerts/{alert_id}/end", json=body, headers=h))
+            assert answer["event"]["id"] == hub.last_event_id == before + 1
+            for alert in [answer["alert"]]:
+                path = f"/api/v1/alerts/{alert['id']}"
+                call(lambda p=path: client.patch(p, json=body, headers=h))
+                call(lambda p=path: client.post(f"{p}/retract", json=body, headers=h))
+                call(lambda p=path: client.post(f"{p}/end", json=body, headers=h))
         else:
             assert hub.last_event_id == before
         route, names = read
@@ -419,4 +442,4 @@ def test_no_request_gets_a_server_error(
     finally:
         loop.run_until_complete(client.aclose())
         loop.close()
-    assert seen["writes"] > 0 and seen["reads"] > 0
+    assert seen["writes"] > 0 and seen["reads"] > 0, seen

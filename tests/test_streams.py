@@ -22,7 +22,7 @@ from .test_streams_support import SSEClient, declare, end, serving
 
 
 def live_ids(hub: Hub, after: int = 0, keep=lambda e: True) -> list[int]:
-    return [e.id for e in hub.store.events_after(after) if e.is_live and keep(e)]
+    return [e.id for e in hub.store.events_after(after) if e.is_broadcast and keep(e)]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])

@@ -1,7 +1,8 @@
 """`tryvoha alert` and `tryvoha status`: talk to a running hub over its HTTP API.
 
 Going through the API (not the database) keeps one writer of the log and the same rules for
-dispatchers at a console and scripts alike.
+dispatchers at a console and scripts alike. Retracting shows what it acts on and asks before
+doing it (`--yes` skips the question, for scripts).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tryvoha.cli_tokens import resolve_region
 from tryvoha.regions import load_catalogue
 
 app = typer.Typer(
-    help="Declare, update, end and list alerts on a running hub (needs a token: "
+    help="Declare, update, end, retract and list alerts on a running hub (needs a token: "
     "'tryvoha token create').",
     no_args_is_help=True,
 )
@@ -37,6 +38,17 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="TRYVOHA_TOKEN", help="Operator token (or TRYVOHA_TOKEN)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the hub's JSON answer.")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts).")
+]
+ReasonOption = Annotated[
+    str,
+    typer.Option(
+        "--reason",
+        help=f"Why (kept in the log): {ranges.REASON_RULE}.",
+        prompt="Reason (kept in the log)",
+    ),
+]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -153,6 +165,64 @@ def end(
         path = f"/api/v1/regions/{resolve_region(target)}/alerts/{threat.value}/end"
         path += f"?status={status.value}"
     _print_alert(call("POST", url, path, _need_token(token)), as_json)
+
+
+@app.command()
+def retract(
+    target: Annotated[str, typer.Argument(help="Alert id, or a region id or name.")],
+    reason: ReasonOption,
+    threat: Annotated[Threat, typer.Option("--threat", "-t")] = Threat.AIR_RAID,
+    status: Annotated[AlertStatus, typer.Option("--status")] = AlertStatus.ACTUAL,
+    yes: YesOption = False,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retract an alert issued in error: it ends at once, everywhere, and every channel carries
+    the correction the hub writes for it (Ukrainian and English) with your reason.
+
+    Shows the alert and asks before retracting (--yes does not ask).
+
+    Example: tryvoha alert retract "Kyiv" --reason "declared for the wrong region"
+    """
+    token = _need_token(token)
+    by_id = target.isdigit() and target not in load_catalogue()
+    if by_id:
+        alert = call("GET", url, f"/api/v1/alerts/{target}", token)
+        path = f"/api/v1/alerts/{target}/retract"
+    else:
+        region_id = resolve_region(target)
+        params = {"region_id": region_id, "threat": threat.value, "status": status.value}
+        active = call("GET", url, "/api/v1/alerts/active", token, params=params)["alerts"]
+        alert = next((a for a in active if a["region_id"] == region_id), None)
+        if alert is None:
+            err.print(f"[red]No open {status.value} {threat.value} alert for {target}.[/]")
+            raise typer.Exit(1)
+        path = f"/api/v1/regions/{region_id}/alerts/{threat.value}/retract?status={status.value}"
+    if alert.get("ended_at") is not None:
+        err.print(f"[red]Alert {alert['id']} is not open: it ended at {alert['ended_at']}.[/]")
+        raise typer.Exit(1)
+    if not yes:
+        console.print("[bold]This alert will be withdrawn as issued in error, on every channel:[/]")
+        console.print(_describe_alert(alert), markup=False)
+        typer.confirm("Retract it?", abort=True)
+    doc = call("POST", url, path, token, json={"reason": reason})
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    _print_alert(doc, False)
+    console.print(f"Correction sent:\n{doc['event']['correction']}", markup=False)
+
+
+def _describe_alert(alert: dict[str, Any]) -> str:
+    catalogue = load_catalogue()
+    region = catalogue.get(alert["region_id"])
+    details = f" ({', '.join(alert['details'])})" if alert["details"] else ""
+    return (
+        f"  alert {alert['id']}: {alert['threat']}{details}, {alert['status'].upper()}, "
+        f"{region.name_en} / {region.name_uk}\n"
+        f"  declared {alert['started_at']} by {alert['originator']}"
+    )
 
 
 @app.command("list")

@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.commands import Actor, Command, EventDraft, Rejected, decide
-from tryvoha.alerts.model import Alert, AlertStatus, Event, Threat
+from tryvoha.alerts.commands import (
+    Actor,
+    Command,
+    Declare,
+    EventDraft,
+    Rejected,
+    assign,
+    decide,
+)
+from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
 from tryvoha.alerts.state import AlertState
 from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
 from tryvoha.bus import InProcessBus
@@ -43,14 +51,28 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a command produced: the answer's status and JSON bytes (`{"event", "alert"}`), the
-    event committed (None for an idempotent repeat, `replayed`, which gets the first answer)."""
+    """What a command produced: the answer's status and JSON bytes, the events committed (none
+    for an idempotent repeat, `replayed`, which gets the first answer) and where the resource it
+    made or changed is (`/api/v1/alerts/{id}`).
+
+    Answers: `{"event", "alert"}` for one alert (declared, updated, ended, retracted: the very
+    bytes webhooks carry)."""
 
     status_code: int
     body: bytes
-    event: Event | None
-    alert_id: int
+    events: tuple[Event, ...]
+    location: str | None
     replayed: bool = False
+
+    @property
+    def event(self) -> Event | None:
+        """The first (for most commands the only) event committed."""
+        return self.events[0] if self.events else None
+
+    @property
+    def alert_id(self) -> int | None:
+        event = self.event
+        return None if event is None or not event.is_public else event.alert_id
 
 
 class Hub:
@@ -108,7 +130,7 @@ class Hub:
         self, command: Command, actor: Actor, idempotency_key: str | None = None
     ) -> Outcome:
         """Decide, render, commit and publish one command; `Rejected` (nothing written) if it
-        breaks a rule or some surface could not render its event (`unrenderable_event`)."""
+        breaks a rule or some surface could not render its events (`unrenderable_event`)."""
         loop = asyncio.get_running_loop()
         if idempotency_key is not None:
             try:
@@ -128,29 +150,31 @@ class Hub:
                             "idempotency_key_reused",
                             f"Idempotency-Key {idempotency_key!r} was used for a different request",
                         )
-                    alert_id = orjson.loads(record.body)["alert"]["id"]
-                    return Outcome(record.status, record.body, None, alert_id, replayed=True)
-            draft = decide(self.state, self.catalogue, actor, command, self.clock())
+                    location = _location(orjson.loads(record.body))
+                    return Outcome(record.status, record.body, (), location, replayed=True)
+            drafts = decide(self.state, self.catalogue, actor, command, self.clock())
             if idempotency_key is not None:
-                draft = _with_key(draft, idempotency_key)
-            status_code = 201 if draft.alert_id is None else 200
+                drafts = tuple(replace(d, idempotency_key=idempotency_key) for d in drafts)
+            status_code = _status_code(command, drafts)
             answer = (actor.originator, idempotency_key, request_hash, status_code)
-            event, body = await loop.run_in_executor(self._writer, self._commit, draft, answer)
-            alert = self.state.apply(event)
-        events_committed.labels(event.source).inc()
-        self.bus.publish(event)
-        return Outcome(status_code, body, event, alert.id)
+            events, body = await loop.run_in_executor(self._writer, self._commit, drafts, answer)
+            for event in events:
+                self.state.apply(event)
+        self._publish(events)
+        return Outcome(status_code, body, tuple(events), _location(orjson.loads(body)))
 
     def _commit(
-        self, draft: EventDraft, answer: tuple[str, str | None, str, int]
-    ) -> tuple[Event, bytes]:
-        """In the writer thread (the only appender, so the next id is known): render the event
-        on every surface, then append it with the answer to its Idempotency-Key, if any, in the
-        same transaction. The rendered answer is returned for the client."""
+        self,
+        drafts: Sequence[EventDraft],
+        answer: tuple[str, str | None, str, int],
+    ) -> tuple[list[Event], bytes]:
+        """In the writer thread (the only appender, so the next ids are known): render each
+        event on every surface that carries it, then append them all with the answer to the
+        Idempotency-Key, if any, in one transaction. The rendered answer is returned."""
         recorded_at = self.clock()
-        event = draft.to_event(self.store.last_event_id + 1, recorded_at)
+        events = assign(drafts, self.store.last_event_id + 1, recorded_at)
         try:
-            body = self.renderer.render(event, self.state.open_alerts.get(event.alert_id))
+            (body,) = [self._render(event) for event in events]  # the webhook payload
         except Exception as exc:
             # Refused, not committed; but a surface that fails on a valid event is a bug the
             # hub's operator must see, so it is logged with its traceback.
@@ -161,13 +185,27 @@ class Hub:
         originator, key, request_hash, status_code = answer
         record = None
         if key is not None:
-            record = IdempotencyRecord(originator, key, request_hash, status_code, body, event.id)
+            last = events[-1].id
+            record = IdempotencyRecord(originator, key, request_hash, status_code, body, last)
         try:
-            return self.store.append(draft, recorded_at, record), body
+            return self.store.append_many(drafts, recorded_at, record), body
         except ranges.OutOfRange as problem:
             raise Rejected(
                 422, "unrenderable_event", f"the log cannot hold it: {problem.message}"
             ) from None
+
+    def _render(self, event: Event) -> bytes:
+        before = (
+            None if event.kind is EventKind.DECLARED else self.state.open_alerts.get(event.alert_id)
+        )
+        return self.renderer.render(event, before)
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        events_committed.labels(events[0].source).inc(len(events))
+        for event in events:
+            self.bus.publish(event)
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Append past events (imports, replays) in one transaction; see `EventDraft.source`."""
@@ -208,5 +246,12 @@ def _request_hash(command: Command) -> str:
     return hashlib.sha256(repr(command).encode()).hexdigest()
 
 
-def _with_key(draft: EventDraft, key: str) -> EventDraft:
-    return replace(draft, idempotency_key=key)
+def _status_code(command: Command, drafts: Sequence[EventDraft]) -> int:
+    """201 for what makes alerts, else 200."""
+    return 201 if isinstance(command, Declare) else 200
+
+
+def _location(doc: dict[str, Any]) -> str | None:
+    if "alert" in doc:
+        return f"/api/v1/alerts/{doc['alert']['id']}"
+    return None

@@ -1,16 +1,26 @@
-"""Operator commands and the rules that turn a valid one into an event.
+"""Operator commands and the rules that turn a valid one into events.
 
-`decide` is pure: given the state, the catalogue, the actor and the clock it returns the draft of
-the one event to append, or raises `Rejected` naming the problem. Nothing is written on rejection.
+`decide` is pure: given the state, the catalogue, the actor and the clock it returns the drafts
+of the events to append (all in one transaction), or raises `Rejected` naming the problem.
+Nothing is written on rejection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.correction import correction_text
+from tryvoha.alerts.model import (
+    Alert,
+    AlertStatus,
+    Detail,
+    Event,
+    EventKind,
+    Threat,
+)
 from tryvoha.alerts.ranges import MAX_FUTURE, OutOfRange
 from tryvoha.alerts.state import AlertState
 from tryvoha.regions import Catalogue
@@ -82,7 +92,16 @@ class End:
     occurred_at: datetime | None = None
 
 
-Command = Declare | Update | End
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """End an open alert because it was issued in error; the hub adds the public correction."""
+
+    ref: AlertRef
+    reason: str
+    occurred_at: datetime | None = None
+
+
+Command = Declare | Update | End | Retract
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +119,29 @@ class EventDraft:
     alert_id: int | None = None
     source: str = "live"
     idempotency_key: str | None = field(default=None)
+    reason: str | None = None
+    correction: str | None = None
+    proposal_id: int | None = None
+    """For a `proposed` draft None means "the first event of this batch" (a new proposal)."""
+    proposed_by: str | None = None
+    deadline: datetime | None = None
 
-    def to_event(self, event_id: int, recorded_at: datetime, alert_id: int | None = None) -> Event:
-        """The event this draft becomes at `event_id`; a declaration's alert takes that id."""
+    def to_event(
+        self,
+        event_id: int,
+        recorded_at: datetime,
+        alert_id: int | None = None,
+        batch_start: int | None = None,
+    ) -> Event:
+        """The event this draft becomes at `event_id`: a declaration's alert and a proposed
+        region take that id as `alert_id`; a new proposal the id of its batch's first event."""
         if alert_id is None:
-            alert_id = event_id if self.kind is EventKind.DECLARED else self.alert_id
+            own = self.kind in (EventKind.DECLARED, EventKind.PROPOSED)
+            alert_id = event_id if own else self.alert_id
         assert alert_id is not None
+        proposal_id = self.proposal_id
+        if proposal_id is None and self.kind is EventKind.PROPOSED:
+            proposal_id = event_id if batch_start is None else batch_start
         return Event(
             id=event_id,
             kind=self.kind,
@@ -120,13 +156,34 @@ class EventDraft:
             notes=self.notes,
             source=self.source,
             idempotency_key=self.idempotency_key,
+            reason=self.reason,
+            correction=self.correction,
+            proposal_id=proposal_id,
+            proposed_by=self.proposed_by,
+            deadline=self.deadline,
         )
+
+
+def assign(drafts: Sequence[EventDraft], next_id: int, recorded_at: datetime) -> list[Event]:
+    """The events a batch of drafts becomes from log id `next_id` on, with no gap. (Imported
+    history names the alerts it declares in the batch with negative ids: -k is the k-th.)"""
+    events: list[Event] = []
+    pending_alert: dict[int, int] = {}
+    for offset, draft in enumerate(drafts):
+        event_id = next_id + offset
+        alert_id = None
+        if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
+            pending_alert[draft.alert_id] = event_id
+        elif draft.alert_id is not None and draft.alert_id < 0:
+            alert_id = pending_alert[draft.alert_id]
+        events.append(draft.to_event(event_id, recorded_at, alert_id, batch_start=next_id))
+    return events
 
 
 def decide(
     state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
-) -> EventDraft:
-    """Validate `command` against the state and return the event it produces."""
+) -> tuple[EventDraft, ...]:
+    """Validate `command` against the state and return the events it produces, in order."""
     try:
         return _decide(state, catalogue, actor, command, now)
     except OutOfRange as problem:
@@ -135,36 +192,14 @@ def decide(
 
 def _decide(
     state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
-) -> EventDraft:
+) -> tuple[EventDraft, ...]:
     _check_ref(command)
     occurred_at = _check_time(command.occurred_at, now)
     ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
     if isinstance(command, Declare):
-        ranges.check_text(command.region_id, "region_id", ranges.MAX_REGION_ID)
-        _check_region(catalogue, command.region_id)
-        _check_allowed(catalogue, actor, command.region_id, command.status)
-        _check_details(command.threat, command.details)
-        _check_notes(command.notes)
-        _check_order(state, command.region_id, occurred_at)
-        existing = state.open_alert(command.region_id, command.threat, command.status)
-        if existing is not None:
-            raise Rejected(
-                409,
-                "alert_already_open",
-                f"alert {existing.id} ({command.threat}, {command.status}) is already open for "
-                f"region {command.region_id} since {existing.started_at.isoformat()}",
-                open_alert_id=existing.id,
-            )
-        return EventDraft(
-            kind=EventKind.DECLARED,
-            region_id=command.region_id,
-            threat=command.threat,
-            status=command.status,
-            occurred_at=occurred_at,
-            originator=actor.originator,
-            details=_unique(command.details),
-            notes=command.notes or None,
-        )
+        return _declare(state, catalogue, actor, command, occurred_at)
+    if isinstance(command, Retract):
+        ranges.check_reason(command.reason)
     alert = _find_open(state, catalogue, command.ref)
     _check_allowed(catalogue, actor, alert.region_id, alert.status)
     _check_order(state, alert.region_id, occurred_at)
@@ -175,6 +210,7 @@ def _decide(
             f"occurred_at {occurred_at.isoformat()} is before alert {alert.id} started "
             f"({alert.started_at.isoformat()})",
         )
+    reason = correction = None
     if isinstance(command, Update):
         details = alert.details if command.details is None else _unique(command.details)
         _check_details(alert.threat, details)
@@ -183,9 +219,12 @@ def _decide(
         if details == alert.details and notes == alert.notes:
             raise Rejected(422, "nothing_to_update", "the update changes neither details nor notes")
         kind = EventKind.UPDATED
+    elif isinstance(command, Retract):
+        details, notes, kind = alert.details, alert.notes, EventKind.RETRACTED
+        reason, correction = command.reason, correction_text(catalogue, alert)
     else:
         details, notes, kind = alert.details, alert.notes, EventKind.ENDED
-    return EventDraft(
+    draft = EventDraft(
         kind=kind,
         region_id=alert.region_id,
         threat=alert.threat,
@@ -195,7 +234,51 @@ def _decide(
         details=details,
         notes=notes,
         alert_id=alert.id,
+        reason=reason,
+        correction=correction,
     )
+    return (draft,)
+
+
+def _declare(
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Declare,
+    occurred_at: datetime,
+) -> tuple[EventDraft, ...]:
+    region_id = command.region_id
+    ranges.check_text(region_id, "region_id", ranges.MAX_REGION_ID)
+    _check_region(catalogue, region_id)
+    _check_allowed(catalogue, actor, region_id, command.status)
+    _check_details(command.threat, command.details)
+    _check_notes(command.notes)
+    _check_order(state, region_id, occurred_at)
+    _check_free(state, region_id, command.threat, command.status)
+    draft = EventDraft(
+        kind=EventKind.DECLARED,
+        region_id=region_id,
+        threat=command.threat,
+        status=command.status,
+        occurred_at=occurred_at,
+        originator=actor.originator,
+        details=_unique(command.details),
+        notes=command.notes or None,
+    )
+    return (draft,)
+
+
+def _check_free(state: AlertState, region_id: str, threat: Threat, status: AlertStatus) -> None:
+    """No open alert holds the region for this threat and status."""
+    existing = state.open_alert(region_id, threat, status)
+    if existing is not None:
+        raise Rejected(
+            409,
+            "alert_already_open",
+            f"alert {existing.id} ({threat}, {status}) is already open for region {region_id} "
+            f"since {existing.started_at.isoformat()}",
+            open_alert_id=existing.id,
+        )
 
 
 def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:

@@ -12,7 +12,15 @@ from datetime import datetime
 
 import orjson
 
-from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import (
+    CLOSING_KINDS,
+    PROPOSAL_KINDS,
+    Alert,
+    AlertStatus,
+    Event,
+    EventKind,
+    Threat,
+)
 
 OpenKey = tuple[str, Threat, AlertStatus]
 """An open alert is unique per region, threat and status: a drill never blocks a real alert."""
@@ -35,6 +43,16 @@ class AlertState:
         """Apply one committed event and return the alert as it is after it."""
         if event.id != self.last_event_id + 1:
             raise LogOrderError(f"event {event.id} does not follow {self.last_event_id}")
+        alert = self._apply_alert(event)
+        if event.is_live:
+            seen = self.last_event_at.get(event.region_id)
+            if seen is None or event.occurred_at > seen:
+                self.last_event_at[event.region_id] = event.occurred_at
+        self.last_recorded_at = event.recorded_at
+        self.last_event_id = event.id
+        return alert
+
+    def _apply_alert(self, event: Event) -> Alert:
         previous = None
         if event.kind is not EventKind.DECLARED:
             previous = self.open_alerts.get(event.alert_id)
@@ -51,12 +69,6 @@ class AlertState:
             self.open_alerts.pop(alert.id, None)
             if self.open_by_key.get(key) == alert.id:
                 del self.open_by_key[key]
-        if event.is_live:
-            seen = self.last_event_at.get(event.region_id)
-            if seen is None or event.occurred_at > seen:
-                self.last_event_at[event.region_id] = event.occurred_at
-        self.last_event_id = event.id
-        self.last_recorded_at = event.recorded_at
         return alert
 
     def open_alert(self, region_id: str, threat: Threat, status: AlertStatus) -> Alert | None:
@@ -88,6 +100,7 @@ def declared_alert(event: Event) -> Alert:
         notes=event.notes,
         source=event.source,
         last_event_id=event.id,
+        proposed_by=event.proposed_by,
     )
 
 
@@ -96,9 +109,11 @@ def alert_after(event: Event, before: Alert | None) -> Alert:
     declaration); only what never changes is taken from it, the rest comes from the event."""
     if event.kind is EventKind.DECLARED:
         return declared_alert(event)
+    if event.kind in PROPOSAL_KINDS:
+        raise LogOrderError(f"event {event.id} ({event.kind}) is part of a proposal, no alert")
     if before is None:
         raise LogOrderError(f"event {event.id} changes alert {event.alert_id}, unknown")
-    ended = event.kind is EventKind.ENDED
+    ended = event.kind in CLOSING_KINDS
     return replace(
         before,
         details=event.details,
@@ -107,6 +122,7 @@ def alert_after(event: Event, before: Alert | None) -> Alert:
         last_event_id=event.id,
         ended_at=event.occurred_at if ended else None,
         ended_by=event.originator if ended else None,
+        retracted=event.kind is EventKind.RETRACTED,
     )
 
 
@@ -135,4 +151,5 @@ def _alert_doc(alert: Alert) -> dict[str, object]:
         "notes": alert.notes,
         "source": alert.source,
         "last_event_id": alert.last_event_id,
+        "proposed_by": alert.proposed_by,
     }

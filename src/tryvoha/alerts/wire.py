@@ -7,6 +7,11 @@ from typing import Any
 
 from tryvoha.alerts.model import Alert, Event
 
+OPTIONAL_EVENT_FIELDS = ("reason", "correction", "proposal_id", "proposed_by", "deadline")
+"""Present in an event document only when the event carries them (a retraction's reason and
+correction, an approved declaration's proposal and proposer, a proposal's deadline): documents of
+every other event are exactly what they always were, and so are their signatures."""
+
 
 def iso(value: datetime | None) -> str | None:
     """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse."""
@@ -16,7 +21,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_doc(event: Event) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind.value,
         "alert_id": event.alert_id,
@@ -30,6 +35,17 @@ def event_doc(event: Event) -> dict[str, Any]:
         "originator": event.originator,
         "source": event.source,
     }
+    if event.reason is not None:
+        doc["reason"] = event.reason
+    if event.correction is not None:
+        doc["correction"] = event.correction
+    if event.proposal_id is not None:
+        doc["proposal_id"] = event.proposal_id
+    if event.proposed_by is not None:
+        doc["proposed_by"] = event.proposed_by
+    if event.deadline is not None:
+        doc["deadline"] = iso(event.deadline)
+    return doc
 
 
 def alert_doc(alert: Alert) -> dict[str, Any]:
@@ -45,6 +61,8 @@ def alert_doc(alert: Alert) -> dict[str, Any]:
         "updated_at": iso(alert.updated_at),
         "originator": alert.originator,
         "ended_by": alert.ended_by,
+        "retracted": alert.retracted,
+        "proposed_by": alert.proposed_by,
         "source": alert.source,
         "last_event_id": alert.last_event_id,
     }

@@ -1,4 +1,5 @@
-"""Operator API: declare, update and end alerts. Thin: parse, hand to the hub, shape the answer.
+"""Operator API: declare, update, end and retract alerts. Thin: parse, hand to the hub, shape the
+answer.
 
 The ranges every value must lie in are `tryvoha.alerts.ranges`; the models below state them so
 the OpenAPI document shows them, and the domain (`tryvoha.alerts.commands`) enforces them for
@@ -15,7 +16,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Update
+from tryvoha.alerts.commands import (
+    Actor,
+    AlertRef,
+    Command,
+    Declare,
+    End,
+    Retract,
+    Update,
+)
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.hub import Hub
@@ -51,6 +60,12 @@ Notes = Field(
 )
 
 
+Reason = Field(
+    description=f"Why (kept in the log; shown to operators): {ranges.REASON_RULE}.",
+    json_schema_extra={"maxLength": ranges.MAX_REASON, "pattern": ranges.NOTES_PATTERN},
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,10 +95,20 @@ class EndBody(Strict):
     occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
 
 
-async def _run(request: Request, command: Command, actor: Actor, key: str | None) -> Response:
+class RetractBody(Strict):
+    reason: str = Reason
+    occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
+
+
+async def run_command(
+    request: Request, command: Command, actor: Actor, key: str | None
+) -> Response:
+    """Submit to the hub and answer with its status, body and `Location`."""
     hub: Hub = request.app.state.hub
     outcome = await hub.submit(command, actor, key)
-    headers = {"Location": f"/api/v1/alerts/{outcome.alert_id}"}
+    headers = {}
+    if outcome.location is not None:
+        headers["Location"] = outcome.location
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(
@@ -107,7 +132,7 @@ async def declare(
         notes=body.notes,
         occurred_at=body.occurred_at,
     )
-    return await _run(request, command, actor, key)
+    return await run_command(request, command, actor, key)
 
 
 @router.patch("/alerts/{alert_id}", summary="Update an open alert's details or notes")
@@ -118,7 +143,7 @@ async def update_by_id(
     actor: OperatorActor,
     key: IdempotencyKey = None,
 ) -> Response:
-    return await _run(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
+    return await run_command(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
 
 
 @router.post("/alerts/{alert_id}/end", summary="End an open alert")
@@ -130,7 +155,28 @@ async def end_by_id(
     body: Annotated[EndBody | None, Body()] = None,
 ) -> Response:
     command = End(AlertRef(alert_id=alert_id), occurred_at=body.occurred_at if body else None)
-    return await _run(request, command, actor, key)
+    return await run_command(request, command, actor, key)
+
+
+RETRACT_DOC = """End an open alert because it was issued in error. The event (`retracted`) carries
+your `reason` and a correction text the hub writes from the alert (Ukrainian and English); every
+channel carries it, and every surface drops the alert at once. Same scope rules as ending."""
+
+
+@router.post(
+    "/alerts/{alert_id}/retract",
+    summary="Retract an alert issued in error",
+    description=RETRACT_DOC,
+)
+async def retract_by_id(
+    request: Request,
+    alert_id: AlertId,
+    body: RetractBody,
+    actor: OperatorActor,
+    key: IdempotencyKey = None,
+) -> Response:
+    command = Retract(AlertRef(alert_id=alert_id), body.reason, occurred_at=body.occurred_at)
+    return await run_command(request, command, actor, key)
 
 
 @router.patch(
@@ -146,7 +192,7 @@ async def update_by_region(
     status: DrillStatus = AlertStatus.ACTUAL,
 ) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
-    return await _run(request, _update(ref, body), actor, key)
+    return await run_command(request, _update(ref, body), actor, key)
 
 
 @router.post(
@@ -162,7 +208,27 @@ async def end_by_region(
     body: Annotated[EndBody | None, Body()] = None,
 ) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
-    return await _run(request, End(ref, occurred_at=body.occurred_at if body else None), actor, key)
+    command = End(ref, occurred_at=body.occurred_at if body else None)
+    return await run_command(request, command, actor, key)
+
+
+@router.post(
+    "/regions/{region_id}/alerts/{threat}/retract",
+    summary="Retract the open alert of a region and threat, issued in error",
+    description=RETRACT_DOC,
+)
+async def retract_by_region(
+    request: Request,
+    region_id: RegionId,
+    threat: Threat,
+    body: RetractBody,
+    actor: OperatorActor,
+    key: IdempotencyKey = None,
+    status: DrillStatus = AlertStatus.ACTUAL,
+) -> Response:
+    ref = AlertRef(region_id=region_id, threat=threat, status=status)
+    command = Retract(ref, body.reason, occurred_at=body.occurred_at)
+    return await run_command(request, command, actor, key)
 
 
 def _update(ref: AlertRef, body: UpdateBody) -> Update:

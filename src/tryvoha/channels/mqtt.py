@@ -140,7 +140,7 @@ class MqttPublisher:
     # Life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._unsubscribe = self.hub.bus.subscribe(self._on_event, live_only=True)
+        self._unsubscribe = self.hub.bus.subscribe(self._on_event)
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
 
     async def stop(self) -> None:

@@ -1,7 +1,7 @@
 """Where a hub's signer lives and how channels reach it.
 
 Start-up opens the key directory and attaches one `EventSigner` to the hub; it listens on the bus
-so every live event is signed at commit. Channels ask `sig_doc(hub, event)` and get the cached
+so every broadcast event is signed at commit. Channels ask `sig_doc(hub, event)` and get the cached
 signature object (None on a hub without keys, e.g. a bare `Hub` in a unit test).
 """
 
@@ -69,9 +69,9 @@ def signature_ttl() -> timedelta:
 
 
 def attach(hub: Hub, signer: EventSigner) -> EventSigner:
-    """Make `signer` the hub's: it signs every live event at commit."""
+    """Make `signer` the hub's: it signs every broadcast event at commit."""
     _signers[hub] = signer
-    hub.bus.subscribe(signer.on_event, live_only=True)
+    hub.bus.subscribe(signer.on_event)
     return signer
 
 

@@ -193,7 +193,7 @@ class Broadcaster:
     # Events in ----------------------------------------------------------------------------------
 
     def publish(self, event: Event) -> None:
-        if not event.is_live:
+        if not event.is_broadcast:
             return
         entry = Entry(event, sig_doc(self.hub, event))
         self.ring.append(entry)
@@ -284,7 +284,7 @@ class Broadcaster:
                 data = b"".join(
                     (e_ws if sub.ws else e_sse)
                     for e_sse, e_ws in (
-                        self._encode(e) for e in events if e.is_live and match(sub.spec, e)
+                        self._encode(e) for e in events if e.is_broadcast and match(sub.spec, e)
                     )
                 )
                 if data:

@@ -22,7 +22,7 @@ def broadcaster_for(hub: Hub) -> Broadcaster:
     broadcaster = _broadcasters.get(hub)
     if broadcaster is None:
         broadcaster = Broadcaster(hub, _configs.get(hub))
-        hub.bus.subscribe(broadcaster.publish, live_only=True)
+        hub.bus.subscribe(broadcaster.publish)
         _broadcasters[hub] = broadcaster
     return broadcaster
 

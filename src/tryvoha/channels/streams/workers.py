@@ -147,7 +147,7 @@ class Followers:
         self.channels = channels
         self.local = broadcaster_for(hub)
         self.local.extra_counts = self.remote_counts
-        self._unsubscribe = hub.bus.subscribe(self.feed, live_only=False)
+        self._unsubscribe = hub.bus.subscribe(self.feed, whole_log=True)
 
     def feed(self, event: Event) -> None:
         message = EVENT + encode_event(event)
