@@ -1,4 +1,4 @@
-"""The pure domain of the dispatcher's safeguards: retraction."""
+"""The pure domain of the dispatcher's safeguards: retraction and multi-region declarations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tryvoha.alerts.commands import (
     Actor,
     AlertRef,
     Declare,
+    DeclareMany,
     End,
     EventDraft,
     Rejected,
@@ -141,3 +142,53 @@ def test_retraction_obeys_scope_drills_and_openness(catalogue: Catalogue) -> Non
     assert (refusal.http_status, refusal.code) == (409, "alert_not_open")
     refusal = log.refused(ANNA, Retract(AlertRef(region_id=first), "no threat named"))
     assert refusal.code == "alert_not_named"
+
+
+# Multi-region declarations --------------------------------------------------------------------
+
+
+def test_a_batch_declares_every_region_with_consecutive_ids(catalogue: Catalogue) -> None:
+    log = Log(catalogue)
+    regions = tuple(o.id for o in catalogue.oblasts[:3])
+    events = log.run(
+        ANNA, DeclareMany(regions, Threat.AIR_RAID, details=(Detail.DRONES,), notes="шахеди")
+    )
+    assert [e.id for e in events] == [1, 2, 3] and [e.alert_id for e in events] == [1, 2, 3]
+    assert [e.region_id for e in events] == list(regions)
+    assert {(e.kind, e.notes, e.details) for e in events} == {
+        (EventKind.DECLARED, "шахеди", (Detail.DRONES,))
+    }
+    assert sorted(log.state.open_alerts) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "status"),
+    [
+        (lambda c, o: (), "region_count_out_of_range", 422),
+        (lambda c, o: tuple(r.id for r in list(c)[1:102]), "region_count_out_of_range", 422),
+        (lambda c, o: (o[0], o[1], o[0]), "duplicate_region", 422),
+        (lambda c, o: (o[0], c.children(o[0])[0].id), "regions_overlap", 422),
+        (lambda c, o: (c.children(c.children(o[1])[0].id)[0].id, o[1]), "regions_overlap", 422),
+        (lambda c, o: (o[0], "UA99999"), "unknown_region", 404),
+        (lambda c, o: (o[0], "x" * 40), "text_too_long", 422),
+    ],
+)
+def test_a_bad_batch_is_refused_whole(catalogue: Catalogue, make, code: str, status: int) -> None:
+    log = Log(catalogue)
+    oblasts = [o.id for o in catalogue.oblasts[:3]]
+    refusal = log.refused(ANNA, DeclareMany(make(catalogue, oblasts), Threat.AIR_RAID))
+    assert (refusal.code, refusal.http_status) == (code, status)
+    assert log.events == []
+
+
+def test_a_batch_names_the_region_that_fails(catalogue: Catalogue) -> None:
+    log = Log(catalogue)
+    a, b, c = (o.id for o in catalogue.oblasts[5:8])
+    log.run(ANNA, Declare(b, Threat.AIR_RAID))
+    refusal = log.refused(ANNA, DeclareMany((a, b, c), Threat.AIR_RAID))
+    assert (refusal.code, refusal.extra["region_id"]) == ("alert_already_open", b)
+    scoped = Actor("token:a", scopes=(a,))
+    refusal = log.refused(scoped, DeclareMany((a, c), Threat.AIR_RAID))
+    assert (refusal.code, refusal.extra["region_id"]) == ("region_out_of_scope", c)
+    assert refusal.http_status == 403
+    assert len(log.events) == 1

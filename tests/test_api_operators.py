@@ -1,5 +1,5 @@
-"""The operator API's safeguards over HTTP: retraction. Every refusal is a 4xx JSON answer that
-writes nothing: the log id does not move."""
+"""The operator API's safeguards over HTTP: retraction and multi-region declarations. Every
+refusal is a 4xx JSON answer that writes nothing: the log id does not move."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .conftest import auth
 
 
 class Clock:
-    """The hub's clock, moved by the test: expiry without sleeping."""
+    """The hub's clock, as the test sets it."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC).replace(microsecond=0)
@@ -192,3 +192,79 @@ async def test_retraction_is_idempotent_by_key(
     assert first.status_code == again.status_code == 200
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
     assert hub.last_event_id == 2
+
+
+# Multi-region declarations --------------------------------------------------------------------
+
+
+async def test_a_multi_region_declaration_commits_every_region_at_once(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    regions = [o.id for o in catalogue.oblasts[:3]]
+    body = {"region_ids": regions, "details": ["drones"], "notes": "група шахедів"}
+    r = await post(client, "/api/v1/alerts", tokens.anna, 201, json=body)
+    doc = r.json()
+    assert [e["id"] for e in doc["events"]] == [1, 2, 3] and "location" not in r.headers
+    assert [a["region_id"] for a in doc["alerts"]] == regions
+    assert all(a["details"] == ["drones"] and a["notes"] == "група шахедів" for a in doc["alerts"])
+    assert {e["recorded_at"] for e in doc["events"]} == {doc["events"][0]["recorded_at"]}
+    compact = (await client.get("/api/v1/status/compact")).json()
+    assert sorted(compact["threats"]["air_raid"]["alerts"]) == sorted(regions)
+
+
+async def test_a_multi_region_declaration_is_all_or_nothing(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    a, b, c = (o.id for o in catalogue.oblasts[4:7])
+    kyiv = oblast(catalogue, "Kyivska oblast")
+    raion = catalogue.children(kyiv)[0].id
+    await post(client, "/api/v1/alerts", tokens.anna, 201, json={"region_id": b})
+    cases = [
+        ({"region_ids": [a, b, c]}, tokens.anna, 409, "alert_already_open", b),
+        ({"region_ids": [a, "UA99", c]}, tokens.anna, 404, "unknown_region", "UA99"),
+        ({"region_ids": [kyiv, a]}, tokens.kyiv, 403, "region_out_of_scope", a),
+        ({"region_ids": [a, c, a]}, tokens.anna, 422, "duplicate_region", a),
+        ({"region_ids": [raion, kyiv]}, tokens.anna, 422, "regions_overlap", raion),
+        ({"region_ids": [a, "x" * 33]}, tokens.anna, 422, "text_too_long", "x" * 33),
+        ({"region_ids": [a], "status": "exercise"}, tokens.reader, 403, "token_read_only", None),
+        (
+            {"region_ids": [c], "threat": "urban_fights", "details": ["drones"]},
+            tokens.anna,
+            422,
+            "details_not_allowed",
+            None,
+        ),
+    ]
+    for body, token, status, code, named in cases:
+        error = await refused(client, hub, "POST", "/api/v1/alerts", token, status, code, json=body)
+        if named is not None:
+            assert error["region_id"] == named, error
+    many = [r.id for r in list(catalogue)[1:102]]
+    for body, code in [
+        ({"region_ids": []}, "region_count_out_of_range"),
+        ({"region_ids": many}, "region_count_out_of_range"),
+        ({"region_id": a, "region_ids": [c]}, "region_missing"),
+        ({"threat": "air_raid"}, "region_missing"),
+        ({"region_ids": "UA"}, "invalid_request"),
+    ]:
+        await refused(client, hub, "POST", "/api/v1/alerts", tokens.anna, 422, code, json=body)
+    assert [
+        a["region_id"] for a in (await client.get("/api/v1/alerts/active")).json()["alerts"]
+    ] == [b]
+
+
+async def test_a_multi_region_declaration_is_idempotent(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    body = {"region_ids": [o.id for o in catalogue.oblasts[7:10]]}
+    headers = {**auth(tokens.anna), "Idempotency-Key": "batch-2026-03-09"}
+    first = await client.post("/api/v1/alerts", json=body, headers=headers)
+    again = await client.post("/api/v1/alerts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert hub.last_event_id == 3
+    other = {"region_ids": body["region_ids"][:2]}
+    before = hub.last_event_id
+    r = await client.post("/api/v1/alerts", json=other, headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
+    assert hub.last_event_id == before

@@ -143,3 +143,15 @@ def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: 
     assert blank.exit_code == 1 and "reason is required" in blank.output
     by_id = run("alert", "retract", str(alert_id), "--reason", "test", "--yes", "--json", env=env)
     assert json.loads(by_id.output)["event"]["kind"] == "retracted"
+
+
+def test_declare_several_regions_at_once(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    both = run("alert", "declare", "Sumska oblast", "Chernihivska oblast", "-d", "drones", env=env)
+    assert both.exit_code == 0, both.output
+    assert both.output.count("Declared alert") == 2 and "in Sumska" in both.output
+    again = run("alert", "declare", "Poltavska oblast", "Sumska oblast", env=env)
+    assert again.exit_code == 1 and "409" in again.output and "already open" in again.output
+    active = httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"]
+    assert len(active) == 2  # Poltava was not declared either: all or none

@@ -94,7 +94,14 @@ def _print_alert(doc: dict[str, Any], as_json: bool) -> None:
 
 @app.command()
 def declare(
-    region: Annotated[str, typer.Argument(help="Region id or name, e.g. 'Kyivska oblast'.")],
+    regions: Annotated[
+        list[str],
+        typer.Argument(
+            help=f"Region ids or names, e.g. 'Kyivska oblast'; several (up to "
+            f"{ranges.MAX_REGIONS}) declare the same alert for each, all or none.",
+            metavar="REGION...",
+        ),
+    ],
     threat: Annotated[Threat, typer.Option("--threat", "-t")] = Threat.AIR_RAID,
     detail: Annotated[
         list[Detail] | None, typer.Option("--detail", "-d", help="Repeat for several.")
@@ -113,20 +120,33 @@ def declare(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Declare an alert.
+    """Declare an alert, for one region or several at once (all of them, or none).
 
     Example: tryvoha alert declare "Kharkivska oblast" --detail ballistic_missile
+    Example: tryvoha alert declare "Sumska oblast" "Chernihivska oblast" -d drones
     """
     body: dict[str, Any] = {
-        "region_id": resolve_region(region),
         "threat": threat.value,
         "details": [d.value for d in detail or []],
         "status": status.value,
         "notes": notes,
     }
+    ids = [resolve_region(region) for region in regions]
+    if len(ids) == 1:
+        body["region_id"] = ids[0]
+    else:
+        body["region_ids"] = ids
     if at is not None:
         body["occurred_at"] = _operator_time(at).isoformat()
-    _print_alert(call("POST", url, "/api/v1/alerts", _need_token(token), json=body), as_json)
+    token = _need_token(token)
+    doc = call("POST", url, "/api/v1/alerts", token, json=body)
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+    elif "alerts" in doc:
+        for event, alert in zip(doc["events"], doc["alerts"], strict=True):
+            _print_alert({"event": event, "alert": alert}, False)
+    else:
+        _print_alert(doc, False)
 
 
 @app.command()

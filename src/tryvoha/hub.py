@@ -2,7 +2,8 @@
 
 Commands go through `submit`: decide (pure) → render on every surface → append (durable, in the
 store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
-back into it, and nothing a surface cannot render reaches the log.
+back into it, and nothing a surface cannot render reaches the log. A command's events (one, or
+one per region of a multi-region request) are committed in one transaction, or none are.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from tryvoha.alerts.commands import (
     Actor,
     Command,
     Declare,
+    DeclareMany,
     EventDraft,
     Rejected,
     assign,
     decide,
 )
 from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
-from tryvoha.alerts.state import AlertState
+from tryvoha.alerts.state import AlertState, alert_after
 from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
+from tryvoha.alerts.wire import alert_doc, event_doc
 from tryvoha.bus import InProcessBus
 from tryvoha.metrics import events_committed
 from tryvoha.regions import Catalogue
@@ -53,10 +56,10 @@ def utcnow() -> datetime:
 class Outcome:
     """What a command produced: the answer's status and JSON bytes, the events committed (none
     for an idempotent repeat, `replayed`, which gets the first answer) and where the resource it
-    made or changed is (`/api/v1/alerts/{id}`).
+    made or changed is (`/api/v1/alerts/{id}`; None for several).
 
     Answers: `{"event", "alert"}` for one alert (declared, updated, ended, retracted: the very
-    bytes webhooks carry)."""
+    bytes webhooks carry), `{"events", "alerts"}` for a multi-region declaration."""
 
     status_code: int
     body: bytes
@@ -157,7 +160,9 @@ class Hub:
                 drafts = tuple(replace(d, idempotency_key=idempotency_key) for d in drafts)
             status_code = _status_code(command, drafts)
             answer = (actor.originator, idempotency_key, request_hash, status_code)
-            events, body = await loop.run_in_executor(self._writer, self._commit, drafts, answer)
+            events, body = await loop.run_in_executor(
+                self._writer, self._commit, command, drafts, answer
+            )
             for event in events:
                 self.state.apply(event)
         self._publish(events)
@@ -165,6 +170,7 @@ class Hub:
 
     def _commit(
         self,
+        command: Command,
         drafts: Sequence[EventDraft],
         answer: tuple[str, str | None, str, int],
     ) -> tuple[list[Event], bytes]:
@@ -174,7 +180,8 @@ class Hub:
         recorded_at = self.clock()
         events = assign(drafts, self.store.last_event_id + 1, recorded_at)
         try:
-            (body,) = [self._render(event) for event in events]  # the webhook payload
+            bodies = [self._render(event) for event in events]
+            body = bodies[0] if _answers_with_payload(command, events) else self._answer(events)
         except Exception as exc:
             # Refused, not committed; but a surface that fails on a valid event is a bug the
             # hub's operator must see, so it is logged with its traceback.
@@ -199,6 +206,14 @@ class Hub:
             None if event.kind is EventKind.DECLARED else self.state.open_alerts.get(event.alert_id)
         )
         return self.renderer.render(event, before)
+
+    def _answer(self, events: Sequence[Event]) -> bytes:
+        """The answer to a multi-region declaration."""
+        doc = {
+            "events": [event_doc(e) for e in events],
+            "alerts": [alert_doc(alert_after(e, None)) for e in events],
+        }
+        return orjson.dumps(doc)
 
     def _publish(self, events: Sequence[Event]) -> None:
         if not events:
@@ -248,7 +263,12 @@ def _request_hash(command: Command) -> str:
 
 def _status_code(command: Command, drafts: Sequence[EventDraft]) -> int:
     """201 for what makes alerts, else 200."""
-    return 201 if isinstance(command, Declare) else 200
+    return 201 if isinstance(command, Declare | DeclareMany) else 200
+
+
+def _answers_with_payload(command: Command, events: Sequence[Event]) -> bool:
+    """A command about one alert answers with that alert's webhook payload, byte for byte."""
+    return not isinstance(command, DeclareMany)
 
 
 def _location(doc: dict[str, Any]) -> str | None:

@@ -1,8 +1,8 @@
 """Operator commands and the rules that turn a valid one into events.
 
 `decide` is pure: given the state, the catalogue, the actor and the clock it returns the drafts
-of the events to append (all in one transaction), or raises `Rejected` naming the problem.
-Nothing is written on rejection.
+of the events to append (one, or one per region of a multi-region request, all in one
+transaction), or raises `Rejected` naming the problem. Nothing is written on rejection.
 """
 
 from __future__ import annotations
@@ -68,6 +68,18 @@ class Declare:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclareMany:
+    """One threat, status, details and notes for up to 100 regions at once: all or none."""
+
+    region_ids: tuple[str, ...]
+    threat: Threat
+    status: AlertStatus = AlertStatus.ACTUAL
+    details: tuple[Detail, ...] = ()
+    notes: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRef:
     """Names an open alert either by id or by region, threat and status."""
 
@@ -101,7 +113,7 @@ class Retract:
     occurred_at: datetime | None = None
 
 
-Command = Declare | Update | End | Retract
+Command = Declare | DeclareMany | Update | End | Retract
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +208,7 @@ def _decide(
     _check_ref(command)
     occurred_at = _check_time(command.occurred_at, now)
     ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
-    if isinstance(command, Declare):
+    if isinstance(command, Declare | DeclareMany):
         return _declare(state, catalogue, actor, command, occurred_at)
     if isinstance(command, Retract):
         ranges.check_reason(command.reason)
@@ -244,28 +256,94 @@ def _declare(
     state: AlertState,
     catalogue: Catalogue,
     actor: Actor,
-    command: Declare,
+    command: Declare | DeclareMany,
     occurred_at: datetime,
 ) -> tuple[EventDraft, ...]:
-    region_id = command.region_id
-    ranges.check_text(region_id, "region_id", ranges.MAX_REGION_ID)
-    _check_region(catalogue, region_id)
-    _check_allowed(catalogue, actor, region_id, command.status)
+    """A declaration for one region or several: every region passes every rule, or the request
+    is refused naming the first that does not."""
+    if isinstance(command, Declare):
+        regions: tuple[str, ...] = (command.region_id,)
+    else:
+        regions = _check_batch(catalogue, command.region_ids)
+    for region_id in regions:
+        with _naming(region_id):
+            ranges.check_text(region_id, "region_id", ranges.MAX_REGION_ID)
+            _check_region(catalogue, region_id)
+            _check_allowed(catalogue, actor, region_id, command.status)
     _check_details(command.threat, command.details)
     _check_notes(command.notes)
-    _check_order(state, region_id, occurred_at)
-    _check_free(state, region_id, command.threat, command.status)
-    draft = EventDraft(
-        kind=EventKind.DECLARED,
-        region_id=region_id,
-        threat=command.threat,
-        status=command.status,
-        occurred_at=occurred_at,
-        originator=actor.originator,
-        details=_unique(command.details),
-        notes=command.notes or None,
-    )
-    return (draft,)
+    for region_id in regions:
+        with _naming(region_id):
+            _check_order(state, region_id, occurred_at)
+            _check_free(state, region_id, command.threat, command.status)
+    common = {
+        "threat": command.threat,
+        "status": command.status,
+        "occurred_at": occurred_at,
+        "originator": actor.originator,
+        "details": _unique(command.details),
+        "notes": command.notes or None,
+    }
+    return tuple(EventDraft(EventKind.DECLARED, region_id=r, **common) for r in regions)
+
+
+def _check_batch(catalogue: Catalogue, region_ids: Sequence[str]) -> tuple[str, ...]:
+    """1 to 100 regions, each once, none inside another of the same request."""
+    regions = tuple(region_ids)
+    if not 1 <= len(regions) <= ranges.MAX_REGIONS:
+        raise Rejected(
+            422,
+            "region_count_out_of_range",
+            f"region_ids holds 1 to {ranges.MAX_REGIONS} regions, not {len(regions)}",
+            field="region_ids",
+        )
+    seen: set[str] = set()
+    for region_id in regions:
+        if not isinstance(region_id, str):
+            raise Rejected(422, "invalid_region_id", "region_ids holds region ids (text)")
+        if region_id in seen:
+            raise Rejected(
+                422,
+                "duplicate_region",
+                f"region {region_id[:40]!r} is named twice in region_ids",
+                field="region_ids",
+                region_id=region_id,
+            )
+        seen.add(region_id)
+    for region_id in regions:
+        if region_id not in catalogue:
+            continue  # named as unknown by the rules that follow
+        for ancestor in catalogue.ancestors(region_id):
+            if ancestor.id in seen:
+                raise Rejected(
+                    422,
+                    "regions_overlap",
+                    f"region {region_id} lies inside {ancestor.id}, also in region_ids: an "
+                    "alert for the larger region already covers it",
+                    field="region_ids",
+                    region_id=region_id,
+                    inside=ancestor.id,
+                )
+    return regions
+
+
+class _naming:
+    """Adds the region a batch's refusal is about to its answer (`region_id`)."""
+
+    def __init__(self, region_id: str) -> None:
+        self.region_id = region_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, Rejected):
+            exc.extra.setdefault("region_id", self.region_id)
+        elif isinstance(exc, OutOfRange):
+            raise Rejected(
+                422, exc.code, exc.message, field=exc.field, region_id=self.region_id[:40]
+            ) from None
+        return False
 
 
 def _check_free(state: AlertState, region_id: str, threat: Threat, status: AlertStatus) -> None:
@@ -287,7 +365,7 @@ def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:
 
 def _check_words(command: Command) -> None:
     """Threats, statuses and details are the domain's own words, never free text."""
-    if isinstance(command, Declare):
+    if isinstance(command, Declare | DeclareMany):
         words = [(command.threat, Threat, "threat"), (command.status, AlertStatus, "status")]
         details: tuple[Detail, ...] | None = command.details
     else:
@@ -306,7 +384,7 @@ def _check_words(command: Command) -> None:
 
 def _check_ref(command: Command) -> None:
     _check_words(command)
-    if isinstance(command, Declare):
+    if isinstance(command, Declare | DeclareMany):
         return
     ref = command.ref
     if ref.alert_id is not None:

@@ -31,6 +31,8 @@ MAX_CORRECTION = 1000
 MAX_KEY = 200
 """Characters of an Idempotency-Key (printable ASCII)."""
 MAX_REGION_ID = 32
+MAX_REGIONS = 100
+"""Regions of one multi-region declaration (all committed, or none)."""
 MAX_ORIGINATOR = 200
 MAX_SOURCE = 64
 

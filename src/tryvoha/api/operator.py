@@ -21,12 +21,14 @@ from tryvoha.alerts.commands import (
     AlertRef,
     Command,
     Declare,
+    DeclareMany,
     End,
     Retract,
     Update,
 )
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
+from tryvoha.api.errors import ApiError
 from tryvoha.hub import Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -71,8 +73,17 @@ class Strict(BaseModel):
 
 
 class DeclareBody(Strict):
-    region_id: str = Field(
-        description="Region id, e.g. an oblast's KATOTTG code.", max_length=ranges.MAX_REGION_ID
+    region_id: str | None = Field(
+        default=None,
+        description="Region id, e.g. an oblast's KATOTTG code. Or `region_ids`, not both.",
+        max_length=ranges.MAX_REGION_ID,
+    )
+    region_ids: list[str] | None = Field(
+        default=None,
+        description=f"Several regions for one threat at once (1 to {ranges.MAX_REGIONS}, each "
+        "once, none inside another): every declaration is committed, or none is (the refusal "
+        "names the region). Answers `{events, alerts}`.",
+        json_schema_extra={"minItems": 1, "maxItems": ranges.MAX_REGIONS},
     )
     threat: Threat = Threat.AIR_RAID
     details: list[Detail] = Field(default_factory=list, description="Air-raid details only.")
@@ -119,19 +130,29 @@ async def run_command(
     )
 
 
-@router.post("/alerts", status_code=201, summary="Declare an alert")
+@router.post("/alerts", status_code=201, summary="Declare an alert (one region or several)")
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
 ) -> Response:
-    """Declare an alert for a region and threat. Answers 201 with the event and the alert."""
-    command = Declare(
-        region_id=body.region_id,
-        threat=body.threat,
-        status=body.status,
-        details=tuple(body.details),
-        notes=body.notes,
-        occurred_at=body.occurred_at,
-    )
+    """Declare an alert for a region (`region_id`; answers 201 `{event, alert}`) or for several
+    at once (`region_ids`; 201 `{events, alerts}`)."""
+    if (body.region_id is None) == (body.region_ids is None):
+        raise ApiError(
+            422, "region_missing", "name the region: region_id, or region_ids (not both)"
+        )
+    common = {
+        "threat": body.threat,
+        "status": body.status,
+        "details": tuple(body.details),
+        "notes": body.notes,
+        "occurred_at": body.occurred_at,
+    }
+    command: Command
+    if body.region_ids is not None:
+        command = DeclareMany(region_ids=tuple(body.region_ids), **common)
+    else:
+        assert body.region_id is not None
+        command = Declare(region_id=body.region_id, **common)
     return await run_command(request, command, actor, key)
 
 
