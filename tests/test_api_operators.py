@@ -1,8 +1,11 @@
-"""The operator API's safeguards over HTTP: retraction and multi-region declarations. Every
-refusal is a 4xx JSON answer that writes nothing: the log id does not move."""
+"""The operator API's safeguards over HTTP: retraction, multi-region declarations and the
+second-person rule with two (and more) real tokens. Every refusal is a 4xx JSON answer that
+writes nothing: the log id does not move."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +20,11 @@ from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
+from .test_streams_support import SSEClient, serving
 
 
 class Clock:
-    """The hub's clock, as the test sets it."""
+    """The hub's clock, moved by the test: expiry without sleeping."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC).replace(microsecond=0)
@@ -268,3 +272,275 @@ async def test_a_multi_region_declaration_is_idempotent(
     r = await client.post("/api/v1/alerts", json=other, headers=headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
     assert hub.last_event_id == before
+
+
+# The second person ---------------------------------------------------------------------------
+
+
+async def test_two_person_flow(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    kyiv = oblast(catalogue, "Kyivska oblast")
+    body = {"region_id": kyiv, "threat": "nuclear", "notes": "ЗАЕС"}
+    r = await post(client, "/api/v1/alerts", tokens.kyiv, 202, json=body)
+    proposal = r.json()["proposal"]
+    assert r.headers["location"] == f"/api/v1/proposals/{proposal['id']}"
+    assert "nuclear" in r.json()["rule"] and proposal["state"] == "pending"
+    assert proposal["proposed_by"] == "token:kyiv" and proposal["region_ids"] == [kyiv]
+    assert proposal["expires_at"] == _iso(hub.clock() + timedelta(seconds=120))
+    # nothing public moved
+    assert (await client.get("/api/v1/status/compact")).json()["threats"] == {}
+    assert (await client.get("/api/v1/alerts/active")).json()["alerts"] == []
+    assert (await client.get("/api/v1/log")).json()["events"] == []
+    assert (await client.get("/api/v1/alerts/history")).json()["alerts"] == []
+    # who sees it
+    for token, ids in [(tokens.anna, [proposal["id"]]), (tokens.kyiv, [proposal["id"]])]:
+        listed = (await client.get("/api/v1/proposals", headers=auth(token))).json()
+        assert [p["id"] for p in listed["proposals"]] == ids
+    lviv_token, _ = hub.store.create_token("lviv", [oblast(catalogue, "Lvivska oblast")])
+    listed = (await client.get("/api/v1/proposals", headers=auth(lviv_token))).json()
+    assert listed["proposals"] == []
+    one = f"/api/v1/proposals/{proposal['id']}"
+    await refused(client, hub, "GET", one, lviv_token, 403, "proposal_out_of_scope")
+    await refused(client, hub, "GET", "/api/v1/proposals/999", tokens.anna, 404, "unknown_proposal")
+    await refused(client, hub, "GET", one, tokens.reader, 403, "token_read_only")
+    await refused(client, hub, "GET", "/api/v1/proposals", "tv_x", 401, "token_invalid")
+    seen = (await client.get(one, headers=auth(tokens.anna))).json()
+    assert seen["can_approve"] is True and seen["approvers"] == ["token:anna", "token:borys"]
+    mine = (await client.get(one, headers=auth(tokens.kyiv))).json()
+    assert mine["can_approve"] is False
+    # the same declaration while it waits
+    for token in (tokens.kyiv, tokens.anna):
+        error = await refused(
+            client, hub, "POST", "/api/v1/alerts", token, 409, "proposal_pending", json=body
+        )
+        assert error["proposal_id"] == proposal["id"]
+    # refusals of the approval
+    approve = f"{one}/approve"
+    await refused(client, hub, "POST", approve, tokens.kyiv, 403, "approval_by_proposer")
+    await refused(client, hub, "POST", approve, lviv_token, 403, "proposal_out_of_scope")
+    await refused(client, hub, "POST", approve, tokens.drills, 403, "proposal_out_of_scope")
+    await refused(client, hub, "POST", approve, tokens.reader, 403, "token_read_only")
+    await refused(
+        client, hub, "POST", "/api/v1/proposals/77/approve", tokens.anna, 404, "unknown_proposal"
+    )
+    await refused(
+        client, hub, "POST", "/api/v1/proposals/0/approve", tokens.anna, 422, "invalid_request"
+    )
+    # a different operator approves: the alert goes out naming both
+    r = await post(client, approve, tokens.borys, 201)
+    doc = r.json()
+    assert r.headers["location"] == f"/api/v1/proposals/{proposal['id']}"
+    assert doc["proposal"]["state"] == "approved" and doc["proposal"]["decided_by"] == "token:borys"
+    (event,) = doc["events"]
+    (alert,) = doc["alerts"]
+    assert (event["kind"], event["originator"], event["proposed_by"], event["proposal_id"]) == (
+        "declared",
+        "token:borys",
+        "token:kyiv",
+        proposal["id"],
+    )
+    assert alert["proposed_by"] == "token:kyiv" and alert["originator"] == "token:borys"
+    assert doc["proposal"]["alert_ids"] == [alert["id"]]
+    compact = (await client.get("/api/v1/status/compact")).json()
+    assert compact["threats"]["nuclear"]["alerts"] == [kyiv]
+    log = (await client.get("/api/v1/log")).json()["events"]
+    assert [e["kind"] for e in log] == ["declared"]  # the proposal itself never shows
+    await refused(client, hub, "POST", approve, tokens.anna, 409, "proposal_decided")
+    reject = f"{one}/reject"
+    await refused(
+        client, hub, "POST", reject, tokens.anna, 409, "proposal_decided", json={"reason": "late"}
+    )
+
+
+async def test_a_wide_declaration_waits_and_can_be_rejected(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    four = [o.id for o in catalogue.oblasts[:4]]
+    r = await post(client, "/api/v1/alerts", tokens.anna, 202, json={"region_ids": four})
+    proposal = r.json()["proposal"]
+    assert proposal["region_ids"] == four and "4 oblasts" in r.json()["rule"]
+    assert proposal["event_ids"] == [1, 2, 3, 4] and proposal["id"] == 1
+    reject = f"/api/v1/proposals/{proposal['id']}/reject"
+    await refused(client, hub, "POST", reject, tokens.borys, 422, "invalid_request", json={})
+    await refused(
+        client, hub, "POST", reject, tokens.borys, 422, "reason_missing", json={"reason": ""}
+    )
+    await refused(
+        client,
+        hub,
+        "POST",
+        reject,
+        tokens.kyiv,
+        403,
+        "proposal_out_of_scope",
+        json={"reason": "no"},
+    )
+    r = await post(client, reject, tokens.borys, 200, json={"reason": "не підтверджено"})
+    assert r.json()["proposal"]["state"] == "rejected"
+    assert r.json()["proposal"]["reason"] == "не підтверджено"
+    assert hub.last_event_id == 8  # four proposed, four rejected
+    assert (await client.get("/api/v1/alerts/active")).json()["alerts"] == []
+    listed = (await client.get("/api/v1/proposals", headers=auth(tokens.anna))).json()
+    assert listed["proposals"] == []
+    every = (
+        await client.get("/api/v1/proposals", params={"state": "all"}, headers=auth(tokens.anna))
+    ).json()
+    assert [p["state"] for p in every["proposals"]] == ["rejected"]
+    await refused(
+        client,
+        hub,
+        "POST",
+        f"/api/v1/proposals/{proposal['id']}/approve",
+        tokens.borys,
+        409,
+        "proposal_decided",
+    )
+    # the country, for any threat, always waits; a drill never does
+    country = {"region_id": catalogue.country.id}
+    await post(client, "/api/v1/alerts", tokens.anna, 202, json=country)
+    await post(client, "/api/v1/alerts", tokens.anna, 201, json={**country, "status": "exercise"})
+    # the proposer may withdraw their own
+    r = await post(client, "/api/v1/proposals/9/reject", tokens.anna, 200, json={"reason": "oops"})
+    assert r.json()["proposal"]["decided_by"] == "token:anna"
+
+
+async def test_an_expired_proposal_cannot_be_approved(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue, clock: Clock
+) -> None:
+    region = catalogue.oblasts[2].id
+    body = {"region_id": region, "threat": "chemical"}
+    proposal = (await post(client, "/api/v1/alerts", tokens.anna, 202, json=body)).json()
+    one = f"/api/v1/proposals/{proposal['proposal']['id']}"
+    clock.advance(119)
+    assert (await client.get(one, headers=auth(tokens.borys))).json()["state"] == "pending"
+    clock.advance(1)  # the deadline itself
+    seen = (await client.get(one, headers=auth(tokens.borys))).json()
+    assert seen["state"] == "expired" and seen["can_approve"] is False
+    r = await client.post(f"{one}/approve", headers=auth(tokens.borys))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "proposal_expired"
+    # the hub recorded the expiry (its own event), and nothing of the refused approval
+    kinds = [e.kind.value for e in hub.store.events_after(0)]
+    assert kinds == ["proposed", "expired"] and hub.store.events_after(1)[0].originator == "hub"
+    await refused(client, hub, "POST", f"{one}/approve", tokens.borys, 409, "proposal_expired")
+    await refused(
+        client,
+        hub,
+        "POST",
+        f"{one}/reject",
+        tokens.anna,
+        409,
+        "proposal_expired",
+        json={"reason": "late"},
+    )
+    assert (await client.get("/api/v1/alerts/active")).json()["alerts"] == []
+    # the region is free again: a new proposal, approved in time
+    again = (await post(client, "/api/v1/alerts", tokens.anna, 202, json=body)).json()
+    await post(client, f"/api/v1/proposals/{again['proposal']['id']}/approve", tokens.borys, 201)
+
+
+async def test_the_hub_expires_proposals_by_its_timer(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue, clock: Clock
+) -> None:
+    body = {"region_id": catalogue.oblasts[6].id, "threat": "nuclear"}
+    await post(client, "/api/v1/alerts", tokens.anna, 202, json=body)
+    clock.advance(121)
+    hub.arm_expiry()  # the timer was armed for the old time: the test moved the clock
+    deadline = time.monotonic() + 10
+    while hub.last_event_id < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    (expired,) = hub.store.events_after(1)
+    assert expired.kind.value == "expired" and hub.state.proposals[1].state.value == "expired"
+    listed = (await client.get("/api/v1/proposals", headers=auth(tokens.borys))).json()
+    assert listed["proposals"] == []
+
+
+async def test_approval_is_idempotent_by_key(
+    client: httpx.AsyncClient, hub: Hub, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    body = {"region_ids": [catalogue.country.id]}
+    proposal = (await post(client, "/api/v1/alerts", tokens.anna, 202, json=body)).json()
+    headers = {**auth(tokens.borys), "Idempotency-Key": "approve-1"}
+    path = f"/api/v1/proposals/{proposal['proposal']['id']}/approve"
+    first = await client.post(path, headers=headers)
+    again = await client.post(path, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.content == again.content
+    assert again.headers["idempotent-replayed"] == "true" and hub.last_event_id == 2
+    proposals = {**auth(tokens.anna), "Idempotency-Key": "propose-1"}
+    body = {"region_id": catalogue.oblasts[0].id, "threat": "nuclear"}
+    first = await client.post("/api/v1/alerts", json=body, headers=proposals)
+    again = await client.post("/api/v1/alerts", json=body, headers=proposals)
+    assert first.status_code == again.status_code == 202 and first.content == again.content
+    assert again.headers["location"] == first.headers["location"]
+    assert hub.last_event_id == 3
+
+
+# Streams: proposals never, retractions at once --------------------------------------------------
+
+
+async def test_stream_shows_no_proposal_and_carries_the_retraction(
+    hub: Hub, settings: Settings, tokens: Tokens, catalogue: Catalogue
+) -> None:
+    kyiv = oblast(catalogue, "Kyivska oblast")
+    async with serving(hub, settings) as port:
+        sub = await SSEClient.open(port)
+        assert (await sub.next()).kind == "snapshot"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+            nuclear = {"region_id": kyiv, "threat": "nuclear"}
+            proposed = await api.post("/api/v1/alerts", json=nuclear, headers=auth(tokens.anna))
+            assert proposed.status_code == 202
+            marker = await api.post(
+                "/api/v1/alerts",
+                json={"region_id": catalogue.oblasts[0].id},
+                headers=auth(tokens.anna),
+            )
+            (first,) = await sub.alerts(1)
+            assert first.id == marker.json()["event"]["id"] == 2  # event 1 (proposed) skipped
+            pid = proposed.json()["proposal"]["id"]
+            approved = await api.post(
+                f"/api/v1/proposals/{pid}/approve", headers=auth(tokens.borys)
+            )
+            (second,) = await sub.alerts(1)
+            assert second.data["kind"] == "declared" and second.data["proposal_id"] == pid
+            assert second.data["proposed_by"] == "token:anna"
+            assert second.id == approved.json()["events"][0]["id"]
+            alert_id = approved.json()["alerts"][0]["id"]
+            retracted = await api.post(
+                f"/api/v1/alerts/{alert_id}/retract",
+                json={"reason": "test message sent as actual"},
+                headers=auth(tokens.anna),
+            )
+            (third,) = await sub.alerts(1)
+            assert third.data["kind"] == "retracted"
+            assert third.data["reason"] == "test message sent as actual"
+            assert third.data["correction"] == retracted.json()["event"]["correction"]
+            assert "Радіаційна загроза" in third.data["correction"]
+            # a subscriber resuming from 0 reads the same: no proposal, the retraction
+            again = await SSEClient.open(port, "since=0")
+            replayed = await again.alerts(3)
+            assert [m.id for m in replayed] == [2, 3, 4]
+            assert [m.data for m in replayed][2]["reason"] == "test message sent as actual"
+            again.close()
+        sub.close()
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_bad_policy_settings_stop_the_hub(
+    catalogue: Catalogue, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRYVOHA_APPROVAL_TTL", "5")
+    store = SqlStore(sqlite_url)
+    try:
+        with pytest.raises(ValueError, match="TRYVOHA_APPROVAL_TTL must be a whole number"):
+            Hub(catalogue, store)
+    finally:
+        store.close()
+    monkeypatch.setenv("TRYVOHA_APPROVAL_TTL", "45")
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    try:
+        assert hub.policy.ttl == timedelta(seconds=45)
+    finally:
+        hub.close()

@@ -145,6 +145,61 @@ def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: 
     assert json.loads(by_id.output)["event"]["kind"] == "retracted"
 
 
+def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    tokens = {}
+    for name in ("anna", "borys"):
+        created = run("token", "create", name, "--all-regions", "--json", "--db", live_hub.db)
+        tokens[name] = {
+            "TRYVOHA_URL": live_hub.url,
+            "TRYVOHA_TOKEN": json.loads(created.output)["token"],
+        }
+    declared = run(
+        "alert",
+        "declare",
+        "Sumska oblast",
+        "Chernihivska oblast",
+        "-d",
+        "drones",
+        env=tokens["anna"],
+    )
+    assert declared.exit_code == 0, declared.output
+    assert declared.output.count("Declared alert") == 2
+    waiting = run("alert", "declare", "Kyivska oblast", "--threat", "nuclear", env=tokens["anna"])
+    assert waiting.exit_code == 0, waiting.output
+    assert "Not sent yet: proposal 3 waits for a second operator" in waiting.output
+    assert "an actual nuclear alert needs a second operator" in waiting.output
+    assert "Can approve: token:borys" in waiting.output
+    assert "tryvoha alert approve 3" in waiting.output
+    listed = run("alert", "proposals", env=tokens["borys"])
+    assert listed.exit_code == 0 and "nuclear" in listed.output and "may approve" in listed.output
+    own = run("alert", "approve", "3", "--yes", env=tokens["anna"])
+    assert own.exit_code == 1 and "403" in own.output and "different operator" in own.output
+    declined = runner.invoke(app, ["alert", "approve", "3"], env=tokens["borys"], input="n\n")
+    assert declined.exit_code == 1 and "go out to the public at once" in declined.output
+    approved = runner.invoke(app, ["alert", "approve", "3"], env=tokens["borys"], input="y\n")
+    assert approved.exit_code == 0, approved.output
+    assert "Declared alert 4: nuclear" in approved.output
+    assert "Proposed by token:anna, approved by you." in approved.output
+    wide = run(
+        "alert",
+        "declare",
+        "Lvivska oblast",
+        "Volynska oblast",
+        "Rivnenska oblast",
+        "Ternopilska oblast",
+        "--json",
+        env=tokens["anna"],
+    )
+    proposal = json.loads(wide.output)["proposal"]
+    assert len(proposal["region_ids"]) == 4
+    rejected = run(
+        "alert", "reject", str(proposal["id"]), "--reason", "no confirmation", env=tokens["borys"]
+    )
+    assert rejected.exit_code == 0 and "rejected: nothing was sent" in rejected.output
+    every = json.loads(run("alert", "proposals", "--all", "--json", env=tokens["anna"]).output)
+    assert [p["state"] for p in every["proposals"]] == ["rejected", "approved"]
+
+
 def test_declare_several_regions_at_once(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
     env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}

@@ -1,8 +1,8 @@
 """`tryvoha alert` and `tryvoha status`: talk to a running hub over its HTTP API.
 
 Going through the API (not the database) keeps one writer of the log and the same rules for
-dispatchers at a console and scripts alike. Retracting shows what it acts on and asks before
-doing it (`--yes` skips the question, for scripts).
+dispatchers at a console and scripts alike. Retracting and approving show what they act on and
+ask before doing it (`--yes` skips the question, for scripts).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tryvoha.alerts import ranges
@@ -22,8 +23,8 @@ from tryvoha.cli_tokens import resolve_region
 from tryvoha.regions import load_catalogue
 
 app = typer.Typer(
-    help="Declare, update, end, retract and list alerts on a running hub (needs a token: "
-    "'tryvoha token create').",
+    help="Declare, update, end, retract and list alerts on a running hub, and approve or reject "
+    "the declarations that wait for a second operator (needs a token: 'tryvoha token create').",
     no_args_is_help=True,
 )
 console = Console()
@@ -120,7 +121,11 @@ def declare(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Declare an alert, for one region or several at once (all of them, or none).
+    """Declare an alert, for one region or several at once.
+
+    The gravest and widest actual alerts (by default nuclear and chemical ones, the whole
+    country, more than 3 oblasts at once) wait for a second operator: the command then says so,
+    and who can approve them ('tryvoha alert approve ID').
 
     Example: tryvoha alert declare "Kharkivska oblast" --detail ballistic_missile
     Example: tryvoha alert declare "Sumska oblast" "Chernihivska oblast" -d drones
@@ -142,6 +147,8 @@ def declare(
     doc = call("POST", url, "/api/v1/alerts", token, json=body)
     if as_json:
         typer.echo(orjson.dumps(doc).decode())
+    elif "proposal" in doc:
+        _print_waiting(doc, url, token)
     elif "alerts" in doc:
         for event, alert in zip(doc["events"], doc["alerts"], strict=True):
             _print_alert({"event": event, "alert": alert}, False)
@@ -234,6 +241,89 @@ def retract(
     console.print(f"Correction sent:\n{doc['event']['correction']}", markup=False)
 
 
+@app.command()
+def proposals(
+    every: Annotated[
+        bool, typer.Option("--all", help="Also the latest decided ones, not only pending.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Declarations waiting for a second operator that this token may see (its own, and those
+    whose whole area its regions cover)."""
+    params = {"state": "all" if every else "pending"}
+    doc = call("GET", url, "/api/v1/proposals", _need_token(token), params=params)
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    catalogue = load_catalogue()
+    for p in doc["proposals"]:
+        names = ", ".join(_region_name(catalogue, r) for r in p["region_ids"][:3])
+        if len(p["region_ids"]) > 3:
+            names += f" and {len(p['region_ids']) - 3} more"
+        you = " · [bold]you may approve[/]" if p["can_approve"] else ""
+        console.print(
+            f"[bold]{p['id']}[/] {p['state']} · {p['threat']} {p['status'].upper()} · "
+            f"{escape(names)} · by {escape(p['proposed_by'])} · expires {p['expires_at'][11:19]} "
+            f"UTC{you}"
+        )
+    console.print(f"{len(doc['proposals'])} shown, log id {doc['log_id']}")
+
+
+@app.command()
+def approve(
+    proposal_id: Annotated[int, typer.Argument(help="The proposal's id.", min=1)],
+    yes: YesOption = False,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve another operator's proposal: its alerts go out at once, naming you both.
+
+    Shows the proposal and asks before approving (--yes does not ask).
+
+    Example: tryvoha alert approve 4182
+    """
+    token = _need_token(token)
+    proposal = call("GET", url, f"/api/v1/proposals/{proposal_id}", token)
+    if not yes:
+        console.print("[bold]These alerts will go out to the public at once:[/]")
+        console.print(_describe_proposal(proposal), markup=False)
+        typer.confirm("Approve and send them?", abort=True)
+    doc = call("POST", url, f"/api/v1/proposals/{proposal_id}/approve", token)
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    for event, alert in zip(doc["events"], doc["alerts"], strict=True):
+        _print_alert({"event": event, "alert": alert}, False)
+    console.print(f"Proposed by {doc['proposal']['proposed_by']}, approved by you.")
+
+
+@app.command()
+def reject(
+    proposal_id: Annotated[int, typer.Argument(help="The proposal's id.", min=1)],
+    reason: ReasonOption,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a proposal (yours, to withdraw it, or one you could approve): nothing goes out.
+
+    Example: tryvoha alert reject 4182 --reason "no confirmation from the military"
+    """
+    path = f"/api/v1/proposals/{proposal_id}/reject"
+    doc = call("POST", url, path, _need_token(token), json={"reason": reason})
+    if as_json:
+        typer.echo(orjson.dumps(doc).decode())
+        return
+    console.print(f"Proposal [bold]{proposal_id}[/] rejected: nothing was sent.")
+
+
+def _region_name(catalogue: Any, region_id: str) -> str:
+    return catalogue.get(region_id).name_en if region_id in catalogue else region_id
+
+
 def _describe_alert(alert: dict[str, Any]) -> str:
     catalogue = load_catalogue()
     region = catalogue.get(alert["region_id"])
@@ -243,6 +333,35 @@ def _describe_alert(alert: dict[str, Any]) -> str:
         f"{region.name_en} / {region.name_uk}\n"
         f"  declared {alert['started_at']} by {alert['originator']}"
     )
+
+
+def _describe_proposal(p: dict[str, Any]) -> str:
+    catalogue = load_catalogue()
+    lines = [
+        f"  proposal {p['id']}: {p['threat']} ({', '.join(p['details']) or 'no details'}), "
+        f"{p['status'].upper()}, proposed by {p['proposed_by']}, expires {p['expires_at']}",
+        f"  why it waits: {p.get('rule') or 'the second-person rule'}",
+    ]
+    lines += [f"  - {_region_name(catalogue, r)} ({r})" for r in p["region_ids"]]
+    if p.get("notes"):
+        lines.append(f"  notes: {p['notes']}")
+    return "\n".join(lines)
+
+
+def _print_waiting(doc: dict[str, Any], url: str, token: str) -> None:
+    """A declaration that became a proposal: what waits, why, until when, and who can approve."""
+    proposal = doc["proposal"]
+    console.print(
+        f"[bold yellow]Not sent yet: proposal {proposal['id']} waits for a second operator.[/]"
+    )
+    console.print(_describe_proposal({**proposal, "rule": doc.get("rule")}), markup=False)
+    found = call("GET", url, f"/api/v1/proposals/{proposal['id']}", token)
+    approvers = found.get("approvers") or []
+    if approvers:
+        console.print(f"Can approve: {', '.join(approvers)}", markup=False)
+    else:
+        console.print("[red]No other operator token covers this whole area: nobody can approve.[/]")
+    console.print(f"They run: tryvoha alert approve {proposal['id']}", markup=False)
 
 
 @app.command("list")

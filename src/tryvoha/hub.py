@@ -4,13 +4,19 @@ Commands go through `submit`: decide (pure) → render on every surface → appe
 store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
 back into it, and nothing a surface cannot render reaches the log. A command's events (one, or
 one per region of a multi-region request) are committed in one transaction, or none are.
+
+Proposals expire by the hub's clock: before every command the hub appends the `expired` events
+of proposals whose time ran out, and a timer does the same at the earliest deadline, so an
+operator reading the proposals sees them go (see `expire_due`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -20,20 +26,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 
 from tryvoha.alerts import ranges
+from tryvoha.alerts.approval import ApprovalPolicy
 from tryvoha.alerts.commands import (
     Actor,
+    Approve,
     Command,
     Declare,
     DeclareMany,
     EventDraft,
+    Reject,
     Rejected,
     assign,
     decide,
+    expirations,
 )
-from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, Threat
-from tryvoha.alerts.state import AlertState, alert_after
+from tryvoha.alerts.model import (
+    Alert,
+    AlertStatus,
+    Event,
+    EventKind,
+    Proposal,
+    Threat,
+)
+from tryvoha.alerts.state import AlertState, alert_after, proposal_after
 from tryvoha.alerts.status import ThreatStatus, all_threat_statuses
-from tryvoha.alerts.wire import alert_doc, event_doc
+from tryvoha.alerts.wire import alert_doc, event_doc, proposal_doc
 from tryvoha.bus import InProcessBus
 from tryvoha.metrics import events_committed
 from tryvoha.regions import Catalogue
@@ -56,10 +73,12 @@ def utcnow() -> datetime:
 class Outcome:
     """What a command produced: the answer's status and JSON bytes, the events committed (none
     for an idempotent repeat, `replayed`, which gets the first answer) and where the resource it
-    made or changed is (`/api/v1/alerts/{id}`; None for several).
+    made or changed is (`/api/v1/alerts/{id}`, `/api/v1/proposals/{id}`; None for several).
 
     Answers: `{"event", "alert"}` for one alert (declared, updated, ended, retracted: the very
-    bytes webhooks carry), `{"events", "alerts"}` for a multi-region declaration."""
+    bytes webhooks carry), `{"events", "alerts"}` for a multi-region declaration, `{"proposal",
+    "rule"}` for a declaration that waits for a second operator (202), `{"proposal", "events",
+    "alerts"}` for an approval, `{"proposal"}` for a rejection."""
 
     status_code: int
     body: bytes
@@ -86,11 +105,14 @@ class Hub:
         bus: InProcessBus | None = None,
         clock: Callable[[], datetime] = utcnow,
         renderer: Callable[[Hub], SurfaceRenderer] | None = None,
+        policy: ApprovalPolicy | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.store = store
         self.bus = bus or InProcessBus()
         self.clock = clock
+        self.policy = policy if policy is not None else ApprovalPolicy.from_env(os.environ)
+        """The second-person rule (`TRYVOHA_APPROVAL_*`; ValueError naming a bad setting)."""
         if renderer is None:
             # The surfaces build on the hub, so their renderers are looked up once it exists.
             from tryvoha.preflight import SurfaceRenderer
@@ -105,6 +127,8 @@ class Hub:
         self._status_cache: dict[
             frozenset[AlertStatus], tuple[int, dict[Threat, ThreatStatus]]
         ] = {}
+        self._expiry: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # Life cycle ---------------------------------------------------------------------------------
 
@@ -119,6 +143,12 @@ class Hub:
         self._status_cache.clear()
 
     def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        for task in tuple(self._tasks):
+            with contextlib.suppress(RuntimeError):  # its event loop may be closed already
+                task.cancel()
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.store.close()
@@ -142,6 +172,7 @@ class Hub:
                 raise Rejected.out_of_range(problem) from None
         request_hash = _request_hash(command)
         async with self._write_lock:
+            await self._expire_locked()
             if idempotency_key is not None:
                 record = await loop.run_in_executor(
                     self._writer, self.store.find_idempotent, actor.originator, idempotency_key
@@ -155,7 +186,7 @@ class Hub:
                         )
                     location = _location(orjson.loads(record.body))
                     return Outcome(record.status, record.body, (), location, replayed=True)
-            drafts = decide(self.state, self.catalogue, actor, command, self.clock())
+            drafts = decide(self.state, self.catalogue, actor, command, self.clock(), self.policy)
             if idempotency_key is not None:
                 drafts = tuple(replace(d, idempotency_key=idempotency_key) for d in drafts)
             status_code = _status_code(command, drafts)
@@ -208,11 +239,22 @@ class Hub:
         return self.renderer.render(event, before)
 
     def _answer(self, events: Sequence[Event]) -> bytes:
-        """The answer to a multi-region declaration."""
-        doc = {
-            "events": [event_doc(e) for e in events],
-            "alerts": [alert_doc(alert_after(e, None)) for e in events],
-        }
+        """The answer to a multi-region declaration, a proposal, an approval or a rejection."""
+        doc: dict[str, Any] = {}
+        proposal_id = events[0].proposal_id
+        if proposal_id is not None:
+            proposal = self.state.proposals.get(proposal_id)
+            for event in events:
+                proposal = proposal_after(event, proposal)
+            assert proposal is not None
+            doc["proposal"] = proposal_doc(proposal)
+            if events[0].kind is EventKind.PROPOSED:
+                doc["rule"] = self.policy.why(
+                    self.catalogue, proposal.region_ids, proposal.threat, proposal.status
+                )
+        if events[0].kind is EventKind.DECLARED:
+            doc["events"] = [event_doc(e) for e in events]
+            doc["alerts"] = [alert_doc(alert_after(e, None)) for e in events]
         return orjson.dumps(doc)
 
     def _publish(self, events: Sequence[Event]) -> None:
@@ -221,6 +263,68 @@ class Hub:
         events_committed.labels(events[0].source).inc(len(events))
         for event in events:
             self.bus.publish(event)
+        if any(e.kind in (EventKind.PROPOSED, EventKind.EXPIRED) for e in events):
+            self.arm_expiry()
+
+    # Proposals ----------------------------------------------------------------------------------
+
+    def proposals(self) -> list[Proposal]:
+        """The proposals the state holds (pending, and the latest decided), newest first."""
+        return sorted(self.state.proposals.values(), key=lambda p: p.id, reverse=True)
+
+    async def expire_due(self) -> list[Event]:
+        """Append the `expired` events of every pending proposal whose time has run out."""
+        async with self._write_lock:
+            return await self._expire_locked()
+
+    async def _expire_locked(self) -> list[Event]:
+        """With the write lock held: commit and publish the expirations due now."""
+        drafts = expirations(self.state, self.clock())
+        if not drafts:
+            return []
+        loop = asyncio.get_running_loop()
+        events = await loop.run_in_executor(self._writer, self._append_expired, drafts)
+        for event in events:
+            self.state.apply(event)
+        self._publish(events)  # now, in log order: whatever the command that follows does
+        return events
+
+    def _append_expired(self, drafts: Sequence[EventDraft]) -> list[Event]:
+        recorded_at = self.clock()
+        for event in assign(drafts, self.store.last_event_id + 1, recorded_at):
+            self.renderer.render(event, None)
+        return self.store.append_many(drafts, recorded_at)
+
+    def arm_expiry(self) -> None:
+        """Make sure a timer fires by the earliest deadline of a pending proposal (it needs a
+        running event loop; without one, the next command expires what is due)."""
+        deadlines = [p.deadline for p in self.state.proposals.values() if p.is_pending]
+        if not deadlines:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, (min(deadlines) - self.clock()).total_seconds())
+        at = loop.time() + delay + 0.005
+        if self._expiry is not None:
+            if not self._expiry.cancelled() and self._expiry.when() <= at + 0.05:
+                return  # fires in time
+            self._expiry.cancel()
+        self._expiry = loop.call_at(at, self._on_expiry_timer)
+
+    def _on_expiry_timer(self) -> None:
+        self._expiry = None
+        task = asyncio.get_running_loop().create_task(self._expire_and_rearm())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _expire_and_rearm(self) -> None:
+        try:
+            await self.expire_due()
+        except Exception:  # the next command tries again
+            log.exception("proposals could not be expired")
+        self.arm_expiry()
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Append past events (imports, replays) in one transaction; see `EventDraft.source`."""
@@ -262,16 +366,22 @@ def _request_hash(command: Command) -> str:
 
 
 def _status_code(command: Command, drafts: Sequence[EventDraft]) -> int:
-    """201 for what makes alerts, else 200."""
-    return 201 if isinstance(command, Declare | DeclareMany) else 200
+    """201 for what makes alerts, 202 for a declaration that waits as a proposal, else 200."""
+    if isinstance(command, Declare | DeclareMany):
+        return 202 if drafts[0].kind is EventKind.PROPOSED else 201
+    if isinstance(command, Approve):
+        return 201
+    return 200
 
 
 def _answers_with_payload(command: Command, events: Sequence[Event]) -> bool:
     """A command about one alert answers with that alert's webhook payload, byte for byte."""
-    return not isinstance(command, DeclareMany)
+    return not isinstance(command, DeclareMany | Approve | Reject) and events[0].is_public
 
 
 def _location(doc: dict[str, Any]) -> str | None:
+    if "proposal" in doc:
+        return f"/api/v1/proposals/{doc['proposal']['id']}"
     if "alert" in doc:
         return f"/api/v1/alerts/{doc['alert']['id']}"
     return None

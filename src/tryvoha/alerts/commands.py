@@ -1,17 +1,19 @@
 """Operator commands and the rules that turn a valid one into events.
 
-`decide` is pure: given the state, the catalogue, the actor and the clock it returns the drafts
-of the events to append (one, or one per region of a multi-region request, all in one
-transaction), or raises `Rejected` naming the problem. Nothing is written on rejection.
+`decide` is pure: given the state, the catalogue, the actor, the clock and the approval policy it
+returns the drafts of the events to append (one, or one per region of a multi-region request, all
+in one transaction), or raises `Rejected` naming the problem. Nothing is written on rejection.
+`expirations` is pure too: the events that close the proposals whose time ran out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tryvoha.alerts import ranges
+from tryvoha.alerts.approval import ApprovalPolicy
 from tryvoha.alerts.correction import correction_text
 from tryvoha.alerts.model import (
     Alert,
@@ -19,11 +21,17 @@ from tryvoha.alerts.model import (
     Detail,
     Event,
     EventKind,
+    Proposal,
+    ProposalState,
     Threat,
 )
 from tryvoha.alerts.ranges import MAX_FUTURE, OutOfRange
 from tryvoha.alerts.state import AlertState
 from tryvoha.regions import Catalogue
+
+HUB_ORIGINATOR = "hub"
+"""Originator of the events the hub makes by itself (a proposal's expiry)."""
+DEFAULT_POLICY = ApprovalPolicy()
 
 
 class Rejected(Exception):
@@ -113,7 +121,22 @@ class Retract:
     occurred_at: datetime | None = None
 
 
-Command = Declare | DeclareMany | Update | End | Retract
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """Send a proposal out: a different operator with scope over its whole area."""
+
+    proposal_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Drop a proposal: its proposer, or an operator who could approve it."""
+
+    proposal_id: int
+    reason: str
+
+
+Command = Declare | DeclareMany | Update | End | Retract | Approve | Reject
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,23 +216,61 @@ def assign(drafts: Sequence[EventDraft], next_id: int, recorded_at: datetime) ->
 
 
 def decide(
-    state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Command,
+    now: datetime,
+    policy: ApprovalPolicy = DEFAULT_POLICY,
 ) -> tuple[EventDraft, ...]:
     """Validate `command` against the state and return the events it produces, in order."""
     try:
-        return _decide(state, catalogue, actor, command, now)
+        return _decide(state, catalogue, actor, command, now, policy)
     except OutOfRange as problem:
         raise Rejected.out_of_range(problem) from None
 
 
+def expirations(state: AlertState, now: datetime) -> tuple[EventDraft, ...]:
+    """The `expired` events of every pending proposal whose deadline is not after `now`, one per
+    region, at the deadline itself (when it expired), by the hub."""
+    drafts: list[EventDraft] = []
+    for proposal in sorted(state.proposals.values(), key=lambda p: p.id):
+        if not proposal.is_pending or proposal.deadline > now:
+            continue
+        drafts.extend(
+            _proposal_draft(proposal, EventKind.EXPIRED, index, HUB_ORIGINATOR, proposal.deadline)
+            for index in range(len(proposal.region_ids))
+        )
+    return tuple(drafts)
+
+
+def may_decide(catalogue: Catalogue, actor: Actor, proposal: Proposal) -> bool:
+    """Whether `actor` could approve `proposal` (its tokens cover the whole area, actual mode),
+    leaving aside that the proposer never approves their own."""
+    if actor.drills_only and proposal.status is AlertStatus.ACTUAL:
+        return False
+    return actor.scopes is None or all(
+        any(catalogue.is_within(region_id, scope) for scope in actor.scopes)
+        for region_id in proposal.region_ids
+    )
+
+
 def _decide(
-    state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Command,
+    now: datetime,
+    policy: ApprovalPolicy,
 ) -> tuple[EventDraft, ...]:
     _check_ref(command)
+    if isinstance(command, Approve | Reject):
+        ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
+        return _decide_proposal(state, catalogue, actor, command, now)
     occurred_at = _check_time(command.occurred_at, now)
     ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
     if isinstance(command, Declare | DeclareMany):
-        return _declare(state, catalogue, actor, command, occurred_at)
+        return _declare(state, catalogue, actor, command, occurred_at, now, policy)
     if isinstance(command, Retract):
         ranges.check_reason(command.reason)
     alert = _find_open(state, catalogue, command.ref)
@@ -258,9 +319,12 @@ def _declare(
     actor: Actor,
     command: Declare | DeclareMany,
     occurred_at: datetime,
+    now: datetime,
+    policy: ApprovalPolicy,
 ) -> tuple[EventDraft, ...]:
     """A declaration for one region or several: every region passes every rule, or the request
-    is refused naming the first that does not."""
+    is refused naming the first that does not. A declaration the approval policy catches becomes
+    a proposal (one `proposed` event per region)."""
     if isinstance(command, Declare):
         regions: tuple[str, ...] = (command.region_id,)
     else:
@@ -276,6 +340,7 @@ def _declare(
         with _naming(region_id):
             _check_order(state, region_id, occurred_at)
             _check_free(state, region_id, command.threat, command.status)
+    why = policy.why(catalogue, regions, command.threat, command.status)
     common = {
         "threat": command.threat,
         "status": command.status,
@@ -284,7 +349,12 @@ def _declare(
         "details": _unique(command.details),
         "notes": command.notes or None,
     }
-    return tuple(EventDraft(EventKind.DECLARED, region_id=r, **common) for r in regions)
+    if why is None:
+        return tuple(EventDraft(EventKind.DECLARED, region_id=r, **common) for r in regions)
+    deadline = now + policy.ttl
+    return tuple(
+        EventDraft(EventKind.PROPOSED, region_id=r, deadline=deadline, **common) for r in regions
+    )
 
 
 def _check_batch(catalogue: Catalogue, region_ids: Sequence[str]) -> tuple[str, ...]:
@@ -347,7 +417,7 @@ class _naming:
 
 
 def _check_free(state: AlertState, region_id: str, threat: Threat, status: AlertStatus) -> None:
-    """No open alert holds the region for this threat and status."""
+    """No open alert and no pending proposal holds the region for this threat and status."""
     existing = state.open_alert(region_id, threat, status)
     if existing is not None:
         raise Rejected(
@@ -357,6 +427,117 @@ def _check_free(state: AlertState, region_id: str, threat: Threat, status: Alert
             f"since {existing.started_at.isoformat()}",
             open_alert_id=existing.id,
         )
+    pending = state.pending_proposal(region_id, threat, status)
+    if pending is not None:
+        raise Rejected(
+            409,
+            "proposal_pending",
+            f"proposal {pending.id} ({threat}, {status}) for region {region_id}, by "
+            f"{pending.proposed_by}, waits for a second operator until "
+            f"{pending.deadline.isoformat()}: approve or reject it",
+            proposal_id=pending.id,
+        )
+
+
+def _decide_proposal(
+    state: AlertState, catalogue: Catalogue, actor: Actor, command: Approve | Reject, now: datetime
+) -> tuple[EventDraft, ...]:
+    proposal = state.proposals.get(command.proposal_id)
+    if proposal is None:
+        raise Rejected(404, "unknown_proposal", f"no proposal with id {command.proposal_id}")
+    is_proposer = actor.originator == proposal.proposed_by
+    if not may_decide(catalogue, actor, proposal) and not (
+        isinstance(command, Reject) and is_proposer
+    ):
+        raise Rejected(
+            403,
+            "proposal_out_of_scope",
+            f"proposal {proposal.id} covers {', '.join(proposal.region_ids)}; this token's "
+            f"regions ({', '.join(actor.scopes or ())}) do not cover all of it"
+            + (" in actual mode (it may only send drills)" if actor.drills_only else ""),
+        )
+    if isinstance(command, Approve) and is_proposer:
+        raise Rejected(
+            403,
+            "approval_by_proposer",
+            f"proposal {proposal.id} was made by {proposal.proposed_by}: a different operator "
+            "must approve it",
+        )
+    _check_undecided(proposal, now)
+    if isinstance(command, Reject):
+        reason = ranges.check_reason(command.reason)
+        return tuple(
+            replace(
+                _proposal_draft(proposal, EventKind.REJECTED, i, actor.originator, now),
+                reason=reason,
+            )
+            for i in range(len(proposal.region_ids))
+        )
+    for region_id in proposal.region_ids:
+        with _naming(region_id):
+            _check_order(state, region_id, now)
+            existing = state.open_alert(region_id, proposal.threat, proposal.status)
+            if existing is not None:
+                raise Rejected(
+                    409,
+                    "alert_already_open",
+                    f"alert {existing.id} is already open for region {region_id}",
+                    open_alert_id=existing.id,
+                )
+    return tuple(
+        EventDraft(
+            kind=EventKind.DECLARED,
+            region_id=region_id,
+            threat=proposal.threat,
+            status=proposal.status,
+            occurred_at=now,
+            originator=actor.originator,
+            details=proposal.details,
+            notes=proposal.notes,
+            proposal_id=proposal.id,
+            proposed_by=proposal.proposed_by,
+        )
+        for region_id in proposal.region_ids
+    )
+
+
+def _check_undecided(proposal: Proposal, now: datetime) -> None:
+    if proposal.state is ProposalState.EXPIRED or (
+        proposal.is_pending and proposal.deadline <= now
+    ):
+        raise Rejected(
+            409,
+            "proposal_expired",
+            f"proposal {proposal.id} expired at {proposal.deadline.isoformat()} without a second "
+            "operator; declare again if the alert is still needed",
+            proposal_id=proposal.id,
+        )
+    if not proposal.is_pending:
+        raise Rejected(
+            409,
+            "proposal_decided",
+            f"proposal {proposal.id} was already {proposal.state.value} by {proposal.decided_by}",
+            proposal_id=proposal.id,
+            state=proposal.state.value,
+        )
+
+
+def _proposal_draft(
+    proposal: Proposal, kind: EventKind, index: int, originator: str, at: datetime
+) -> EventDraft:
+    """A `rejected` or `expired` event for the proposal's `index`-th region."""
+    return EventDraft(
+        kind=kind,
+        region_id=proposal.region_ids[index],
+        threat=proposal.threat,
+        status=proposal.status,
+        occurred_at=at,
+        originator=originator,
+        details=proposal.details,
+        notes=proposal.notes,
+        alert_id=proposal.event_ids[index],
+        proposal_id=proposal.id,
+    )
 
 
 def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:
@@ -365,6 +546,8 @@ def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:
 
 def _check_words(command: Command) -> None:
     """Threats, statuses and details are the domain's own words, never free text."""
+    if isinstance(command, Approve | Reject):
+        return
     if isinstance(command, Declare | DeclareMany):
         words = [(command.threat, Threat, "threat"), (command.status, AlertStatus, "status")]
         details: tuple[Detail, ...] | None = command.details
@@ -384,6 +567,9 @@ def _check_words(command: Command) -> None:
 
 def _check_ref(command: Command) -> None:
     _check_words(command)
+    if isinstance(command, Approve | Reject):
+        ranges.check_id(command.proposal_id, "proposal_id")
+        return
     if isinstance(command, Declare | DeclareMany):
         return
     ref = command.ref

@@ -150,3 +150,42 @@ class Alert:
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+
+class ProposalState(StrEnum):
+    """Where a proposal stands: waiting, or decided one of three ways."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A declaration waiting for a second operator: one threat, status, details and notes for
+    one or more regions. `id` is the log id of its first `proposed` event; `event_ids` are the
+    `proposed` events, one per region, in the order of `region_ids`. Decided: `decided_by` and
+    `decided_at` (the approver, the rejecter or "hub" for an expiry), `reason` (a rejection's)
+    and `alert_ids` (the alerts an approval declared)."""
+
+    id: int
+    region_ids: tuple[str, ...]
+    event_ids: tuple[int, ...]
+    threat: Threat
+    status: AlertStatus
+    proposed_by: str
+    proposed_at: datetime
+    recorded_at: datetime
+    deadline: datetime
+    details: tuple[Detail, ...] = ()
+    notes: str | None = None
+    state: ProposalState = ProposalState.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    alert_ids: tuple[int, ...] = ()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is ProposalState.PENDING

@@ -1,11 +1,12 @@
-"""The JSON shapes of events and alerts, shared by the API, streams, webhooks and the CLI."""
+"""The JSON shapes of events, alerts and proposals, shared by the API, streams, webhooks and the
+CLI."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from tryvoha.alerts.model import Alert, Event
+from tryvoha.alerts.model import Alert, Event, Proposal
 
 OPTIONAL_EVENT_FIELDS = ("reason", "correction", "proposal_id", "proposed_by", "deadline")
 """Present in an event document only when the event carries them (a retraction's reason and
@@ -65,4 +66,26 @@ def alert_doc(alert: Alert) -> dict[str, Any]:
         "proposed_by": alert.proposed_by,
         "source": alert.source,
         "last_event_id": alert.last_event_id,
+    }
+
+
+def proposal_doc(proposal: Proposal) -> dict[str, Any]:
+    """A proposal as operators see it (`/api/v1/proposals`); never shown to the public."""
+    return {
+        "id": proposal.id,
+        "state": proposal.state.value,
+        "region_ids": list(proposal.region_ids),
+        "threat": proposal.threat.value,
+        "details": [d.value for d in proposal.details],
+        "status": proposal.status.value,
+        "notes": proposal.notes,
+        "proposed_by": proposal.proposed_by,
+        "proposed_at": iso(proposal.proposed_at),
+        "recorded_at": iso(proposal.recorded_at),
+        "expires_at": iso(proposal.deadline),
+        "event_ids": list(proposal.event_ids),
+        "decided_by": proposal.decided_by,
+        "decided_at": iso(proposal.decided_at),
+        "reason": proposal.reason,
+        "alert_ids": list(proposal.alert_ids),
     }

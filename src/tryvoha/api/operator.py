@@ -1,5 +1,5 @@
 """Operator API: declare, update, end and retract alerts. Thin: parse, hand to the hub, shape the
-answer.
+answer. (Proposals, the declarations that wait for a second operator: `tryvoha.api.proposals`.)
 
 The ranges every value must lie in are `tryvoha.alerts.ranges`; the models below state them so
 the OpenAPI document shows them, and the domain (`tryvoha.alerts.commands`) enforces them for
@@ -135,7 +135,8 @@ async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
 ) -> Response:
     """Declare an alert for a region (`region_id`; answers 201 `{event, alert}`) or for several
-    at once (`region_ids`; 201 `{events, alerts}`)."""
+    at once (`region_ids`; 201 `{events, alerts}`). A declaration the second-person rule catches
+    (docs/operators.md) waits as a proposal: 202 `{proposal, rule}`, `Location` the proposal."""
     if (body.region_id is None) == (body.region_ids is None):
         raise ApiError(
             422, "region_missing", "name the region: region_id, or region_ids (not both)"
