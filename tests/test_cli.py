@@ -165,7 +165,7 @@ def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: C
     assert declared.exit_code == 0, declared.output
     assert declared.output.count("Declared alert") == 2
     waiting = run("alert", "declare", "Kyivska oblast", "--threat", "nuclear", env=tokens["anna"])
-    assert waiting.exit_code == 0, waiting.output
+    assert waiting.exit_code == 3, waiting.output  # accepted, but nothing went out yet
     assert "Not sent yet: proposal 3 waits for a second operator" in waiting.output
     assert "an actual nuclear alert needs a second operator" in waiting.output
     assert "Can approve: token:borys" in waiting.output
@@ -190,6 +190,7 @@ def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: C
         "--json",
         env=tokens["anna"],
     )
+    assert wide.exit_code == 3
     proposal = json.loads(wide.output)["proposal"]
     assert len(proposal["region_ids"]) == 4
     rejected = run(

@@ -51,6 +51,8 @@ ReasonOption = Annotated[
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
+WAITING = 3
+"""Exit status of a declaration that waits for a second operator: nothing went out yet."""
 
 
 def call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
@@ -125,7 +127,8 @@ def declare(
 
     The gravest and widest actual alerts (by default nuclear and chemical ones, the whole
     country, more than 3 oblasts at once) wait for a second operator: the command then says so,
-    and who can approve them ('tryvoha alert approve ID').
+    and who can approve them ('tryvoha alert approve ID'), and exits with status 3 (nothing
+    was sent yet); 0 means the alerts went out, 1 that the hub refused.
 
     Example: tryvoha alert declare "Kharkivska oblast" --detail ballistic_missile
     Example: tryvoha alert declare "Sumska oblast" "Chernihivska oblast" -d drones
@@ -145,15 +148,18 @@ def declare(
         body["occurred_at"] = _operator_time(at).isoformat()
     token = _need_token(token)
     doc = call("POST", url, "/api/v1/alerts", token, json=body)
+    waiting = "proposal" in doc
     if as_json:
         typer.echo(orjson.dumps(doc).decode())
-    elif "proposal" in doc:
+    elif waiting:
         _print_waiting(doc, url, token)
     elif "alerts" in doc:
         for event, alert in zip(doc["events"], doc["alerts"], strict=True):
             _print_alert({"event": event, "alert": alert}, False)
     else:
         _print_alert(doc, False)
+    if waiting:
+        raise typer.Exit(WAITING)
 
 
 @app.command()
