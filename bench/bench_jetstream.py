@@ -75,7 +75,7 @@ async def bench_hop(server: NatsServer, workdir: Path, events: int, bursts: int)
         committed[event.id] = time.perf_counter()
         relay.wake(event)
 
-    hub.bus.subscribe(on_commit, live_only=False)
+    hub.bus.subscribe(on_commit, whole_log=True)
     feed = LogFollowerFeed(server.url)
 
     async def follow() -> None:

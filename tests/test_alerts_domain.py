@@ -38,7 +38,9 @@ def sample_regions(catalogue: Catalogue) -> list[str]:
     return picked
 
 
-def to_event(draft: EventDraft, event_id: int, recorded_at: datetime) -> Event:
+def to_event(drafts: tuple[EventDraft, ...], event_id: int, recorded_at: datetime) -> Event:
+    """The one event a single-region command makes."""
+    (draft,) = drafts
     return draft.to_event(event_id, recorded_at)
 
 
@@ -110,12 +112,12 @@ def test_fold_equals_incremental_and_hierarchy_holds(
         command = type(command)(**{**_fields(command), "occurred_at": occurred})
         before = state.canonical()
         try:
-            draft = decide(state, catalogue, ADMIN, command, now)
+            drafts = decide(state, catalogue, ADMIN, command, now)
         except Rejected as rejected:
             assert 400 <= rejected.http_status < 500
             assert state.canonical() == before  # a rejected command changes nothing
             continue
-        event = to_event(draft, len(log) + 1, now)
+        event = to_event(drafts, len(log) + 1, now)
         log.append(event)
         state.apply(event)
     assert fold(log).canonical() == state.canonical()
@@ -129,10 +131,10 @@ def _fields(command: object) -> dict:
 def test_exercise_never_changes_public_status(catalogue: Catalogue) -> None:
     oblast = catalogue.oblasts[0].id
     state = AlertState()
-    draft = decide(
+    drafts = decide(
         state, catalogue, ADMIN, Declare(oblast, Threat.AIR_RAID, AlertStatus.EXERCISE), START
     )
-    state.apply(to_event(draft, 1, START))
+    state.apply(to_event(drafts, 1, START))
     public = threat_status(catalogue, state.open_alerts.values(), Threat.AIR_RAID)
     drills = threat_status(
         catalogue, state.open_alerts.values(), Threat.AIR_RAID, frozenset({AlertStatus.EXERCISE})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tryvoha.alerts.model import LIVE_SOURCE, AlertStatus, Detail, Event, EventKind, Threat
-from tryvoha.bus.codec import FORMAT_V1, CodecError, decode_event, encode_event
+from tryvoha.bus.codec import FORMAT_V1, FORMAT_V2, CodecError, decode_event, encode_event
 
 times = st.datetimes(
     min_value=datetime(1900, 1, 1),
@@ -33,6 +34,11 @@ events = st.builds(
     notes=st.none() | texts,
     source=st.just(LIVE_SOURCE) | texts,
     idempotency_key=st.none() | texts,
+    reason=st.none() | texts,
+    correction=st.none() | texts,
+    proposal_id=st.none() | st.integers(1, 2**63 - 1),
+    proposed_by=st.none() | texts,
+    deadline=st.none() | times,
 )
 
 
@@ -56,12 +62,37 @@ def sample() -> Event:
 @given(events)
 def test_round_trip_keeps_every_field(event: Event) -> None:
     data = encode_event(event)
-    assert data[0] == FORMAT_V1
+    assert data[0] == FORMAT_V2
     back = decode_event(data)
     assert back == event
     for name in Event.__slots__:
         assert getattr(back, name) == getattr(event, name), name
     assert back.occurred_at.tzinfo is not None and back.recorded_at.tzinfo is not None
+
+
+def test_format_1_written_before_is_still_read() -> None:
+    """A stream written by an earlier writer holds format 1: thirteen fields, no new ones."""
+    event = sample()
+    fields = orjson.loads(encode_event(event)[1:])
+    assert fields[13:] == [None] * 5
+    back = decode_event(bytes((FORMAT_V1,)) + orjson.dumps(fields[:13]))
+    assert back == event
+    with pytest.raises(CodecError, match="format 1 must be a list of 13 fields"):
+        decode_event(bytes((FORMAT_V1,)) + orjson.dumps(fields))
+
+
+def test_retraction_and_proposal_fields_survive() -> None:
+    at = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    retracted = replace(
+        sample(),
+        kind=EventKind.RETRACTED,
+        reason="помилка оператора",
+        correction="Скасовано: …\nWithdrawn: …",
+    )
+    proposed = replace(sample(), kind=EventKind.PROPOSED, proposal_id=7, deadline=at)
+    approved = replace(sample(), proposal_id=5, proposed_by="token:a")
+    for event in (retracted, proposed, approved):
+        assert decode_event(encode_event(event)) == event
 
 
 def test_microseconds_source_and_key_survive() -> None:
@@ -71,7 +102,7 @@ def test_microseconds_source_and_key_survive() -> None:
     assert (back.source, back.idempotency_key) == (LIVE_SOURCE, "k-1")
 
 
-@pytest.mark.parametrize("version", [0, 2, 0x45, 255])
+@pytest.mark.parametrize("version", [0, 3, 0x45, 255])
 def test_unknown_format_is_refused_by_name(version: int) -> None:
     data = bytes((version,)) + encode_event(sample())[1:]
     with pytest.raises(CodecError, match=rf"event format {version} is unknown here"):
@@ -85,6 +116,7 @@ def test_unknown_format_is_refused_by_name(version: int) -> None:
         (b"\x01{not json", "unreadable body"),
         (b"\x01" + orjson.dumps({"id": 1}), "list of 13 fields"),
         (b"\x01" + orjson.dumps([1, 2, 3]), "list of 13 fields"),
+        (b"\x02" + orjson.dumps([1, 2, 3]), "list of 18 fields"),
     ],
 )
 def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
@@ -96,7 +128,6 @@ def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
     ("index", "value", "message"),
     [
         (0, "7", "id must be an integer"),
-        (1, "retracted", "invalid field"),
         (4, "meteor", "invalid field"),
         (6, 1.5, "occurred_at must be an integer"),
         (9, ["anvil"], "invalid field"),
@@ -108,10 +139,14 @@ def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
         (9, 5, "invalid field"),
         (11, None, "source must be a string"),
         (12, 5, "idempotency_key must be a string"),
+        (1, "approved", "invalid field"),
+        (13, 5, "reason must be a string"),
+        (15, "7", "proposal_id must be an integer"),
+        (17, 1.5, "deadline must be an integer"),
     ],
 )
 def test_invalid_fields_are_refused(index: int, value: object, message: str) -> None:
     fields = orjson.loads(encode_event(sample())[1:])
     fields[index] = value
     with pytest.raises(CodecError, match=message):
-        decode_event(b"\x01" + orjson.dumps(fields))
+        decode_event(b"\x02" + orjson.dumps(fields))

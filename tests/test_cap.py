@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -19,14 +17,14 @@ from lxml import etree
 from shapely.geometry import Polygon
 from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature
 
-from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Update
-from tryvoha.alerts.model import AlertStatus, Detail, Threat
+from tryvoha.alerts.commands import Actor, AlertRef, Approve, Declare, End, Retract, Update
+from tryvoha.alerts.model import AlertStatus, Detail, EventKind, Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.cap import schema, xmlsig
 from tryvoha.channels.cap.feeds import MAX_FEED_BYTES
 from tryvoha.channels.cap.message import NS, cap_time
 from tryvoha.config import Settings
-from tryvoha.hub import Hub
+from tryvoha.hub import Hub, Outcome
 from tryvoha.regions import Catalogue, Level
 from tryvoha.signing.capkey import make_self_signed
 from tryvoha.signing.keys import KeyFileError, write_private
@@ -42,6 +40,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 C = f"{{{NS}}}"
 ACTOR = Actor("token:kyiv-dispatch")
+SECOND = Actor("token:national-duty")
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +149,15 @@ async def test_an_alert_life_is_a_chain_of_valid_signed_messages(
     )
 
 
+async def declared(hub: Hub, command: Declare) -> Outcome:
+    """Declared: by a second operator's approval when the command waits as a proposal (the
+    whole country, nuclear and chemical alerts)."""
+    outcome = await hub.submit(command, ACTOR)
+    if outcome.event is not None and outcome.event.kind is EventKind.PROPOSED:
+        outcome = await hub.submit(Approve(outcome.event.proposal_id), SECOND)
+    return outcome
+
+
 async def test_the_area_names_outlines_and_codes_the_region(
     client: httpx.AsyncClient, hub: Hub, catalogue: Catalogue, oasis
 ) -> None:
@@ -160,7 +168,7 @@ async def test_the_area_names_outlines_and_codes_the_region(
         catalogue.country,
     ]
     for region in cases:
-        outcome = await hub.submit(Declare(region.id, Threat.ARTILLERY_SHELLING), ACTOR)
+        outcome = await declared(hub, Declare(region.id, Threat.ARTILLERY_SHELLING))
         _, root = await get_cap(client, outcome.event.id, oasis)
         uk_area, en_area = root.findall(f"{C}info/{C}area")
         assert text(uk_area, "c:areaDesc").startswith(region.label("uk"))
@@ -200,7 +208,7 @@ async def test_each_threat_says_what_to_do_and_drills_say_they_are_drills(
     region = catalogue.oblasts[5].id
     instructions = set()
     for threat in Threat:
-        outcome = await hub.submit(Declare(region, threat), ACTOR)
+        outcome = await declared(hub, Declare(region, threat))
         _, root = await get_cap(client, outcome.event.id, oasis)
         instructions.add(text(root, "c:info/c:instruction"))
         categories = [c.text for c in root.find(f"{C}info").findall(f"{C}category")]
@@ -213,30 +221,26 @@ async def test_each_threat_says_what_to_do_and_drills_say_they_are_drills(
         assert text(root, "c:info/c:headline").startswith(("НАВЧАННЯ", "ТЕСТ"))
 
 
-async def test_a_retraction_will_be_a_cancel(
+async def test_a_retraction_is_a_cancel(
     client: httpx.AsyncClient, hub: Hub, catalogue: Catalogue, oasis
 ) -> None:
-    """Alerts withdrawn as issued in error (a later kind of event) render as CAP Cancel."""
+    """An alert withdrawn as issued in error: a CAP Cancel referencing every earlier message."""
     declared = await hub.submit(Declare(catalogue.oblasts[2].id, Threat.AIR_RAID), ACTOR)
-    service = client._transport.app.state.cap  # type: ignore[attr-defined]
-    retracted = replace(
-        declared.event, id=declared.event.id + 1, kind=SimpleNamespace(value="retracted")
+    updated = await hub.submit(
+        Update(AlertRef(alert_id=declared.event.id), notes="уточнення"), ACTOR
     )
-    root = service.renderer.build(retracted, [*service.earlier(declared.event), _earlier(declared)])
-    data = xmlsig.CapSigner(service.keys.get()).sign(root)
-    root = valid(data, oasis)
+    retracted = await hub.submit(
+        Retract(AlertRef(alert_id=declared.event.id), "declared in error"), ACTOR
+    )
+    _, root = await get_cap(client, retracted.event.id, oasis)
     assert text(root, "c:msgType") == "Cancel"
-    assert f"event:{declared.event.id}," in text(root, "c:references")
+    references = text(root, "c:references")
+    assert (
+        f"event:{declared.event.id}," in references and f"event:{updated.event.id}," in references
+    )
     assert text(root, "c:info/c:urgency") == "Past"
     assert text(root, "c:info/c:responseType") == "None"
     assert text(root, "c:info/c:headline").startswith("Скасовано")
-
-
-def _earlier(outcome):
-    from tryvoha.channels.cap.message import Earlier
-
-    e = outcome.event
-    return Earlier(e.id, e.kind.value, e.occurred_at, e.recorded_at)
 
 
 # XML signatures -------------------------------------------------------------------------------
@@ -413,6 +417,7 @@ async def test_keys_are_published_with_validators(client: httpx.AsyncClient, hub
     assert key["algorithm"] == "Ed25519" and key["active"] and key["valid_until"] is None
     assert doc["signature"] == {
         "format": "TRYVEVT1",
+        "formats": ["TRYVEVT1", "TRYVEVT2"],
         "ttl_seconds": 300,
         "docs": "docs/signatures.md",
     }

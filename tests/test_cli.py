@@ -106,3 +106,108 @@ def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> N
     finally:
         again.proc.terminate()  # type: ignore[attr-defined]
         again.proc.wait(timeout=10)  # type: ignore[attr-defined]
+
+
+def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    lviv = catalogue.resolve("Lvivska oblast")
+    assert run("alert", "declare", "Lvivska oblast", env=env).exit_code == 0
+    refused = runner.invoke(
+        app,
+        ["alert", "retract", "Lvivska oblast", "--reason", "wrong oblast"],
+        env=env,
+        input="n\n",
+    )
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert "will be withdrawn as issued in error" in refused.output
+    assert lviv.name_en in refused.output and "ACTUAL" in refused.output
+    assert len(httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"]) == 1
+    done = runner.invoke(
+        app,
+        ["alert", "retract", "Lvivska oblast", "--reason", "wrong oblast"],
+        env=env,
+        input="y\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert "Retracted alert 1" in done.output and "Скасовано: Повітряна тривога" in done.output
+    assert "This alert was issued in error." in done.output
+    assert httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"] == []
+    again = run("alert", "retract", "1", "--reason", "again", "--yes", env=env)
+    assert again.exit_code == 1 and "not open" in again.output
+    missing = run("alert", "retract", "Kyiv", "--reason", "x", "--yes", env=env)
+    assert missing.exit_code == 1 and "No open actual air_raid alert" in missing.output
+    blank = run("alert", "declare", "Kyiv", "--json", env=env)
+    alert_id = json.loads(blank.output)["alert"]["id"]
+    blank = run("alert", "retract", str(alert_id), "--reason", " ", "--yes", env=env)
+    assert blank.exit_code == 1 and "reason is required" in blank.output
+    by_id = run("alert", "retract", str(alert_id), "--reason", "test", "--yes", "--json", env=env)
+    assert json.loads(by_id.output)["event"]["kind"] == "retracted"
+
+
+def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    tokens = {}
+    for name in ("anna", "borys"):
+        created = run("token", "create", name, "--all-regions", "--json", "--db", live_hub.db)
+        tokens[name] = {
+            "TRYVOHA_URL": live_hub.url,
+            "TRYVOHA_TOKEN": json.loads(created.output)["token"],
+        }
+    declared = run(
+        "alert",
+        "declare",
+        "Sumska oblast",
+        "Chernihivska oblast",
+        "-d",
+        "drones",
+        env=tokens["anna"],
+    )
+    assert declared.exit_code == 0, declared.output
+    assert declared.output.count("Declared alert") == 2
+    waiting = run("alert", "declare", "Kyivska oblast", "--threat", "nuclear", env=tokens["anna"])
+    assert waiting.exit_code == 3, waiting.output  # accepted, but nothing went out yet
+    assert "Not sent yet: proposal 3 waits for a second operator" in waiting.output
+    assert "an actual nuclear alert needs a second operator" in waiting.output
+    assert "Can approve: token:borys" in waiting.output
+    assert "tryvoha alert approve 3" in waiting.output
+    listed = run("alert", "proposals", env=tokens["borys"])
+    assert listed.exit_code == 0 and "nuclear" in listed.output and "may approve" in listed.output
+    own = run("alert", "approve", "3", "--yes", env=tokens["anna"])
+    assert own.exit_code == 1 and "403" in own.output and "different operator" in own.output
+    declined = runner.invoke(app, ["alert", "approve", "3"], env=tokens["borys"], input="n\n")
+    assert declined.exit_code == 1 and "go out to the public at once" in declined.output
+    approved = runner.invoke(app, ["alert", "approve", "3"], env=tokens["borys"], input="y\n")
+    assert approved.exit_code == 0, approved.output
+    assert "Declared alert 4: nuclear" in approved.output
+    assert "Proposed by token:anna, approved by you." in approved.output
+    wide = run(
+        "alert",
+        "declare",
+        "Lvivska oblast",
+        "Volynska oblast",
+        "Rivnenska oblast",
+        "Ternopilska oblast",
+        "--json",
+        env=tokens["anna"],
+    )
+    assert wide.exit_code == 3
+    proposal = json.loads(wide.output)["proposal"]
+    assert len(proposal["region_ids"]) == 4
+    rejected = run(
+        "alert", "reject", str(proposal["id"]), "--reason", "no confirmation", env=tokens["borys"]
+    )
+    assert rejected.exit_code == 0 and "rejected: nothing was sent" in rejected.output
+    every = json.loads(run("alert", "proposals", "--all", "--json", env=tokens["anna"]).output)
+    assert [p["state"] for p in every["proposals"]] == ["rejected", "approved"]
+
+
+def test_declare_several_regions_at_once(live_hub: LiveHub, catalogue: Catalogue) -> None:
+    created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    both = run("alert", "declare", "Sumska oblast", "Chernihivska oblast", "-d", "drones", env=env)
+    assert both.exit_code == 0, both.output
+    assert both.output.count("Declared alert") == 2 and "in Sumska" in both.output
+    again = run("alert", "declare", "Poltavska oblast", "Sumska oblast", env=env)
+    assert again.exit_code == 1 and "409" in again.output and "already open" in again.output
+    active = httpx.get(f"{live_hub.url}/api/v1/alerts/active").json()["alerts"]
+    assert len(active) == 2  # Poltava was not declared either: all or none

@@ -54,6 +54,10 @@ def api(compat_app: tuple[httpx.AsyncClient, FastAPI]) -> httpx.AsyncClient:
     return compat_app[0]
 
 
+def api_hub(api: httpx.AsyncClient) -> Hub:
+    return api._transport.app.state.hub  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def reader(hub: Hub) -> str:
     plain, _ = hub.store.create_token("compat-reader", None, role=TokenRole.READ_ONLY)
@@ -170,8 +174,31 @@ async def test_both_surfaces_agree_with_views_at_every_step(
     drill = await declare(api, admin_token, cw.by_uid[31].id, status="exercise")
     art = await declare(api, admin_token, kryvyi_rih.id, threat="artillery_shelling")
     await step()
-    country = await declare(api, admin_token, catalogue.country.id, details=["drones"])
+    # The whole country waits for a second operator: while it waits, no surface shows it.
+    body = {"region_id": catalogue.country.id, "threat": "air_raid", "details": ["drones"]}
+    proposed = await api.post("/api/v1/alerts", json=body, headers=auth(admin_token))
+    assert proposed.status_code == 202, proposed.text
     await step()
+    assert not any(
+        a["region_id"] == catalogue.country.id
+        for a in (await api.get("/api/v1/alerts/active")).json()["alerts"]
+    )
+    second, _ = api_hub(api).store.create_token("second-operator", None)
+    approval = await api.post(
+        f"/api/v1/proposals/{proposed.json()['proposal']['id']}/approve", headers=auth(second)
+    )
+    assert approval.status_code == 201, approval.text
+    (country,) = approval.json()["alerts"]
+    await step()
+    mistake = await declare(api, admin_token, cw.by_uid[31].id)
+    await step()
+    retracted = await api.post(
+        f"/api/v1/alerts/{mistake['id']}/retract",
+        json={"reason": "wrong oblast"},
+        headers=auth(admin_token),
+    )
+    assert retracted.status_code == 200, retracted.text
+    await step()  # dropped everywhere, as an end would be
     for alert in (country, a1, a2, a4, drill, art):
         await end(api, admin_token, alert["id"])
         await step()

@@ -83,7 +83,7 @@ async def test_imported_history_is_never_delivered_as_live(hub: Hub, tmp_path: P
     live: list[Event] = []
     everything: list[Event] = []
     hub.bus.subscribe(live.append)
-    hub.bus.subscribe(everything.append, live_only=False)
+    hub.bus.subscribe(everything.append, whole_log=True)
     await import_file(hub, "official", _write(tmp_path, GOOD), permanent=False)
     assert live == []
     assert len(everything) == 6

@@ -21,10 +21,22 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Rejected, Update
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, Threat
+from tryvoha.alerts.commands import (
+    Actor,
+    AlertRef,
+    Approve,
+    Command,
+    Declare,
+    DeclareMany,
+    End,
+    Reject,
+    Rejected,
+    Retract,
+    Update,
+)
+from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.alerts.state import fold
-from tryvoha.alerts.wire import alert_doc, event_doc
+from tryvoha.alerts.wire import alert_doc, event_doc, proposal_doc
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import payload
 from tryvoha.compat import alerts_in_ua as aiu
@@ -57,6 +69,9 @@ NOTES = st.one_of(
     st.sampled_from(["{event_id}", "рядок\nдва\tтри", "x" * 2000, "x" * 2001, "a\x00b", "\r"]),
 )
 KEYS = st.one_of(st.none(), ANY_TEXT, st.text(st.sampled_from("abc-{}_ 09~"), max_size=8))
+REASONS = st.one_of(
+    ANY_TEXT, st.sampled_from(["помилка", "", " ", "x" * 500, "x" * 501, "a\x00b", "рядок\nдва"])
+)
 IDS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, 2**53 - 1, 2**53, 2**63 - 1, 2**63, 2**64]),
@@ -91,10 +106,15 @@ def times() -> st.SearchStrategy[datetime | None]:
     return st.one_of(st.none(), near, ANYWHEN)
 
 
-def commands(catalogue: Catalogue, open_ids: list[int]) -> st.SearchStrategy[Command]:
+def commands(
+    catalogue: Catalogue,
+    open_ids: list[int],
+    proposal_ids: list[int] = (),  # type: ignore[assignment]
+) -> st.SearchStrategy[Command]:
     where = regions(catalogue)
     details = st.lists(st.sampled_from(Detail), max_size=3).map(tuple)
     ids = st.one_of(IDS, st.sampled_from(open_ids)) if open_ids else IDS
+    proposals = st.one_of(IDS, st.sampled_from(proposal_ids)) if proposal_ids else IDS
     refs = st.one_of(
         st.builds(AlertRef, alert_id=ids),
         st.builds(
@@ -124,12 +144,25 @@ def commands(catalogue: Catalogue, open_ids: list[int]) -> st.SearchStrategy[Com
             occurred_at=when,
         ),
         st.builds(End, ref=refs, occurred_at=when),
+        st.builds(
+            DeclareMany,
+            region_ids=st.lists(where, max_size=5).map(tuple),
+            threat=st.sampled_from(Threat),
+            status=st.sampled_from(AlertStatus),
+            details=details,
+            notes=NOTES,
+            occurred_at=when,
+        ),
+        st.builds(Retract, ref=refs, reason=REASONS, occurred_at=when),
+        st.builds(Approve, proposal_id=proposals),
+        st.builds(Reject, proposal_id=proposals, reason=REASONS),
     )
 
 
 def actors(catalogue: Catalogue) -> st.SearchStrategy[Actor]:
     return st.one_of(
         st.just(Actor("token:prop")),
+        st.just(Actor("token:second")),
         st.just(Actor("token:drills", drills_only=True)),
         st.just(Actor("token:oblast", scopes=(catalogue.oblasts[0].id,))),
         st.builds(Actor, st.text(CHARS, max_size=220)),
@@ -180,6 +213,7 @@ class Run:
 
     def submit(self, command: Command, actor: Actor, key: str | None) -> None:
         hub = self.hub
+        self.run(hub.expire_due())  # what a command would expire first, so it is measured alone
         before_id, before_state = hub.last_event_id, hub.state.canonical()
         open_before = dict(hub.state.open_alerts)
         try:
@@ -196,12 +230,26 @@ class Run:
             assert hub.last_event_id == before_id and hub.state.canonical() == before_state
             return
         self.accepted += 1
-        event = outcome.event
-        assert event is not None and event.id == before_id + 1 == hub.store.last_event_id
-        assert hub.store.events_after(before_id, 1) == [event]  # the store gives back the same
-        alert = hub.state.open_alerts.get(event.alert_id) or hub.store.get_alert(event.alert_id)
-        assert alert is not None and hub.store.get_alert(event.alert_id) == alert
-        check_wire(event, alert, outcome.body, open_before.get(event.alert_id), hub)
+        events = list(outcome.events)
+        assert [e.id for e in events] == list(range(before_id + 1, hub.store.last_event_id + 1))
+        assert hub.store.events_after(before_id) == events  # the store gives back the same
+        doc = orjson.loads(outcome.body)
+        if "proposal" in doc:  # a proposal, an approval or a rejection
+            proposal = hub.state.proposals[doc["proposal"]["id"]]
+            assert doc["proposal"] == proposal_doc(proposal)
+            assert not any(e.is_public for e in events) or all(
+                e.kind is EventKind.DECLARED and e.proposal_id == proposal.id for e in events
+            )
+        public = [e for e in events if e.is_public]
+        for k, event in enumerate(public):
+            alert = hub.state.open_alerts.get(event.alert_id) or hub.store.get_alert(event.alert_id)
+            assert alert is not None and hub.store.get_alert(event.alert_id) == alert
+            before = open_before.get(event.alert_id)
+            if "alert" in doc:
+                check_wire(event, alert, outcome.body, before, hub)
+            else:
+                one = {"event": doc["events"][k], "alert": doc["alerts"][k]}
+                check_wire(event, alert, orjson.dumps(one), before, hub)
         if key is not None:
             self.answers[(actor.originator, key)] = outcome.body
             record = hub.store.find_idempotent(actor.originator, key)
@@ -276,8 +324,11 @@ def test_whatever_is_accepted_reads_back_everywhere(
         run = Run(catalogue, fresh_log())
         try:
             for _ in range(data.draw(st.integers(1, 8), label="commands")):
+                if data.draw(st.integers(0, 9), label="wait") == 0:
+                    run.clock.now += timedelta(seconds=121)  # proposals expire
                 open_ids = sorted(run.hub.state.open_alerts)
-                command = data.draw(commands(catalogue, open_ids), label="command")
+                proposal_ids = sorted(run.hub.state.proposals)
+                command = data.draw(commands(catalogue, open_ids, proposal_ids), label="command")
                 actor = data.draw(actors(catalogue), label="actor")
                 run.submit(command, actor, data.draw(KEYS, label="Idempotency-Key"))
             run.check_everything_reads_back()
@@ -327,6 +378,7 @@ READS = [
 ]
 PATHS = [
     "/api/v1/alerts/{}",
+    "/api/v1/proposals/{}",
     "/api/v1/regions/{}",
     "/api/v1/map/regions/{}/today",
     "/v1/iot/active_air_raid_alerts/{}.json",
@@ -350,7 +402,7 @@ def test_no_request_gets_a_server_error(
     )
     h = auth(admin_token)
     oblasts = [o.id for o in catalogue.oblasts if o.level is Level.OBLAST][:5]
-    seen = {"writes": 0, "reads": 0}
+    seen = {"writes": 0, "reads": 0, "proposals": 0}
 
     def call(job: Callable[[], Coroutine[Any, Any, httpx.Response]]) -> httpx.Response:
         r = loop.run_until_complete(job())
@@ -366,12 +418,20 @@ def test_no_request_gets_a_server_error(
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(
-        body=st.dictionaries(
-            st.sampled_from(["threat", "details", "status", "notes", "occurred_at", "x"]),
-            JSON_VALUES,
-            max_size=4,
+        body=st.one_of(
+            st.dictionaries(
+                st.sampled_from(
+                    ["threat", "details", "status", "notes", "occurred_at", "reason", "x"]
+                ),
+                JSON_VALUES,
+                max_size=4,
+            ),
+            st.sampled_from([{}, {"threat": "nuclear"}, {"reason": "помилка"}]),
         ),
-        region=st.one_of(st.sampled_from(oblasts), JSON_VALUES),
+        region=st.one_of(
+            st.sampled_from(oblasts), JSON_VALUES, st.lists(st.sampled_from(oblasts), max_size=5)
+        ),
+        region_key=st.sampled_from(["region_id", "region_ids"]),
         read=st.sampled_from(READS),
         params=st.lists(QUERY_VALUES, min_size=1, max_size=6),
         path=st.sampled_from(PATHS),
@@ -381,6 +441,7 @@ def test_no_request_gets_a_server_error(
     def property_(
         body: dict[str, Any],
         region: Any,
+        region_key: str,
         read: tuple[str, list[str]],
         params: list[str],
         path: str,
@@ -391,19 +452,34 @@ def test_no_request_gets_a_server_error(
         headers = {**h, **({"Idempotency-Key": key} if key else {})}
         declared = call(
             lambda: client.post(
-                "/api/v1/alerts", json={"region_id": region, **body}, headers=headers
+                "/api/v1/alerts", json={region_key: region, **body}, headers=headers
             )
         )
+        answer = declared.json()
         if declared.headers.get("idempotent-replayed"):
             assert hub.last_event_id == before
         elif declared.status_code == 201:
             seen["writes"] += 1
-            assert declared.json()["event"]["id"] == hub.last_event_id == before + 1
-            alert_id = declared.json()["alert"]["id"]
-            call(lambda: client.patch(f"/api/v1/alerts/{alert_id}", json=body, headers=h))
-            call(lambda: client.post(f"/api/v1/alerts/{alert_id}/end", json=body, headers=h))
+            events = [answer["event"]] if "event" in answer else answer["events"]
+            ids = [e["id"] for e in events]
+            assert ids == list(range(before + 1, hub.last_event_id + 1))
+            for alert in [answer["alert"]] if "alert" in answer else answer["alerts"]:
+                path = f"/api/v1/alerts/{alert['id']}"
+                call(lambda p=path: client.patch(p, json=body, headers=h))
+                call(lambda p=path: client.post(f"{p}/retract", json=body, headers=h))
+                call(lambda p=path: client.post(f"{p}/end", json=body, headers=h))
+        elif declared.status_code == 202:
+            seen["proposals"] += 1
+            proposal = f"/api/v1/proposals/{answer['proposal']['id']}"
+            assert hub.last_event_id == before + len(answer["proposal"]["region_ids"])
+            call(lambda: client.get(proposal, headers=h))
+            call(lambda: client.post(f"{proposal}/approve", headers=h))  # its own: refused
+            call(lambda: client.post(f"{proposal}/reject", json=body, headers=h))
         else:
             assert hub.last_event_id == before
+        proposal = f"/api/v1/proposals/{quote(segment.encode('utf-8', 'surrogatepass'), safe='')}"
+        call(lambda: client.post(f"{proposal}/approve", json=body, headers=h))
+        call(lambda: client.post(f"{proposal}/reject", json=body, headers=h))
         route, names = read
         query = dict(zip(names, params, strict=False))
         r = call(lambda: client.get(route, params=query, headers=h))
@@ -419,4 +495,4 @@ def test_no_request_gets_a_server_error(
     finally:
         loop.run_until_complete(client.aclose())
         loop.close()
-    assert seen["writes"] > 0 and seen["reads"] > 0
+    assert seen["writes"] > 0 and seen["reads"] > 0 and seen["proposals"] > 0, seen

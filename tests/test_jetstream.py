@@ -598,10 +598,10 @@ async def test_feed_refuses_an_event_format_it_cannot_read(server: NatsServer) -
     async with client(server) as js:
         await ensure_stream(js, STREAM, SUBJECT)
         await js.publish(SUBJECT, encode_event(make_event(1)))
-        await js.publish(SUBJECT, b"\x02" + encode_event(make_event(2))[1:])  # a newer writer
+        await js.publish(SUBJECT, b"\x03" + encode_event(make_event(2))[1:])  # a newer writer
     following = Following(feed_for(server))
     await until(lambda: following.error is not None, "feed refused")
     assert isinstance(following.error, CodecError)
-    assert "event format 2 is unknown here" in str(following.error)
+    assert "event format 3 is unknown here" in str(following.error)
     assert following.ids == [1]
     await following.close()

@@ -51,7 +51,7 @@ def poison(store: SqlStore) -> None:
         conn.execute(
             update(events).where(events.c.id == 2).values(status="bogus", details="drones,ufo")
         )
-        conn.execute(update(events).where(events.c.id == 4).values(kind="retracted"))
+        conn.execute(update(events).where(events.c.id == 4).values(kind="withdrawn"))
         conn.execute(update(events).where(events.c.id == 5).values(notes="bell\x07"))
 
 
@@ -86,7 +86,7 @@ async def test_repair_rewrites_each_unreadable_row_and_keeps_the_original(
     changes = {r.event_id: " | ".join(r.changes) for r in done}
     assert "occurred_at" in changes[1] and "→ recorded_at" in changes[1]
     assert "status 'bogus' → test" in changes[2] and "dropped 'ufo'" in changes[2]
-    assert "kind 'retracted' → updated" in changes[4]
+    assert "kind 'withdrawn' → updated" in changes[4]
     assert "notes" in changes[5]
     assert repair.unreadable(store.engine) == []
 
@@ -129,7 +129,7 @@ async def test_a_row_that_cannot_be_repaired_changes_nothing(
     with store.engine.begin() as conn:
         # The end of alert 1 with an unknown kind, after alert 1 already ended (event 4).
         conn.execute(update(events).where(events.c.id == 4).values(kind="ended"))
-        conn.execute(update(events).where(events.c.id == 5).values(kind="retracted", alert_id=1))
+        conn.execute(update(events).where(events.c.id == 5).values(kind="withdrawn", alert_id=1))
     done = repair.repair(store.engine)
     assert done[-1].event is None and "cannot be repaired" in done[-1].changes[-1]
     assert [p.event_id for p in repair.unreadable(store.engine)] == [5]

@@ -131,7 +131,7 @@ def test_decoder_refuses_anything_but_one_whole_event() -> None:
     bad = {
         "truncated": good[:-1],
         "trailing": good + b"\x00",
-        "magic": b"TRYVEVT2" + good[8:],
+        "magic": b"TRYVEVT3" + good[8:],
         "flags": good[:48] + b"\x03" + good[49:],
         "no notes flag": good[:48] + b"\x00" + good[49:],
         "short": good[:40],
@@ -148,6 +148,82 @@ def test_decoder_refuses_anything_but_one_whole_event() -> None:
     broken_utf8 = good.replace("півночі".encode(), b"\xff" * len("півночі".encode()))
     with pytest.raises(MalformedSignedEvent, match="UTF-8"):
         SignedEvent.decode(broken_utf8)
+
+
+def retraction(**changes: object) -> Event:
+    return an_event(
+        kind=EventKind.RETRACTED,
+        reason="оголошено помилково",
+        correction="Скасовано: …\nWithdrawn: …",
+        **changes,
+    )
+
+
+def test_layout_2_carries_a_retraction_and_a_proposal_reference() -> None:
+    deadline = T0 + timedelta(minutes=2)
+    for event, flags in [
+        (retraction(notes=None), 0x06),
+        (retraction(), 0x07),
+        (an_event(proposal_id=40, proposed_by="token:anna"), 0x19),
+        (an_event(kind=EventKind.PROPOSED, proposal_id=42, deadline=deadline), 0x31),
+    ]:
+        signed = SignedEvent.of(event, "hub.test", timedelta(minutes=5))
+        data = signed.encode()
+        assert data[:8] == b"TRYVEVT2" and signed.layout == 2
+        head = struct.unpack_from(">QQqqqQqB", data, 8)
+        assert head[:2] == (42, 42) and head[-1] == flags
+        assert head[5] == (event.proposal_id or 0)
+        assert head[6] == (ms(deadline) if event.deadline else 0)
+        assert SignedEvent.decode(data) == signed
+        doc = orjson.loads(orjson.dumps(event_doc(event)))
+        assert SignedEvent.from_doc(doc, "hub.test", iso_ms(signed.expires_at)) == signed
+        assert signed.differences(doc) == []
+        assert signed.differences({**doc, "reason": "другий"}) == ["reason"]
+    plain = SignedEvent.of(an_event(), "hub.test", timedelta(minutes=5))
+    assert plain.layout == 1 and plain.encode()[:8] == b"TRYVEVT1"
+
+
+def test_layout_2_has_one_encoding_per_event() -> None:
+    good = SignedEvent.of(retraction(), "hub.test", timedelta(minutes=5)).encode()
+    bad = {
+        "unknown flag": good[:64] + bytes([good[64] | 0x40]) + good[65:],
+        "nothing of layout 2": good[:64] + b"\x01" + good[65:],
+        "a proposal id without its flag": good[:48] + (7).to_bytes(8, "big") + good[56:],
+        "a deadline without its flag": good[:56] + (7).to_bytes(8, "big") + good[64:],
+        "layout-2 flags in layout 1": b"TRYVEVT1" + good[8:48] + good[64:],
+        "truncated": good[:-1],
+        "short": good[:60],
+    }
+    for name, data in bad.items():
+        with pytest.raises(MalformedSignedEvent):
+            SignedEvent.decode(data)
+        assert name
+
+
+def test_a_signed_retraction_verifies_and_any_change_to_it_is_refused(
+    signer: EventSigner,
+) -> None:
+    event = retraction()
+    doc = signed_doc(signer, event)
+    keys = keyset(signer.keyring)
+    verified = verify_event(doc, keys, now=at(event))
+    assert (verified.event.kind, verified.event.reason) == ("retracted", "оголошено помилково")
+    assert verified.event.correction == event.correction
+    for name, value in [("reason", "інше"), ("correction", "Відбій"), ("proposed_by", "x")]:
+        with pytest.raises(VerificationError) as caught:
+            verify_event({**doc, name: value}, keys, now=at(event))
+        assert caught.value.reason == "mismatch"
+    without = {k: v for k, v in doc.items() if k != "correction"}
+    with pytest.raises(VerificationError) as caught:
+        verify_event(without, keys, now=at(event))
+    assert (caught.value.reason, caught.value.detail) == ("mismatch", "correction")
+    body = orjson.dumps({"event": event_doc(event), "alert": {}})
+    header = {WEBHOOK_HEADER: signer.webhook_header(body)}
+    assert verify_webhook(body, header, keys, now=at(event)).event.reason == event.reason
+    altered = body.replace("помилково".encode(), "навмисно".encode())
+    with pytest.raises(VerificationError) as caught:
+        verify_webhook(altered, header, keys, now=at(event))
+    assert caught.value.reason == "bad_signature"
 
 
 # Keys on disk ---------------------------------------------------------------------------------
@@ -361,6 +437,11 @@ EVENT_FIELDS = {
     "recorded_at": st.sampled_from(["2023-03-09T01:02:03.457Z", "2023-03-09T01:02:04.000Z"]),
     "originator": st.text(min_size=1, max_size=20),
     "source": st.sampled_from(["live", "import:official", "replay"]),
+    "reason": st.text(min_size=1, max_size=40),
+    "correction": st.text(min_size=1, max_size=40),
+    "proposal_id": st.integers(1, 2**40),
+    "proposed_by": st.text(min_size=1, max_size=20),
+    "deadline": st.sampled_from(["2023-03-09T01:04:03.457Z", "2026-01-01T00:02:00.001Z"]),
 }
 
 events = st.builds(
@@ -373,6 +454,11 @@ events = st.builds(
     details=st.lists(st.sampled_from(list(Detail)), max_size=5, unique=True).map(tuple),
     notes=st.none() | st.text(max_size=200),
     originator=st.text(min_size=1, max_size=60),
+    reason=st.none() | st.text(min_size=1, max_size=100),
+    correction=st.none() | st.text(min_size=1, max_size=100),
+    proposal_id=st.none() | st.integers(1, 2**31),
+    proposed_by=st.none() | st.text(min_size=1, max_size=60),
+    deadline=st.none() | st.just(T0 + timedelta(minutes=2)),
 )
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -394,8 +480,8 @@ def test_any_changed_field_is_refused(shared_signer: EventSigner, event: Event, 
     doc = orjson.loads(orjson.dumps(fresh_doc(shared_signer, event)))
     keys = keyset(shared_signer.keyring)
     name = data.draw(st.sampled_from(sorted(EVENT_FIELDS)))
-    value = data.draw(EVENT_FIELDS[name].filter(lambda v: v != doc[name]))
-    if name in ("occurred_at", "recorded_at") and SignedEvent.from_doc(
+    value = data.draw(EVENT_FIELDS[name].filter(lambda v: v != doc.get(name)))
+    if name in ("occurred_at", "recorded_at", "deadline") and SignedEvent.from_doc(
         {**doc, name: value}, "hub.test", doc["sig"]["expires_at"]
     ) == SignedEvent.from_doc(doc, "hub.test", doc["sig"]["expires_at"]):
         return  # the same millisecond written differently is the same value
@@ -438,7 +524,7 @@ def test_any_changed_webhook_field_or_header_is_refused(
     assert verify_webhook(body, headers, keys, now=at(event)).event.log_id == event.id
     doc = orjson.loads(body)
     name = data.draw(st.sampled_from(sorted(EVENT_FIELDS)))
-    value = data.draw(EVENT_FIELDS[name].filter(lambda v: v != doc["event"][name]))
+    value = data.draw(EVENT_FIELDS[name].filter(lambda v: v != doc["event"].get(name)))
     doc["event"][name] = value
     altered = orjson.dumps(doc)
     same = SignedEvent.from_doc(doc["event"], "hub.test", "2030-01-01T00:00:00Z")
@@ -576,3 +662,33 @@ def test_the_documented_vectors_verify() -> None:
     assert verify_webhook(body, {name: value}, keys, now=moment).event.log_id == 1
     with pytest.raises(VerificationError, match="expired"):
         verify_event(event, keys, now=moment + timedelta(minutes=5, milliseconds=1))
+
+
+def test_the_documented_layout_2_vector_verifies() -> None:
+    """The retraction in docs/signatures.md: real hub output in layout 2, read in C too."""
+    import re
+
+    text = DOCS.read_text()
+    blocks = dict(re.findall(r"```(?:json|text) (\S+)\n(.*?)\n```", text, re.S))
+    keys = KeySet.from_json(blocks["keys-2"])
+    event = orjson.loads(blocks["event-retracted"])
+    moment = datetime.fromisoformat(event["recorded_at"].replace("Z", "+00:00"))
+    verified = verify_event(event, keys, now=moment).event
+    assert (verified.kind, verified.reason) == ("retracted", "оголошено не для тієї області")
+    assert verified.correction is not None and verified.correction.startswith("Скасовано: ")
+    assert verified.correction == event["correction"]
+    section = text[text.index("### A retraction (layout 2)") :]
+    dump = re.search(r"Its (\d+) signed bytes.*?\n\n```\n(.*?)\n```", section, re.S)
+    assert dump is not None
+    listed = bytes.fromhex(
+        "".join(line[6:53] for line in dump.group(2).splitlines()).replace(" ", "")
+    )
+    assert listed == base64.b64decode(event["sig"]["signed"]) and len(listed) == int(dump[1])
+    assert listed[:8] == b"TRYVEVT2" and listed[64] == 0x06
+    signature = re.search(r"Signature:\n`([0-9a-f]{128})`", section)
+    assert signature and bytes.fromhex(signature.group(1)) == base64.b64decode(
+        event["sig"]["signature"]
+    )
+    name, _, value = blocks["webhook-header-2"].partition(": ")
+    body = orjson.dumps({"event": {k: v for k, v in event.items() if k != "sig"}, "alert": {}})
+    assert verify_webhook(body, {name: value}, keys, now=moment).event.log_id == 2

@@ -184,3 +184,76 @@ def test_wrong_keys_and_hubs_are_refused(
     wrong = tmp_path / "wrong.txt"  # the hub's name, another hub's key
     wrong.write_text(exported.stdout.replace(hub_line, "hub hub.test"))
     assert verdicts(run(verifier, wrong, one)[1]) == ["REJECT unknown_key"]
+
+
+def test_a_retraction_and_an_approved_declaration_read_from_layout_2(
+    verifier: Path, tmp_path: Path
+) -> None:
+    """A siren must read a retraction (layout 2) as surely as the alert it withdraws."""
+    from datetime import UTC, datetime
+
+    from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+    from tryvoha.alerts.wire import event_doc
+    from tryvoha.signing import EventSigner, Keyring
+    from tryvoha.signing.keys import device_keys_text
+
+    keyring = Keyring.open(tmp_path / "keys", hub_id="hub.test")
+    signer = EventSigner(keyring)
+    keys = tmp_path / "keys.txt"
+    keys.write_text(device_keys_text(keyring.published()))
+    now = datetime.now(UTC)
+    common = {
+        "region_id": "UA32000000000030281",
+        "threat": Threat.NUCLEAR,
+        "status": AlertStatus.ACTUAL,
+        "occurred_at": now,
+        "recorded_at": now,
+    }
+    approved = Event(
+        7,
+        EventKind.DECLARED,
+        7,
+        originator="token:b",
+        proposal_id=5,
+        proposed_by="token:a",
+        **common,  # type: ignore[arg-type]
+    )
+    correction = "Скасовано: …\nWithdrawn: …"
+    retracted = Event(
+        8,
+        EventKind.RETRACTED,
+        7,
+        originator="token:b",
+        reason="помилка",
+        correction=correction,
+        notes="ЗАЕС",
+        **common,  # type: ignore[arg-type]
+    )
+    lines = [
+        orjson.dumps({**event_doc(e), "sig": signer.sig_doc(e)})
+        for e in (approved, retracted, Event(9, EventKind.ENDED, 1, originator="x", **common))  # type: ignore[arg-type]
+    ]
+    code, out = run(verifier, keys, b"\n".join(lines) + b"\n")
+    assert code == 0, out
+    assert out[0].split()[3] == "kind=declared" and out[0].endswith(
+        "proposal=5 reason=0 correction=0"
+    )
+    assert out[1].split()[3] == "kind=retracted"
+    assert out[1].endswith(
+        f"notes={len('ЗАЕС'.encode())} proposal=0 reason="
+        f"{len('помилка'.encode())} correction={len(correction.encode())}"
+    )
+    assert "proposal=" not in out[2]  # layout 1, as before
+    sig = orjson.loads(lines[1])["sig"]
+    signed = bytearray(base64.b64decode(sig["signed"]))
+    for offset, value in [(64, signed[64] | 0x40), (64, 0x01), (48, 1)]:
+        bad = bytearray(signed)
+        bad[offset] = value  # unknown flag; nothing of layout 2; a proposal id without its flag
+        key_id, signature = keyring.sign(bytes(bad))  # signed by the hub's key, still no event
+        message = _with_sig(
+            lines[1],
+            key_id=key_id,
+            signed=base64.b64encode(bad).decode(),
+            signature=base64.b64encode(signature).decode(),
+        )
+        assert verdicts(run(verifier, keys, message + b"\n")[1]) == ["REJECT malformed"]

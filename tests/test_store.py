@@ -165,3 +165,66 @@ async def test_restart_property_over_random_commands(sqlite_url: str, catalogue:
     reopened.load()
     assert reopened.state.canonical() == before
     reopened.close()
+
+
+def test_a_log_written_before_retractions_reads_and_grows(db_url: str, tmp_path) -> None:
+    """A database at the first schema, with events and alerts in it, upgraded by opening the
+    store: its rows read as before (no reason, no proposal), and a retraction can follow."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from tryvoha.store.migrate import MIGRATIONS
+
+    if db_url.startswith("sqlite"):
+        db_url = f"sqlite:///{tmp_path / 'old.db'}"  # not the migrated template
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    us = int(T0.timestamp() * 1_000_000)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO events (id, kind, alert_id, region_id, threat, status, details, "
+                "occurred_at, recorded_at, originator, source) VALUES (1, 'declared', 1, 'UA80', "
+                "'air_raid', 'actual', 'drones', :at, :at, 'token:t', 'live')"
+            ),
+            {"at": us},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO alerts (id, region_id, threat, status, started_at, originator, "
+                "details, source, last_event_id) VALUES (1, 'UA80', 'air_raid', 'actual', :at, "
+                "'token:t', 'drones', 'live', 1)"
+            ),
+            {"at": us},
+        )
+    engine.dispose()
+    store = SqlStore(db_url)
+    try:
+        (event,) = store.iter_events()
+        assert (event.kind, event.reason, event.correction) == (EventKind.DECLARED, None, None)
+        assert (event.proposal_id, event.proposed_by, event.deadline) == (None, None, None)
+        alert = store.get_alert(1)
+        assert alert is not None and (alert.retracted, alert.proposed_by) == (False, None)
+        retraction = EventDraft(
+            EventKind.RETRACTED,
+            "UA80",
+            Threat.AIR_RAID,
+            AlertStatus.ACTUAL,
+            T0 + timedelta(minutes=1),
+            "token:t",
+            details=(Detail.DRONES,),
+            alert_id=1,
+            reason="помилка",
+            correction="Скасовано …",
+        )
+        (appended,) = store.append_many([retraction], T0 + timedelta(minutes=1))
+        assert list(store.iter_events())[1] == appended
+        alert = store.get_alert(1)
+        assert alert is not None and alert.retracted and alert.ended_by == "token:t"
+        assert fold(store.iter_events()).open_alerts == {}
+    finally:
+        store.close()

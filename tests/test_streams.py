@@ -23,7 +23,7 @@ from .waiting import until
 
 
 def live_ids(hub: Hub, after: int = 0, keep=lambda e: True) -> list[int]:
-    return [e.id for e in hub.store.events_after(after) if e.is_live and keep(e)]
+    return [e.id for e in hub.store.events_after(after) if e.is_broadcast and keep(e)]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])
@@ -74,7 +74,7 @@ async def test_filters_roll_up_and_drills(hub: Hub, settings: Settings, catalogu
         assert [m.id for m in await shelling.alerts(2)] == [e_shell.id, marker.id]
         assert [m.id for m in await drills.alerts(2)] == [e_other.id, e_drill.id]
         # nothing else was sent to the filtered ones: the next event they get is the next match
-        tail = await declare(hub, oblast.id, threat=Threat.CHEMICAL)
+        tail = await declare(hub, oblast.id, threat=Threat.URBAN_FIGHTS)
         assert [m.id for m in await by_oblast.alerts(1)] == [tail.id]
         assert e_drill_in.id < tail.id
         for s in (by_oblast, by_hromada, shelling, drills):

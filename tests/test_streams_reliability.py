@@ -35,7 +35,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 def live_ids(db_url: str, after: int = 0) -> list[int]:
     store = SqlStore(db_url)
     try:
-        return [e.id for e in store.events_after(after) if e.is_live]
+        return [e.id for e in store.events_after(after) if e.is_broadcast]
     finally:
         store.close()
 

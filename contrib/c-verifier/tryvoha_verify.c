@@ -16,6 +16,7 @@
  * WebSocket message), or a whole SSE capture, of which only the "alert" events are checked.
  * Output, one line per message:
  *     OK log=<id> alert=<id> kind=<k> region=<id> threat=<t> status=<s> details=<d> ...
+ *        (layout 2, e.g. a retraction, adds: proposal=<id or 0> reason=<bytes> correction=<bytes>)
  *     REJECT <reason> [log=<id>]
  * Exit status: 0 when every message was accepted, 1 when one was refused, 2 on a usage error.
  *
@@ -37,11 +38,22 @@
 #define MAX_KEYS 16
 #define MAX_LINE (64 * 1024)
 #define MAX_SIGNED (16 * 1024)
-#define HEADER_SIZE 49
+#define HEADER_SIZE 49    /* layout 1 */
+#define HEADER_SIZE_V2 65 /* layout 2: proposal_id and deadline before the flags */
 #define FIELD_COUNT 8 /* hub kind region threat status details originator source [notes] */
 #define WINDOW 64     /* ids below the highest accepted one whose arrival is remembered */
 
+/* Flags: bit 0 notes; layout 2 only: 1 reason, 2 correction, 3 proposed_by, 4 proposal_id,
+ * 5 deadline (a layout-2 event has at least one of bits 1-5; a header value needs its flag). */
+#define F_NOTES 0x01u
+#define F_REASON 0x02u
+#define F_CORRECTION 0x04u
+#define F_PROPOSED_BY 0x08u
+#define F_PROPOSAL 0x10u
+#define F_DEADLINE 0x20u
+
 static const unsigned char MAGIC[8] = {'T', 'R', 'Y', 'V', 'E', 'V', 'T', '1'};
+static const unsigned char MAGIC_V2[8] = {'T', 'R', 'Y', 'V', 'E', 'V', 'T', '2'};
 
 struct key {
     char id[17];
@@ -55,10 +67,12 @@ struct text {
 };
 
 struct event {
-    uint64_t log_id, alert_id;
-    int64_t occurred_at, recorded_at, expires_at;
-    int has_notes;
+    int layout;
+    uint64_t log_id, alert_id, proposal_id;
+    int64_t occurred_at, recorded_at, expires_at, deadline;
+    unsigned flags;
     struct text hub, kind, region, threat, status, details, originator, source, notes;
+    struct text reason, correction, proposed_by; /* layout 2, each when its flag is set */
 };
 
 static struct key keys[MAX_KEYS];
@@ -146,21 +160,44 @@ static int take_text(const unsigned char *data, size_t size, size_t *pos, struct
 }
 
 static int parse_event(const unsigned char *data, size_t size, struct event *e) {
-    if (size < HEADER_SIZE || memcmp(data, MAGIC, sizeof MAGIC) != 0) return -1;
+    memset(e, 0, sizeof *e);
+    size_t pos;
+    if (size >= HEADER_SIZE && memcmp(data, MAGIC, sizeof MAGIC) == 0) {
+        e->layout = 1;
+        e->flags = data[48];
+        if (e->flags & ~F_NOTES) return -1;
+        pos = HEADER_SIZE;
+    } else if (size >= HEADER_SIZE_V2 && memcmp(data, MAGIC_V2, sizeof MAGIC_V2) == 0) {
+        e->layout = 2;
+        e->proposal_id = be64(data + 48);
+        e->deadline = (int64_t)be64(data + 56);
+        e->flags = data[64];
+        if (e->flags & ~0x3Fu || !(e->flags & 0x3Eu)) return -1;
+        if (e->proposal_id && !(e->flags & F_PROPOSAL)) return -1;
+        if (e->deadline && !(e->flags & F_DEADLINE)) return -1;
+        pos = HEADER_SIZE_V2;
+    } else {
+        return -1;
+    }
     e->log_id = be64(data + 8);
     e->alert_id = be64(data + 16);
     e->occurred_at = (int64_t)be64(data + 24);
     e->recorded_at = (int64_t)be64(data + 32);
     e->expires_at = (int64_t)be64(data + 40);
-    unsigned flags = data[48];
-    if (flags & ~1u) return -1;
-    e->has_notes = flags & 1u;
-    size_t pos = HEADER_SIZE;
     struct text *fields[] = {&e->hub,     &e->kind,    &e->region,     &e->threat,
                              &e->status,  &e->details, &e->originator, &e->source};
     for (int i = 0; i < FIELD_COUNT; i++)
         if (take_text(data, size, &pos, fields[i]) != 0) return -1;
-    if (e->has_notes && take_text(data, size, &pos, &e->notes) != 0) return -1;
+    struct {
+        unsigned flag;
+        struct text *out;
+    } optional[] = {{F_NOTES, &e->notes},
+                    {F_REASON, &e->reason},
+                    {F_CORRECTION, &e->correction},
+                    {F_PROPOSED_BY, &e->proposed_by}};
+    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
+        if ((e->flags & optional[i].flag) && take_text(data, size, &pos, optional[i].out) != 0)
+            return -1;
     return pos == size ? 0 : -1;
 }
 
@@ -247,10 +284,14 @@ static int verify_line(const char *line, int64_t now_ms) {
     }
     accept_id(e.log_id);
     printf("OK log=%" PRIu64 " alert=%" PRIu64 " kind=%.*s region=%.*s threat=%.*s status=%.*s "
-           "details=%.*s recorded=%" PRId64 " expires=%" PRId64 " notes=%zu\n",
+           "details=%.*s recorded=%" PRId64 " expires=%" PRId64 " notes=%zu",
            e.log_id, e.alert_id, (int)e.kind.n, e.kind.p, (int)e.region.n, e.region.p,
            (int)e.threat.n, e.threat.p, (int)e.status.n, e.status.p, (int)e.details.n,
-           e.details.p, e.recorded_at, e.expires_at, e.has_notes ? e.notes.n : 0);
+           e.details.p, e.recorded_at, e.expires_at, e.notes.n);
+    if (e.layout == 2)
+        printf(" proposal=%" PRIu64 " reason=%zu correction=%zu", e.proposal_id, e.reason.n,
+               e.correction.n);
+    putchar('\n');
     return 0;
 }
 

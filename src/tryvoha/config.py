@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tryvoha.alerts.approval import ApprovalPolicy
 from tryvoha.channels.streams.config import StreamConfig
 from tryvoha.channels.webhooks.config import MAX_PER_TOKEN_RANGE, WebhookConfig
 from tryvoha.compat.config import CompatConfig
@@ -69,6 +70,8 @@ class Settings:
     compat: CompatConfig = field(default_factory=CompatConfig)
     http: Limits = field(default_factory=Limits)
     streams: StreamConfig = field(default_factory=StreamConfig)
+    approvals: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    """Which actual declarations wait for a second operator (docs/operators.md)."""
 
     @property
     def db_url(self) -> str:
@@ -84,12 +87,18 @@ class Settings:
         top: dict[str, Any] = {}
         sections: dict[str, dict[str, Any]] = {}
         for var in VARIABLES:
+            if var.kind == "policy":
+                continue  # read with its section's own words, below
             text = environ.get(var.name)
             if text is None or not text.strip():
                 continue
             value = var.parse(text.strip())
             section, _, name = var.target.rpartition(".")
             (sections.setdefault(section, {}) if section else top)[name] = value
+        try:
+            top["approvals"] = ApprovalPolicy.from_env(environ)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         top.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**top)
         try:
@@ -113,7 +122,7 @@ class Variable:
     target: str
     """A field of `Settings`, or `section.field`."""
     kind: str
-    """int, float, bool, text, url, networks or prefix."""
+    """int, float, bool, text, url, networks, prefix, or policy (read by its section)."""
     low: float | None = None
     high: float | None = None
     help: str = ""
@@ -129,6 +138,7 @@ class Variable:
             "url": "a URL",
             "networks": "addresses or CIDR ranges, comma-separated (at most 100)",
             "prefix": "a path such as /aiu, or empty",
+            "policy": self.help,
         }[self.kind]
 
     def parse(self, text: str) -> Any:
@@ -211,6 +221,10 @@ VARIABLES: tuple[Variable, ...] = (
     V("TRYVOHA_COMPAT_KEYLESS", "compat.keyless", "bool", help="ukrainealarm without a key"),
     V("TRYVOHA_COMPAT_KEYLESS_PER_5MIN", "compat.keyless_per_5min", "int", 0, 100_000),
     V("TRYVOHA_COMPAT_WEBHOOK_DELIVERY", "compat.webhook_delivery", "bool", help="/api/v3 hooks"),
+    V("TRYVOHA_APPROVAL_THREATS", "approvals.threats", "policy", help="threats, or none"),
+    V("TRYVOHA_APPROVAL_MAX_OBLASTS", "approvals.max_oblasts", "policy", help="1 to 26"),
+    V("TRYVOHA_APPROVAL_LEVELS", "approvals.levels", "policy", help="oblast, raion, hromada"),
+    V("TRYVOHA_APPROVAL_TTL", "approvals.ttl", "policy", help="30 to 3600 seconds"),
     *(
         V(name, f"http.{target}", "int" if target.startswith("max_") else "float", low, high)
         for target, (name, low, high) in LIMIT_RANGES.items()

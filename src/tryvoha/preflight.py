@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tryvoha.alerts.model import Alert, Event, EventKind
+from tryvoha.alerts.model import CLOSING_KINDS, Alert, Event, EventKind
 from tryvoha.alerts.state import alert_after
+from tryvoha.alerts.wire import event_doc
 from tryvoha.channels.mqtt import MqttPublisher
 from tryvoha.channels.streams.broadcaster import Entry
 from tryvoha.channels.webhooks import payload
@@ -52,7 +53,10 @@ class SurfaceRenderer:
 
     def render(self, event: Event, before: Alert | None) -> bytes:
         """The operator answer (= webhook payload) for `event`; `Unrenderable` if any surface
-        fails. `before` is the alert before the event (None for a declaration)."""
+        fails. `before` is the alert before the event (None for a declaration). A proposal's
+        events reach no public surface: only the operator API shows them."""
+        if not event.is_public:
+            return _on("operator API", _operator_doc, event)
         answer = _on("operator answer and webhook payload", payload.render, event, before)
         alert = alert_after(event, before)
         _on("streams (SSE and WebSocket frames)", Entry, event)  # their data is MQTT's payload
@@ -82,8 +86,12 @@ class SurfaceRenderer:
     def _statistics(self, event: Event) -> None:
         if event.kind is EventKind.DECLARED:
             declared_row(self.regions, event)
-        elif event.kind is EventKind.ENDED:
+        elif event.kind in CLOSING_KINDS:
             ended_row(event)
+
+
+def _operator_doc(event: Event) -> bytes:
+    return orjson.dumps({"event": event_doc(event)})
 
 
 def _on(surface: str, render: Callable[..., Any], *args: Any) -> Any:

@@ -57,7 +57,7 @@ class ReadModel(Protocol):
 
     def statuses(self, drills: bool = False) -> dict[Threat, ThreatStatus]: ...
 
-    def subscribe(self, listener: Listener, *, live_only: bool = True) -> Callable[[], None]: ...
+    def subscribe(self, listener: Listener, *, whole_log: bool = False) -> Callable[[], None]: ...
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
 
@@ -115,8 +115,8 @@ class LogView:
         self.bus.publish(event)
         return alert
 
-    def subscribe(self, listener: Listener, *, live_only: bool = True) -> Callable[[], None]:
-        return self.bus.subscribe(listener, live_only=live_only)
+    def subscribe(self, listener: Listener, *, whole_log: bool = False) -> Callable[[], None]:
+        return self.bus.subscribe(listener, whole_log=whole_log)
 
     # Reading ------------------------------------------------------------------------------------
 

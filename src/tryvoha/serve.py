@@ -40,7 +40,7 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
             database.parent.mkdir(parents=True, exist_ok=True)
         writer = acquire_writer(settings.db_url, "tryvoha serve")  # WriterLocked: one writer
         store = SqlStore(settings.db_url, writer=writer)
-        hub = Hub(catalogue, store)
+        hub = Hub(catalogue, store, policy=settings.approvals)
         try:
             hub.load()
         except UnreadableEvent as problem:

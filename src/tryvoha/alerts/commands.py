@@ -1,19 +1,37 @@
-"""Operator commands and the rules that turn a valid one into an event.
+"""Operator commands and the rules that turn a valid one into events.
 
-`decide` is pure: given the state, the catalogue, the actor and the clock it returns the draft of
-the one event to append, or raises `Rejected` naming the problem. Nothing is written on rejection.
+`decide` is pure: given the state, the catalogue, the actor, the clock and the approval policy it
+returns the drafts of the events to append (one, or one per region of a multi-region request, all
+in one transaction), or raises `Rejected` naming the problem. Nothing is written on rejection.
+`expirations` is pure too: the events that close the proposals whose time ran out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.approval import ApprovalPolicy
+from tryvoha.alerts.correction import correction_text
+from tryvoha.alerts.model import (
+    Alert,
+    AlertStatus,
+    Detail,
+    Event,
+    EventKind,
+    Proposal,
+    ProposalState,
+    Threat,
+)
 from tryvoha.alerts.ranges import MAX_FUTURE, OutOfRange
 from tryvoha.alerts.state import AlertState
 from tryvoha.regions import Catalogue
+
+HUB_ORIGINATOR = "hub"
+"""Originator of the events the hub makes by itself (a proposal's expiry)."""
+DEFAULT_POLICY = ApprovalPolicy()
 
 
 class Rejected(Exception):
@@ -58,6 +76,18 @@ class Declare:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclareMany:
+    """One threat, status, details and notes for up to 100 regions at once: all or none."""
+
+    region_ids: tuple[str, ...]
+    threat: Threat
+    status: AlertStatus = AlertStatus.ACTUAL
+    details: tuple[Detail, ...] = ()
+    notes: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRef:
     """Names an open alert either by id or by region, threat and status."""
 
@@ -82,7 +112,31 @@ class End:
     occurred_at: datetime | None = None
 
 
-Command = Declare | Update | End
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """End an open alert because it was issued in error; the hub adds the public correction."""
+
+    ref: AlertRef
+    reason: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """Send a proposal out: a different operator with scope over its whole area."""
+
+    proposal_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Drop a proposal: its proposer, or an operator who could approve it."""
+
+    proposal_id: int
+    reason: str
+
+
+Command = Declare | DeclareMany | Update | End | Retract | Approve | Reject
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +154,29 @@ class EventDraft:
     alert_id: int | None = None
     source: str = "live"
     idempotency_key: str | None = field(default=None)
+    reason: str | None = None
+    correction: str | None = None
+    proposal_id: int | None = None
+    """For a `proposed` draft None means "the first event of this batch" (a new proposal)."""
+    proposed_by: str | None = None
+    deadline: datetime | None = None
 
-    def to_event(self, event_id: int, recorded_at: datetime, alert_id: int | None = None) -> Event:
-        """The event this draft becomes at `event_id`; a declaration's alert takes that id."""
+    def to_event(
+        self,
+        event_id: int,
+        recorded_at: datetime,
+        alert_id: int | None = None,
+        batch_start: int | None = None,
+    ) -> Event:
+        """The event this draft becomes at `event_id`: a declaration's alert and a proposed
+        region take that id as `alert_id`; a new proposal the id of its batch's first event."""
         if alert_id is None:
-            alert_id = event_id if self.kind is EventKind.DECLARED else self.alert_id
+            own = self.kind in (EventKind.DECLARED, EventKind.PROPOSED)
+            alert_id = event_id if own else self.alert_id
         assert alert_id is not None
+        proposal_id = self.proposal_id
+        if proposal_id is None and self.kind is EventKind.PROPOSED:
+            proposal_id = event_id if batch_start is None else batch_start
         return Event(
             id=event_id,
             kind=self.kind,
@@ -120,51 +191,88 @@ class EventDraft:
             notes=self.notes,
             source=self.source,
             idempotency_key=self.idempotency_key,
+            reason=self.reason,
+            correction=self.correction,
+            proposal_id=proposal_id,
+            proposed_by=self.proposed_by,
+            deadline=self.deadline,
         )
 
 
+def assign(drafts: Sequence[EventDraft], next_id: int, recorded_at: datetime) -> list[Event]:
+    """The events a batch of drafts becomes from log id `next_id` on, with no gap. (Imported
+    history names the alerts it declares in the batch with negative ids: -k is the k-th.)"""
+    events: list[Event] = []
+    pending_alert: dict[int, int] = {}
+    for offset, draft in enumerate(drafts):
+        event_id = next_id + offset
+        alert_id = None
+        if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
+            pending_alert[draft.alert_id] = event_id
+        elif draft.alert_id is not None and draft.alert_id < 0:
+            alert_id = pending_alert[draft.alert_id]
+        events.append(draft.to_event(event_id, recorded_at, alert_id, batch_start=next_id))
+    return events
+
+
 def decide(
-    state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
-) -> EventDraft:
-    """Validate `command` against the state and return the event it produces."""
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Command,
+    now: datetime,
+    policy: ApprovalPolicy = DEFAULT_POLICY,
+) -> tuple[EventDraft, ...]:
+    """Validate `command` against the state and return the events it produces, in order."""
     try:
-        return _decide(state, catalogue, actor, command, now)
+        return _decide(state, catalogue, actor, command, now, policy)
     except OutOfRange as problem:
         raise Rejected.out_of_range(problem) from None
 
 
+def expirations(state: AlertState, now: datetime) -> tuple[EventDraft, ...]:
+    """The `expired` events of every pending proposal whose deadline is not after `now`, one per
+    region, at the deadline itself (when it expired), by the hub."""
+    drafts: list[EventDraft] = []
+    for proposal in sorted(state.proposals.values(), key=lambda p: p.id):
+        if not proposal.is_pending or proposal.deadline > now:
+            continue
+        drafts.extend(
+            _proposal_draft(proposal, EventKind.EXPIRED, index, HUB_ORIGINATOR, proposal.deadline)
+            for index in range(len(proposal.region_ids))
+        )
+    return tuple(drafts)
+
+
+def may_decide(catalogue: Catalogue, actor: Actor, proposal: Proposal) -> bool:
+    """Whether `actor` could approve `proposal` (its tokens cover the whole area, actual mode),
+    leaving aside that the proposer never approves their own."""
+    if actor.drills_only and proposal.status is AlertStatus.ACTUAL:
+        return False
+    return actor.scopes is None or all(
+        any(catalogue.is_within(region_id, scope) for scope in actor.scopes)
+        for region_id in proposal.region_ids
+    )
+
+
 def _decide(
-    state: AlertState, catalogue: Catalogue, actor: Actor, command: Command, now: datetime
-) -> EventDraft:
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Command,
+    now: datetime,
+    policy: ApprovalPolicy,
+) -> tuple[EventDraft, ...]:
     _check_ref(command)
+    if isinstance(command, Approve | Reject):
+        ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
+        return _decide_proposal(state, catalogue, actor, command, now)
     occurred_at = _check_time(command.occurred_at, now)
     ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
-    if isinstance(command, Declare):
-        ranges.check_text(command.region_id, "region_id", ranges.MAX_REGION_ID)
-        _check_region(catalogue, command.region_id)
-        _check_allowed(catalogue, actor, command.region_id, command.status)
-        _check_details(command.threat, command.details)
-        _check_notes(command.notes)
-        _check_order(state, command.region_id, occurred_at)
-        existing = state.open_alert(command.region_id, command.threat, command.status)
-        if existing is not None:
-            raise Rejected(
-                409,
-                "alert_already_open",
-                f"alert {existing.id} ({command.threat}, {command.status}) is already open for "
-                f"region {command.region_id} since {existing.started_at.isoformat()}",
-                open_alert_id=existing.id,
-            )
-        return EventDraft(
-            kind=EventKind.DECLARED,
-            region_id=command.region_id,
-            threat=command.threat,
-            status=command.status,
-            occurred_at=occurred_at,
-            originator=actor.originator,
-            details=_unique(command.details),
-            notes=command.notes or None,
-        )
+    if isinstance(command, Declare | DeclareMany):
+        return _declare(state, catalogue, actor, command, occurred_at, now, policy)
+    if isinstance(command, Retract):
+        ranges.check_reason(command.reason)
     alert = _find_open(state, catalogue, command.ref)
     _check_allowed(catalogue, actor, alert.region_id, alert.status)
     _check_order(state, alert.region_id, occurred_at)
@@ -175,6 +283,7 @@ def _decide(
             f"occurred_at {occurred_at.isoformat()} is before alert {alert.id} started "
             f"({alert.started_at.isoformat()})",
         )
+    reason = correction = None
     if isinstance(command, Update):
         details = alert.details if command.details is None else _unique(command.details)
         _check_details(alert.threat, details)
@@ -183,9 +292,12 @@ def _decide(
         if details == alert.details and notes == alert.notes:
             raise Rejected(422, "nothing_to_update", "the update changes neither details nor notes")
         kind = EventKind.UPDATED
+    elif isinstance(command, Retract):
+        details, notes, kind = alert.details, alert.notes, EventKind.RETRACTED
+        reason, correction = command.reason, correction_text(catalogue, alert)
     else:
         details, notes, kind = alert.details, alert.notes, EventKind.ENDED
-    return EventDraft(
+    draft = EventDraft(
         kind=kind,
         region_id=alert.region_id,
         threat=alert.threat,
@@ -195,6 +307,236 @@ def _decide(
         details=details,
         notes=notes,
         alert_id=alert.id,
+        reason=reason,
+        correction=correction,
+    )
+    return (draft,)
+
+
+def _declare(
+    state: AlertState,
+    catalogue: Catalogue,
+    actor: Actor,
+    command: Declare | DeclareMany,
+    occurred_at: datetime,
+    now: datetime,
+    policy: ApprovalPolicy,
+) -> tuple[EventDraft, ...]:
+    """A declaration for one region or several: every region passes every rule, or the request
+    is refused naming the first that does not. A declaration the approval policy catches becomes
+    a proposal (one `proposed` event per region)."""
+    if isinstance(command, Declare):
+        regions: tuple[str, ...] = (command.region_id,)
+    else:
+        regions = _check_batch(catalogue, command.region_ids)
+    for region_id in regions:
+        with _naming(region_id):
+            ranges.check_text(region_id, "region_id", ranges.MAX_REGION_ID)
+            _check_region(catalogue, region_id)
+            _check_allowed(catalogue, actor, region_id, command.status)
+    _check_details(command.threat, command.details)
+    _check_notes(command.notes)
+    for region_id in regions:
+        with _naming(region_id):
+            _check_order(state, region_id, occurred_at)
+            _check_free(state, region_id, command.threat, command.status)
+    why = policy.why(catalogue, regions, command.threat, command.status)
+    common = {
+        "threat": command.threat,
+        "status": command.status,
+        "occurred_at": occurred_at,
+        "originator": actor.originator,
+        "details": _unique(command.details),
+        "notes": command.notes or None,
+    }
+    if why is None:
+        return tuple(EventDraft(EventKind.DECLARED, region_id=r, **common) for r in regions)
+    deadline = now + policy.ttl
+    return tuple(
+        EventDraft(EventKind.PROPOSED, region_id=r, deadline=deadline, **common) for r in regions
+    )
+
+
+def _check_batch(catalogue: Catalogue, region_ids: Sequence[str]) -> tuple[str, ...]:
+    """1 to 100 regions, each once, none inside another of the same request."""
+    regions = tuple(region_ids)
+    if not 1 <= len(regions) <= ranges.MAX_REGIONS:
+        raise Rejected(
+            422,
+            "region_count_out_of_range",
+            f"region_ids holds 1 to {ranges.MAX_REGIONS} regions, not {len(regions)}",
+            field="region_ids",
+        )
+    seen: set[str] = set()
+    for region_id in regions:
+        if not isinstance(region_id, str):
+            raise Rejected(422, "invalid_region_id", "region_ids holds region ids (text)")
+        if region_id in seen:
+            raise Rejected(
+                422,
+                "duplicate_region",
+                f"region {region_id[:40]!r} is named twice in region_ids",
+                field="region_ids",
+                region_id=region_id,
+            )
+        seen.add(region_id)
+    for region_id in regions:
+        if region_id not in catalogue:
+            continue  # named as unknown by the rules that follow
+        for ancestor in catalogue.ancestors(region_id):
+            if ancestor.id in seen:
+                raise Rejected(
+                    422,
+                    "regions_overlap",
+                    f"region {region_id} lies inside {ancestor.id}, also in region_ids: an "
+                    "alert for the larger region already covers it",
+                    field="region_ids",
+                    region_id=region_id,
+                    inside=ancestor.id,
+                )
+    return regions
+
+
+class _naming:
+    """Adds the region a batch's refusal is about to its answer (`region_id`)."""
+
+    def __init__(self, region_id: str) -> None:
+        self.region_id = region_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, Rejected):
+            exc.extra.setdefault("region_id", self.region_id)
+        elif isinstance(exc, OutOfRange):
+            raise Rejected(
+                422, exc.code, exc.message, field=exc.field, region_id=self.region_id[:40]
+            ) from None
+        return False
+
+
+def _check_free(state: AlertState, region_id: str, threat: Threat, status: AlertStatus) -> None:
+    """No open alert and no pending proposal holds the region for this threat and status."""
+    existing = state.open_alert(region_id, threat, status)
+    if existing is not None:
+        raise Rejected(
+            409,
+            "alert_already_open",
+            f"alert {existing.id} ({threat}, {status}) is already open for region {region_id} "
+            f"since {existing.started_at.isoformat()}",
+            open_alert_id=existing.id,
+        )
+    pending = state.pending_proposal(region_id, threat, status)
+    if pending is not None:
+        raise Rejected(
+            409,
+            "proposal_pending",
+            f"proposal {pending.id} ({threat}, {status}) for region {region_id}, by "
+            f"{pending.proposed_by}, waits for a second operator until "
+            f"{pending.deadline.isoformat()}: approve or reject it",
+            proposal_id=pending.id,
+        )
+
+
+def _decide_proposal(
+    state: AlertState, catalogue: Catalogue, actor: Actor, command: Approve | Reject, now: datetime
+) -> tuple[EventDraft, ...]:
+    proposal = state.proposals.get(command.proposal_id)
+    if proposal is None:
+        raise Rejected(404, "unknown_proposal", f"no proposal with id {command.proposal_id}")
+    is_proposer = actor.originator == proposal.proposed_by
+    if not may_decide(catalogue, actor, proposal) and not (
+        isinstance(command, Reject) and is_proposer
+    ):
+        raise Rejected(
+            403,
+            "proposal_out_of_scope",
+            f"proposal {proposal.id} covers {', '.join(proposal.region_ids)}; this token's "
+            f"regions ({', '.join(actor.scopes or ())}) do not cover all of it"
+            + (" in actual mode (it may only send drills)" if actor.drills_only else ""),
+        )
+    if isinstance(command, Approve) and is_proposer:
+        raise Rejected(
+            403,
+            "approval_by_proposer",
+            f"proposal {proposal.id} was made by {proposal.proposed_by}: a different operator "
+            "must approve it",
+        )
+    _check_undecided(proposal, now)
+    if isinstance(command, Reject):
+        reason = ranges.check_reason(command.reason)
+        return tuple(
+            replace(
+                _proposal_draft(proposal, EventKind.REJECTED, i, actor.originator, now),
+                reason=reason,
+            )
+            for i in range(len(proposal.region_ids))
+        )
+    for region_id in proposal.region_ids:
+        with _naming(region_id):
+            _check_order(state, region_id, now)
+            existing = state.open_alert(region_id, proposal.threat, proposal.status)
+            if existing is not None:
+                raise Rejected(
+                    409,
+                    "alert_already_open",
+                    f"alert {existing.id} is already open for region {region_id}",
+                    open_alert_id=existing.id,
+                )
+    return tuple(
+        EventDraft(
+            kind=EventKind.DECLARED,
+            region_id=region_id,
+            threat=proposal.threat,
+            status=proposal.status,
+            occurred_at=now,
+            originator=actor.originator,
+            details=proposal.details,
+            notes=proposal.notes,
+            proposal_id=proposal.id,
+            proposed_by=proposal.proposed_by,
+        )
+        for region_id in proposal.region_ids
+    )
+
+
+def _check_undecided(proposal: Proposal, now: datetime) -> None:
+    if proposal.state is ProposalState.EXPIRED or (
+        proposal.is_pending and proposal.deadline <= now
+    ):
+        raise Rejected(
+            409,
+            "proposal_expired",
+            f"proposal {proposal.id} expired at {proposal.deadline.isoformat()} without a second "
+            "operator; declare again if the alert is still needed",
+            proposal_id=proposal.id,
+        )
+    if not proposal.is_pending:
+        raise Rejected(
+            409,
+            "proposal_decided",
+            f"proposal {proposal.id} was already {proposal.state.value} by {proposal.decided_by}",
+            proposal_id=proposal.id,
+            state=proposal.state.value,
+        )
+
+
+def _proposal_draft(
+    proposal: Proposal, kind: EventKind, index: int, originator: str, at: datetime
+) -> EventDraft:
+    """A `rejected` or `expired` event for the proposal's `index`-th region."""
+    return EventDraft(
+        kind=kind,
+        region_id=proposal.region_ids[index],
+        threat=proposal.threat,
+        status=proposal.status,
+        occurred_at=at,
+        originator=originator,
+        details=proposal.details,
+        notes=proposal.notes,
+        alert_id=proposal.event_ids[index],
+        proposal_id=proposal.id,
     )
 
 
@@ -204,7 +546,9 @@ def _unique(details: tuple[Detail, ...]) -> tuple[Detail, ...]:
 
 def _check_words(command: Command) -> None:
     """Threats, statuses and details are the domain's own words, never free text."""
-    if isinstance(command, Declare):
+    if isinstance(command, Approve | Reject):
+        return
+    if isinstance(command, Declare | DeclareMany):
         words = [(command.threat, Threat, "threat"), (command.status, AlertStatus, "status")]
         details: tuple[Detail, ...] | None = command.details
     else:
@@ -223,7 +567,10 @@ def _check_words(command: Command) -> None:
 
 def _check_ref(command: Command) -> None:
     _check_words(command)
-    if isinstance(command, Declare):
+    if isinstance(command, Approve | Reject):
+        ranges.check_id(command.proposal_id, "proposal_id")
+        return
+    if isinstance(command, Declare | DeclareMany):
         return
     ref = command.ref
     if ref.alert_id is not None:

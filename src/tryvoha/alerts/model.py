@@ -39,9 +39,26 @@ class AlertStatus(StrEnum):
 
 
 class EventKind(StrEnum):
+    """What an event does. The first four change alerts and are public; the last three record
+    the life of a proposal (a declaration waiting for a second operator) and are never public."""
+
     DECLARED = "declared"
     UPDATED = "updated"
     ENDED = "ended"
+    RETRACTED = "retracted"
+    """Ended because it was issued in error; carries the reason and a ready correction text."""
+    PROPOSED = "proposed"
+    """One region of a proposal: in the log, but no alert, and nowhere outside the operator API."""
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+PUBLIC_KINDS = frozenset(
+    {EventKind.DECLARED, EventKind.UPDATED, EventKind.ENDED, EventKind.RETRACTED}
+)
+"""The kinds anyone may see: on public channels, in the public log and in history."""
+CLOSING_KINDS = frozenset({EventKind.ENDED, EventKind.RETRACTED})
+PROPOSAL_KINDS = frozenset({EventKind.PROPOSED, EventKind.REJECTED, EventKind.EXPIRED})
 
 
 class RegionStatus(StrEnum):
@@ -63,6 +80,12 @@ class Event:
     `alert_id` is the log id of the event that declared the alert, so an alert's id never changes.
     `occurred_at` is the time the operator gave, `recorded_at` the time the hub committed it.
     `details` and `notes` hold the alert's values after this event.
+
+    The last five fields are set by some kinds only (None otherwise): `reason` (retracted,
+    rejected) is the operator's, `correction` (retracted) the bilingual text the hub made for
+    the public; `proposal_id` names the proposal an event belongs to or (on a declaration) was
+    approved from, `proposed_by` the proposer of an approved declaration, `deadline` (proposed)
+    the moment the proposal expires.
     """
 
     id: int
@@ -78,16 +101,35 @@ class Event:
     notes: str | None = None
     source: str = LIVE_SOURCE
     idempotency_key: str | None = None
+    reason: str | None = None
+    correction: str | None = None
+    proposal_id: int | None = None
+    proposed_by: str | None = None
+    deadline: datetime | None = None
 
     @property
     def is_live(self) -> bool:
         """Imported or replayed history is never announced as happening now."""
         return self.source == LIVE_SOURCE
 
+    @property
+    def is_public(self) -> bool:
+        """May be shown outside the operator API (public log, history); proposals never are."""
+        return self.kind in PUBLIC_KINDS
+
+    @property
+    def is_broadcast(self) -> bool:
+        """Goes out on the live channels (streams, webhooks, MQTT, CAP, compatible webhooks):
+        public, and happening now. The one rule every channel relies on, through the bus."""
+        return self.kind in PUBLIC_KINDS and self.source == LIVE_SOURCE
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One region, one threat, from a start to an end (`ended_at is None` while open)."""
+    """One region, one threat, from a start to an end (`ended_at is None` while open).
+
+    `retracted`: it was ended because it had been issued in error. `proposed_by`: the operator
+    who proposed it, when a second one (`originator`) approved it."""
 
     id: int
     region_id: str
@@ -102,7 +144,48 @@ class Alert:
     source: str = LIVE_SOURCE
     last_event_id: int = 0
     ended_by: str | None = field(default=None)
+    retracted: bool = False
+    proposed_by: str | None = None
 
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+
+class ProposalState(StrEnum):
+    """Where a proposal stands: waiting, or decided one of three ways."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A declaration waiting for a second operator: one threat, status, details and notes for
+    one or more regions. `id` is the log id of its first `proposed` event; `event_ids` are the
+    `proposed` events, one per region, in the order of `region_ids`. Decided: `decided_by` and
+    `decided_at` (the approver, the rejecter or "hub" for an expiry), `reason` (a rejection's)
+    and `alert_ids` (the alerts an approval declared)."""
+
+    id: int
+    region_ids: tuple[str, ...]
+    event_ids: tuple[int, ...]
+    threat: Threat
+    status: AlertStatus
+    proposed_by: str
+    proposed_at: datetime
+    recorded_at: datetime
+    deadline: datetime
+    details: tuple[Detail, ...] = ()
+    notes: str | None = None
+    state: ProposalState = ProposalState.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    alert_ids: tuple[int, ...] = ()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is ProposalState.PENDING

@@ -24,9 +24,15 @@ MAX_ID = 2**53 - 1
 """Log ids and alert ids run 1 … 2^53−1: every JSON client (JavaScript too) reads them exactly."""
 MAX_NOTES = 2000
 """Characters of an alert's notes."""
+MAX_REASON = 500
+"""Characters of the reason for a retraction or a rejection (at least one that is not blank)."""
+MAX_CORRECTION = 1000
+"""Characters of the correction text the hub makes for a retraction."""
 MAX_KEY = 200
 """Characters of an Idempotency-Key (printable ASCII)."""
 MAX_REGION_ID = 32
+MAX_REGIONS = 100
+"""Regions of one multi-region declaration (all committed, or none)."""
 MAX_ORIGINATOR = 200
 MAX_SOURCE = 64
 
@@ -36,6 +42,10 @@ NOTES_RULE = (
     "no lone surrogates, no U+FFFE or U+FFFF"
 )
 KEY_RULE = "1 to 200 printable ASCII characters (space to '~')"
+REASON_RULE = (
+    "1 to 500 characters, not all blank; no control characters (newline and tab are allowed), "
+    "no lone surrogates, no U+FFFE or U+FFFF"
+)
 
 NOTES_PATTERN = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
 """The notes rule as a JSON Schema pattern (lone surrogates cannot be sent in UTF-8 JSON)."""
@@ -85,6 +95,24 @@ def check_notes(notes: str | None, field: str = "notes") -> None:
         )
 
 
+def check_reason(reason: str | None, field: str = "reason") -> str:
+    """A retraction's or rejection's reason: required, 1–500 characters, the notes' rules."""
+    if reason is None or not isinstance(reason, str) or not reason.strip():
+        raise OutOfRange(field, "reason_missing", f"a {field} is required: {REASON_RULE}")
+    if len(reason) > MAX_REASON:
+        message = f"{field} is limited to {MAX_REASON} characters, not {len(reason)}"
+        raise OutOfRange(field, "reason_too_long", message)
+    found = _FORBIDDEN.search(reason)
+    if found is not None:
+        raise OutOfRange(
+            field,
+            "reason_invalid",
+            f"{field} may not hold U+{ord(found.group()):04X} (character {found.start() + 1}): "
+            f"{REASON_RULE}",
+        )
+    return reason
+
+
 def check_key(key: str, field: str = "Idempotency-Key") -> None:
     if _KEY.fullmatch(key) is None:
         raise OutOfRange(field, "invalid_idempotency_key", f"{field} must be {KEY_RULE}")
@@ -120,6 +148,16 @@ def check_event(event: Event) -> None:
     check_text(event.source, "source", MAX_SOURCE)
     if event.idempotency_key is not None:
         check_text(event.idempotency_key, "idempotency_key", MAX_KEY)
+    if event.reason is not None:
+        check_reason(event.reason)
+    if event.correction is not None:
+        check_text(event.correction, "correction", MAX_CORRECTION)
+    if event.proposal_id is not None:
+        check_id(event.proposal_id, "proposal_id")
+    if event.proposed_by is not None:
+        check_text(event.proposed_by, "proposed_by", MAX_ORIGINATOR)
+    if event.deadline is not None:
+        check_time(event.deadline, "deadline")
 
 
 def _iso(value: datetime) -> str:

@@ -1,11 +1,17 @@
-"""The JSON shapes of events and alerts, shared by the API, streams, webhooks and the CLI."""
+"""The JSON shapes of events, alerts and proposals, shared by the API, streams, webhooks and the
+CLI."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from tryvoha.alerts.model import Alert, Event
+from tryvoha.alerts.model import Alert, Event, Proposal
+
+OPTIONAL_EVENT_FIELDS = ("reason", "correction", "proposal_id", "proposed_by", "deadline")
+"""Present in an event document only when the event carries them (a retraction's reason and
+correction, an approved declaration's proposal and proposer, a proposal's deadline): documents of
+every other event are exactly what they always were, and so are their signatures."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -16,7 +22,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_doc(event: Event) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind.value,
         "alert_id": event.alert_id,
@@ -30,6 +36,17 @@ def event_doc(event: Event) -> dict[str, Any]:
         "originator": event.originator,
         "source": event.source,
     }
+    if event.reason is not None:
+        doc["reason"] = event.reason
+    if event.correction is not None:
+        doc["correction"] = event.correction
+    if event.proposal_id is not None:
+        doc["proposal_id"] = event.proposal_id
+    if event.proposed_by is not None:
+        doc["proposed_by"] = event.proposed_by
+    if event.deadline is not None:
+        doc["deadline"] = iso(event.deadline)
+    return doc
 
 
 def alert_doc(alert: Alert) -> dict[str, Any]:
@@ -45,6 +62,30 @@ def alert_doc(alert: Alert) -> dict[str, Any]:
         "updated_at": iso(alert.updated_at),
         "originator": alert.originator,
         "ended_by": alert.ended_by,
+        "retracted": alert.retracted,
+        "proposed_by": alert.proposed_by,
         "source": alert.source,
         "last_event_id": alert.last_event_id,
+    }
+
+
+def proposal_doc(proposal: Proposal) -> dict[str, Any]:
+    """A proposal as operators see it (`/api/v1/proposals`); never shown to the public."""
+    return {
+        "id": proposal.id,
+        "state": proposal.state.value,
+        "region_ids": list(proposal.region_ids),
+        "threat": proposal.threat.value,
+        "details": [d.value for d in proposal.details],
+        "status": proposal.status.value,
+        "notes": proposal.notes,
+        "proposed_by": proposal.proposed_by,
+        "proposed_at": iso(proposal.proposed_at),
+        "recorded_at": iso(proposal.recorded_at),
+        "expires_at": iso(proposal.deadline),
+        "event_ids": list(proposal.event_ids),
+        "decided_by": proposal.decided_by,
+        "decided_at": iso(proposal.decided_at),
+        "reason": proposal.reason,
+        "alert_ids": list(proposal.alert_ids),
     }

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tryvoha import __version__, compat
 from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
-from tryvoha.api import errors, operator, public, streams
+from tryvoha.api import errors, operator, proposals, public, streams
 from tryvoha.api import stats as stats_api
 from tryvoha.api import web as map_web
 from tryvoha.api import webhooks as webhooks_api
@@ -77,6 +77,7 @@ def create_app(
     errors.install(app)
     describe_errors_truly(app)
     app.include_router(operator.router)
+    app.include_router(proposals.router)  # declarations waiting for a second operator
     app.include_router(public.router, dependencies=[Depends(gate.check)])
     app.include_router(stats_api.router, dependencies=[Depends(gate.check)])
     app.include_router(attacks_api.router, dependencies=[Depends(gate.check)])

@@ -59,6 +59,7 @@ class KeysDocument:
                 **ring.published(),
                 "signature": {
                     "format": "TRYVEVT1",
+                    "formats": ["TRYVEVT1", "TRYVEVT2"],  # layout 2: retractions, approvals
                     "ttl_seconds": int(self.signer.ttl.total_seconds()),
                     "docs": "docs/signatures.md",
                 },

@@ -1,4 +1,5 @@
-"""Operator API: declare, update and end alerts. Thin: parse, hand to the hub, shape the answer.
+"""Operator API: declare, update, end and retract alerts. Thin: parse, hand to the hub, shape the
+answer. (Proposals, the declarations that wait for a second operator: `tryvoha.api.proposals`.)
 
 The ranges every value must lie in are `tryvoha.alerts.ranges`; the models below state them so
 the OpenAPI document shows them, and the domain (`tryvoha.alerts.commands`) enforces them for
@@ -15,7 +16,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.commands import Actor, AlertRef, Command, Declare, End, Update
+from tryvoha.alerts.commands import (
+    Actor,
+    AlertRef,
+    Command,
+    Declare,
+    DeclareMany,
+    End,
+    Retract,
+    Update,
+)
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
@@ -53,13 +63,28 @@ Notes = Field(
 )
 
 
+Reason = Field(
+    description=f"Why (kept in the log; shown to operators): {ranges.REASON_RULE}.",
+    json_schema_extra={"maxLength": ranges.MAX_REASON, "pattern": ranges.NOTES_PATTERN},
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class DeclareBody(Strict):
-    region_id: str = Field(
-        description="Region id, e.g. an oblast's KATOTTG code.", max_length=ranges.MAX_REGION_ID
+    region_id: str | None = Field(
+        default=None,
+        description="Region id, e.g. an oblast's KATOTTG code. Or `region_ids`, not both.",
+        max_length=ranges.MAX_REGION_ID,
+    )
+    region_ids: list[str] | None = Field(
+        default=None,
+        description=f"Several regions for one threat at once (1 to {ranges.MAX_REGIONS}, each "
+        "once, none inside another): every declaration is committed, or none is (the refusal "
+        "names the region). Answers `{events, alerts}`.",
+        json_schema_extra={"minItems": 1, "maxItems": ranges.MAX_REGIONS},
     )
     threat: Threat = Threat.AIR_RAID
     details: list[Detail] = Field(default_factory=list, description="Air-raid details only.")
@@ -82,7 +107,15 @@ class EndBody(Strict):
     occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
 
 
-async def _run(request: Request, command: Command, actor: Actor, key: str | None) -> Response:
+class RetractBody(Strict):
+    reason: str = Reason
+    occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
+
+
+async def run_command(
+    request: Request, command: Command, actor: Actor, key: str | None
+) -> Response:
+    """Submit to the hub and answer with its status, body and `Location`."""
     hub: Hub | None = request.app.state.hub
     if hub is None:
         raise ApiError(
@@ -91,7 +124,9 @@ async def _run(request: Request, command: Command, actor: Actor, key: str | None
             "this node follows the log and takes no commands: send them to the hub's writer",
         )
     outcome = await hub.submit(command, actor, key)
-    headers = {"Location": f"/api/v1/alerts/{outcome.alert_id}"}
+    headers = {}
+    if outcome.location is not None:
+        headers["Location"] = outcome.location
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(
@@ -105,22 +140,33 @@ async def _run(request: Request, command: Command, actor: Actor, key: str | None
 @router.post(
     "/alerts",
     status_code=201,
-    summary="Declare an alert",
-    **documented(Change, 401, 403, 404, 409, 413, 422, status=201, created=True),
+    summary="Declare an alert (one region or several)",
+    **documented(Change, 401, 403, 404, 409, 413, 422, 503, status=201, created=True),
 )
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
 ) -> Response:
-    """Declare an alert for a region and threat. Answers 201 with the event and the alert."""
-    command = Declare(
-        region_id=body.region_id,
-        threat=body.threat,
-        status=body.status,
-        details=tuple(body.details),
-        notes=body.notes,
-        occurred_at=body.occurred_at,
-    )
-    return await _run(request, command, actor, key)
+    """Declare an alert for a region (`region_id`; answers 201 `{event, alert}`) or for several
+    at once (`region_ids`; 201 `{events, alerts}`). A declaration the second-person rule catches
+    (docs/operators.md) waits as a proposal: 202 `{proposal, rule}`, `Location` the proposal."""
+    if (body.region_id is None) == (body.region_ids is None):
+        raise ApiError(
+            422, "region_missing", "name the region: region_id, or region_ids (not both)"
+        )
+    common = {
+        "threat": body.threat,
+        "status": body.status,
+        "details": tuple(body.details),
+        "notes": body.notes,
+        "occurred_at": body.occurred_at,
+    }
+    command: Command
+    if body.region_ids is not None:
+        command = DeclareMany(region_ids=tuple(body.region_ids), **common)
+    else:
+        assert body.region_id is not None
+        command = Declare(region_id=body.region_id, **common)
+    return await run_command(request, command, actor, key)
 
 
 @router.patch(
@@ -135,7 +181,7 @@ async def update_by_id(
     actor: OperatorActor,
     key: IdempotencyKey = None,
 ) -> Response:
-    return await _run(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
+    return await run_command(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
 
 
 @router.post(
@@ -151,7 +197,28 @@ async def end_by_id(
     body: Annotated[EndBody | None, Body()] = None,
 ) -> Response:
     command = End(AlertRef(alert_id=alert_id), occurred_at=body.occurred_at if body else None)
-    return await _run(request, command, actor, key)
+    return await run_command(request, command, actor, key)
+
+
+RETRACT_DOC = """End an open alert because it was issued in error. The event (`retracted`) carries
+your `reason` and a correction text the hub writes from the alert (Ukrainian and English); every
+channel carries it, and every surface drops the alert at once. Same scope rules as ending."""
+
+
+@router.post(
+    "/alerts/{alert_id}/retract",
+    summary="Retract an alert issued in error",
+    description=RETRACT_DOC,
+)
+async def retract_by_id(
+    request: Request,
+    alert_id: AlertId,
+    body: RetractBody,
+    actor: OperatorActor,
+    key: IdempotencyKey = None,
+) -> Response:
+    command = Retract(AlertRef(alert_id=alert_id), body.reason, occurred_at=body.occurred_at)
+    return await run_command(request, command, actor, key)
 
 
 @router.patch(
@@ -169,7 +236,7 @@ async def update_by_region(
     status: DrillStatus = AlertStatus.ACTUAL,
 ) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
-    return await _run(request, _update(ref, body), actor, key)
+    return await run_command(request, _update(ref, body), actor, key)
 
 
 @router.post(
@@ -187,7 +254,27 @@ async def end_by_region(
     body: Annotated[EndBody | None, Body()] = None,
 ) -> Response:
     ref = AlertRef(region_id=region_id, threat=threat, status=status)
-    return await _run(request, End(ref, occurred_at=body.occurred_at if body else None), actor, key)
+    command = End(ref, occurred_at=body.occurred_at if body else None)
+    return await run_command(request, command, actor, key)
+
+
+@router.post(
+    "/regions/{region_id}/alerts/{threat}/retract",
+    summary="Retract the open alert of a region and threat, issued in error",
+    description=RETRACT_DOC,
+)
+async def retract_by_region(
+    request: Request,
+    region_id: RegionId,
+    threat: Threat,
+    body: RetractBody,
+    actor: OperatorActor,
+    key: IdempotencyKey = None,
+    status: DrillStatus = AlertStatus.ACTUAL,
+) -> Response:
+    ref = AlertRef(region_id=region_id, threat=threat, status=status)
+    command = Retract(ref, body.reason, occurred_at=body.occurred_at)
+    return await run_command(request, command, actor, key)
 
 
 def _update(ref: AlertRef, body: UpdateBody) -> Update:

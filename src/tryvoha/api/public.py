@@ -206,7 +206,7 @@ async def log(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
     hub = _hub(request)
-    events = await hub.events_after(after, limit)
+    events = await hub.events_after(after, limit, public_only=True)  # no proposals
     return JSONResponse(
         {"events": [event_doc(e) for e in events], "last_event_id": hub.last_event_id}
     )

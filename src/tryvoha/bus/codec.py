@@ -5,8 +5,10 @@ key, so a node that folds decoded events holds exactly the writer's state. The f
 the format, so the form can grow (a signature, say) while a node that meets a format it does not
 know refuses it loudly instead of folding a guess.
 
-Format 1: the byte 0x01, then a JSON array of the thirteen `Event` fields in declaration order
-(enums as their values, `details` as a list of values, times as µs since the Unix epoch).
+Format 2 (written): the byte 0x02, then a JSON array of the eighteen `Event` fields in
+declaration order (enums as their values, `details` as a list of values, times as µs since the
+Unix epoch, absent optional fields as null). Format 1 (read, as a stream written before may hold
+it): the byte 0x01 and the first thirteen, from `id` to `idempotency_key`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.store.timeutil import from_us, to_us
 
 FORMAT_V1 = 1
-FORMATS = (FORMAT_V1,)
-_V1 = bytes((FORMAT_V1,))
-_V1_FIELDS = 13
+FORMAT_V2 = 2
+FORMATS = (FORMAT_V1, FORMAT_V2)
+_V2 = bytes((FORMAT_V2,))
+_FIELDS = {FORMAT_V1: 13, FORMAT_V2: 18}
 
 
 class CodecError(ValueError):
@@ -27,7 +30,7 @@ class CodecError(ValueError):
 
 
 def encode_event(event: Event) -> bytes:
-    return _V1 + orjson.dumps(
+    return _V2 + orjson.dumps(
         [
             event.id,
             event.kind.value,
@@ -42,6 +45,11 @@ def encode_event(event: Event) -> bytes:
             event.notes,
             event.source,
             event.idempotency_key,
+            event.reason,
+            event.correction,
+            event.proposal_id,
+            event.proposed_by,
+            None if event.deadline is None else to_us(event.deadline),
         ]
     )
 
@@ -52,21 +60,23 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
     if not data:
         raise CodecError("empty event message")
     version = data[0]
-    if version != FORMAT_V1:
-        known = ", ".join(str(v) for v in FORMATS)
+    if version not in FORMATS:
+        known = " and ".join(str(v) for v in FORMATS)
         raise CodecError(
-            f"event format {version} is unknown here (this node reads format {known}); "
+            f"event format {version} is unknown here (this node reads formats {known}); "
             "upgrade this node before it follows a newer writer"
         )
     try:
         fields = orjson.loads(data[1:])
     except orjson.JSONDecodeError as exc:
-        raise CodecError(f"event format 1 with an unreadable body: {exc}") from None
-    if not isinstance(fields, list) or len(fields) != _V1_FIELDS:
-        raise CodecError(f"event format 1 must be a list of {_V1_FIELDS} fields")
+        raise CodecError(f"event format {version} with an unreadable body: {exc}") from None
+    count = _FIELDS[version]
+    if not isinstance(fields, list) or len(fields) != count:
+        raise CodecError(f"event format {version} must be a list of {count} fields")
     (eid, kind, alert_id, region, threat, status, occ, rec, orig, details, notes, source, key) = (
-        fields
+        fields[:13]
     )
+    reason, correction, proposal_id, proposed_by, deadline = fields[13:] or (None,) * 5
     try:
         return Event(
             id=_int(eid, "id"),
@@ -82,11 +92,16 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
             notes=None if notes is None else _str(notes, "notes"),
             source=_str(source, "source"),
             idempotency_key=None if key is None else _str(key, "idempotency_key"),
+            reason=None if reason is None else _str(reason, "reason"),
+            correction=None if correction is None else _str(correction, "correction"),
+            proposal_id=None if proposal_id is None else _int(proposal_id, "proposal_id"),
+            proposed_by=None if proposed_by is None else _str(proposed_by, "proposed_by"),
+            deadline=None if deadline is None else from_us(_int(deadline, "deadline")),
         )
     except CodecError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
-        raise CodecError(f"event format 1 with an invalid field: {exc}") from None
+        raise CodecError(f"event format {version} with an invalid field: {exc}") from None
 
 
 def _int(value: object, name: str) -> int:

@@ -66,7 +66,7 @@ The feed (`LogFollowerFeed`, in each edge)
 
 Wiring
     Writer: `relay = LogRelay(url, events_after=store.events_after, load_position=...,
-    save_position=...)`, `hub.bus.subscribe(relay.wake, live_only=False)`, a task running
+    save_position=...)`, `hub.bus.subscribe(relay.wake, whole_log=True)`, a task running
     `relay.run()`, and `await relay.stop()` at shutdown. Edge: `feed = LogFollowerFeed(url)`, then
     `async for event in feed.events(state.last_event_id): fold(event)`; on `ResyncNeeded`,
     rebuild and call `events()` again; serve `feed.health()` on the health endpoint.

@@ -1,7 +1,11 @@
 """The in-process bus: committed events reach every listener in log order, synchronously.
 
 Listeners must be quick (put the event on their own queue and return); they run on the event loop
-right after the commit. Imported or replayed history reaches only listeners that ask for it.
+right after the commit. By default a listener gets the events that go out on live channels
+(`Event.is_broadcast`: public kinds, happening now): imported history and every event of a
+proposal reach only listeners that follow the whole log (`whole_log=True`: replication, stream
+followers, the webhook outbox's position). This is the one place the rule is applied to live
+delivery, so no channel can forget it.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Subscription:
     listener: Listener
-    live_only: bool
+    whole_log: bool
 
 
 class InProcessBus:
     def __init__(self) -> None:
         self._subscriptions: list[_Subscription] = []
 
-    def subscribe(self, listener: Listener, *, live_only: bool = True) -> Callable[[], None]:
-        """Register a listener; returns the function that removes it."""
-        sub = _Subscription(listener, live_only)
+    def subscribe(self, listener: Listener, *, whole_log: bool = False) -> Callable[[], None]:
+        """Register a listener for broadcast events (or, `whole_log`, for every committed event);
+        returns the function that removes it."""
+        sub = _Subscription(listener, whole_log)
         self._subscriptions.append(sub)
 
         def unsubscribe() -> None:
@@ -39,7 +44,7 @@ class InProcessBus:
 
     def publish(self, event: Event) -> None:
         for sub in tuple(self._subscriptions):
-            if sub.live_only and not event.is_live:
+            if not sub.whole_log and not event.is_broadcast:
                 continue
             try:
                 sub.listener(event)

@@ -72,7 +72,7 @@ class LogRelay:
     `load_position()` / `save_position(id)` keep the last id the stream acknowledged (the store's
     meta table). All three are called in worker threads, so they must be thread-safe (SqlStore is).
     Call `wake(event)` after every commit (it is a bus listener; subscribe it with
-    `live_only=False`: imported history is part of the log); `run()` until `stop()`.
+    `whole_log=True`: imported history is part of the log); `run()` until `stop()`.
     """
 
     def __init__(

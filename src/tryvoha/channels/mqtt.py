@@ -142,7 +142,7 @@ class MqttPublisher:
     # Life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._unsubscribe = self.hub.subscribe(self._on_event, live_only=True)
+        self._unsubscribe = self.hub.subscribe(self._on_event)
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
 
     async def stop(self) -> None:

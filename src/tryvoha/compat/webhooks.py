@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def payloads(hub: ReadModel, event: Event) -> list[bytes]:
     """Form (a) for a declared or ended alert, once per region it shows on; nothing otherwise."""
-    if event.kind is EventKind.UPDATED or event.status.value != "actual" or not event.is_live:
+    if event.kind is EventKind.UPDATED or event.status.value != "actual" or not event.is_broadcast:
         return []
     cw = crosswalk(hub.catalogue)
     status = "Activate" if event.kind is EventKind.DECLARED else "Deactivate"

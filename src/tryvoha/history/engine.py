@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import CLOSING_KINDS, AlertStatus, Event, EventKind, Threat
 from tryvoha.history import kyiv
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore
@@ -206,7 +206,7 @@ class StatsEngine:
                 self.con.executemany(
                     "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)", declared
                 )
-            ends = [ended_row(e) for e in new if e.kind is EventKind.ENDED]
+            ends = [ended_row(e) for e in new if e.kind in CLOSING_KINDS]  # retracted too
             if ends:
                 self.con.executemany("UPDATE alerts SET ended = ? WHERE id = ?", ends)
             self.log_id = new[-1].id if new else target

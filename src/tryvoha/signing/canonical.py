@@ -7,6 +7,8 @@ JSON parser and no re-serialisation; every field has exactly one encoding, so th
 canonicalise. JSON clients get the same bytes (base64) beside the event, or rebuild them from the
 event document (times are whole milliseconds, as the JSON carries them).
 
+Layout 1, for every event that carries none of the fields of layout 2:
+
     offset size field
     0      8    magic "TRYVEVT1" (format and version; domain separation)
     8      8    log_id        u64
@@ -17,6 +19,22 @@ event document (times are whole milliseconds, as the JSON carries them).
     48     1    flags         bit 0: notes present; other bits zero
     49     …    hub, kind, region_id, threat, status, details, originator, source[, notes]:
                 each a u16 byte length and that many bytes of UTF-8
+
+Layout 2, for an event that carries a retraction's reason and correction, or a proposal's
+reference (an approved declaration names its proposal and proposer):
+
+    0      8    magic "TRYVEVT2"
+    8      40   log_id, alert_id, occurred_at, recorded_at, expires_at, as in layout 1
+    48     8    proposal_id   u64, 0 unless flag bit 4
+    56     8    deadline      i64 ms, 0 unless flag bit 5
+    64     1    flags         bit 0 notes, 1 reason, 2 correction, 3 proposed_by, 4 proposal_id,
+                              5 deadline; other bits zero; at least one of bits 1-5 set
+    65     …    hub, kind, region_id, threat, status, details, originator, source, then those of
+                notes, reason, correction, proposed_by that are present, in that order
+
+An event's layout follows from its fields alone, so each event still has exactly one encoding;
+events of layout 1 are signed byte for byte as before, and devices that read only layout 1 keep
+working for them.
 """
 
 from __future__ import annotations
@@ -29,11 +47,28 @@ from typing import Any
 from tryvoha.alerts.model import Event
 
 MAGIC = b"TRYVEVT1"
+MAGIC_V2 = b"TRYVEVT2"
 HEADER = struct.Struct(">8sQQqqqB")
+HEADER_V2 = struct.Struct(">8sQQqqqQqB")
 LENGTH = struct.Struct(">H")
 NOTES_PRESENT = 0x01
+REASON_PRESENT = 0x02
+CORRECTION_PRESENT = 0x04
+PROPOSED_BY_PRESENT = 0x08
+PROPOSAL_PRESENT = 0x10
+DEADLINE_PRESENT = 0x20
+V2_FLAGS = 0x3F
+V2_FIELDS = 0x3E
+"""The flags of layout 2's own fields: an event with none of them is encoded in layout 1."""
+OPTIONAL_STRINGS = (
+    ("notes", NOTES_PRESENT),
+    ("reason", REASON_PRESENT),
+    ("correction", CORRECTION_PRESENT),
+    ("proposed_by", PROPOSED_BY_PRESENT),
+)
 MAX_BYTES = 16 * 1024
-"""No valid event encodes larger (notes are at most 2,000 characters); decoders refuse more."""
+"""No valid event encodes larger (notes are at most 2,000 characters, a reason 500, a correction
+1,000); decoders refuse more."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STRING_FIELDS = (
     "hub",
@@ -59,13 +94,18 @@ DOC_FIELDS = frozenset(
         "recorded_at",
         "originator",
         "source",
+        "reason",
+        "correction",
+        "proposal_id",
+        "proposed_by",
+        "deadline",
     }
 )
 """The keys of an event document (`tryvoha.alerts.wire.event_doc`): all of them are signed."""
 
 
 class MalformedSignedEvent(ValueError):
-    """The bytes are not a version-1 signed event."""
+    """The bytes are not a signed event of layout 1 or 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +127,18 @@ class SignedEvent:
     occurred_at: int
     recorded_at: int
     expires_at: int
+    reason: str | None = None
+    correction: str | None = None
+    proposal_id: int | None = None
+    proposed_by: str | None = None
+    deadline: int | None = None
+    """ms, as the other times."""
+
+    @property
+    def layout(self) -> int:
+        """2 when the event carries any field of layout 2, else 1."""
+        extra = (self.reason, self.correction, self.proposal_id, self.proposed_by, self.deadline)
+        return 1 if all(value is None for value in extra) else 2
 
     # Building --------------------------------------------------------------------------------
 
@@ -109,6 +161,11 @@ class SignedEvent:
             occurred_at=ms(event.occurred_at),
             recorded_at=recorded,
             expires_at=recorded + ttl // timedelta(milliseconds=1),
+            reason=event.reason,
+            correction=event.correction,
+            proposal_id=event.proposal_id,
+            proposed_by=event.proposed_by,
+            deadline=None if event.deadline is None else ms(event.deadline),
         )
 
     @classmethod
@@ -133,16 +190,27 @@ class SignedEvent:
                 wanted = int if name in ("log_id", "alert_id") else str
                 if not isinstance(value, wanted) or isinstance(value, bool):
                     raise TypeError(name)
-            notes = doc.get("notes")
-            if notes is not None and not isinstance(notes, str):
-                raise TypeError("notes")
+            optional: dict[str, Any] = {}
+            for name in ("notes", "reason", "correction", "proposed_by"):
+                value = doc.get(name)
+                if value is not None and not isinstance(value, str):
+                    raise TypeError(name)
+                optional[name] = value
+            proposal_id = doc.get("proposal_id")
+            if proposal_id is not None and (
+                not isinstance(proposal_id, int) or isinstance(proposal_id, bool)
+            ):
+                raise TypeError("proposal_id")
+            deadline = doc.get("deadline")
             return cls(
                 hub=hub,
                 details=",".join(details),
-                notes=notes,
                 occurred_at=parse_ms(doc["occurred_at"]),
                 recorded_at=parse_ms(doc["recorded_at"]),
                 expires_at=parse_ms(expires_at),
+                proposal_id=proposal_id,
+                deadline=None if deadline is None else parse_ms(deadline),
+                **optional,
                 **named,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -151,19 +219,22 @@ class SignedEvent:
     # Bytes -----------------------------------------------------------------------------------
 
     def encode(self) -> bytes:
-        flags = 0 if self.notes is None else NOTES_PRESENT
-        head = HEADER.pack(
-            MAGIC,
-            self.log_id,
-            self.alert_id,
-            self.occurred_at,
-            self.recorded_at,
-            self.expires_at,
-            flags,
-        )
+        flags = 0
         strings = [getattr(self, name) for name in STRING_FIELDS]
-        if self.notes is not None:
-            strings.append(self.notes)
+        for name, bit in OPTIONAL_STRINGS:
+            value = getattr(self, name)
+            if value is not None:
+                flags |= bit
+                strings.append(value)
+        times = (self.log_id, self.alert_id, self.occurred_at, self.recorded_at, self.expires_at)
+        if self.layout == 1:
+            head = HEADER.pack(MAGIC, *times, flags)
+        else:
+            flags |= PROPOSAL_PRESENT if self.proposal_id is not None else 0
+            flags |= DEADLINE_PRESENT if self.deadline is not None else 0
+            head = HEADER_V2.pack(
+                MAGIC_V2, *times, self.proposal_id or 0, self.deadline or 0, flags
+            )
         parts = [head]
         for text in strings:
             raw = text.encode()
@@ -176,18 +247,39 @@ class SignedEvent:
 
     @classmethod
     def decode(cls, data: bytes) -> SignedEvent:
-        """Strict: the magic, no unknown flag, every string whole and UTF-8, nothing left over."""
+        """Strict: the magic, no unknown flag, every string whole and UTF-8, nothing left over,
+        and (layout 2) no field that layout 1 could have carried alone, no value without its
+        flag: one encoding per event."""
         if len(data) > MAX_BYTES:
             raise MalformedSignedEvent(f"{len(data)} bytes is more than any signed event")
         if len(data) < HEADER.size:
             raise MalformedSignedEvent("too short for a signed event")
-        magic, log_id, alert_id, occurred, recorded, expires, flags = HEADER.unpack_from(data)
-        if magic != MAGIC:
-            raise MalformedSignedEvent(f"not a version-1 signed event (magic {magic!r})")
-        if flags & ~NOTES_PRESENT:
-            raise MalformedSignedEvent(f"unknown flags {flags:#04x}")
-        count = len(STRING_FIELDS) + (1 if flags & NOTES_PRESENT else 0)
-        pos = HEADER.size
+        proposal_id = deadline = None
+        if data[:8] == MAGIC_V2:
+            if len(data) < HEADER_V2.size:
+                raise MalformedSignedEvent("too short for a signed event")
+            head = HEADER_V2.unpack_from(data)
+            magic, log_id, alert_id, occurred, recorded, expires, proposal, until, flags = head
+            if flags & ~V2_FLAGS:
+                raise MalformedSignedEvent(f"unknown flags {flags:#04x}")
+            if not flags & V2_FIELDS:
+                raise MalformedSignedEvent("a layout-2 event with no field of layout 2")
+            if (proposal and not flags & PROPOSAL_PRESENT) or (
+                until and not flags & DEADLINE_PRESENT
+            ):
+                raise MalformedSignedEvent("a value in the header without its flag")
+            proposal_id = proposal if flags & PROPOSAL_PRESENT else None
+            deadline = until if flags & DEADLINE_PRESENT else None
+            pos = HEADER_V2.size
+        else:
+            magic, log_id, alert_id, occurred, recorded, expires, flags = HEADER.unpack_from(data)
+            if magic != MAGIC:
+                raise MalformedSignedEvent(f"not a signed event (magic {magic!r})")
+            if flags & ~NOTES_PRESENT:
+                raise MalformedSignedEvent(f"unknown flags {flags:#04x}")
+            pos = HEADER.size
+        present = [name for name, bit in OPTIONAL_STRINGS if flags & bit]
+        count = len(STRING_FIELDS) + len(present)
         strings: list[str] = []
         for _ in range(count):
             if pos + LENGTH.size > len(data):
@@ -204,13 +296,17 @@ class SignedEvent:
         if pos != len(data):
             raise MalformedSignedEvent(f"{len(data) - pos} bytes after the last field")
         named = dict(zip(STRING_FIELDS, strings, strict=False))
+        optional = {name: None for name, _ in OPTIONAL_STRINGS}
+        optional.update(zip(present, strings[len(STRING_FIELDS) :], strict=True))
         return cls(
             log_id=log_id,
             alert_id=alert_id,
             occurred_at=occurred,
             recorded_at=recorded,
             expires_at=expires,
-            notes=strings[len(STRING_FIELDS)] if flags & NOTES_PRESENT else None,
+            proposal_id=proposal_id,
+            deadline=deadline,
+            **optional,
             **named,
         )
 

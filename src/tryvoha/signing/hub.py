@@ -1,7 +1,7 @@
 """The hub's signatures as its channels need them, and where its keys live.
 
-Start-up opens the key directory (`open_signing`); the `Signing` it returns signs every live event
-once, at commit (it listens on the read model), and every channel is handed that same object:
+Start-up opens the key directory (`open_signing`); the `Signing` it returns signs every broadcast
+event once, at commit (it listens on the read model), and every channel is handed that object:
 `sig_doc(event)` for streams, `signed_event_doc(event)` for MQTT, `webhook_headers(body)` for
 webhooks. `Signing(None)` (a bare hub in a unit test) signs nothing.
 """
@@ -53,7 +53,7 @@ class Signing:
     def follow(self, model: ReadModel) -> None:
         """Sign every live event of `model` as it is committed, before any channel asks."""
         if self.signer is not None:
-            model.subscribe(self.signer.on_event, live_only=True)
+            model.subscribe(self.signer.on_event)
 
     def sig_doc(self, event: Event) -> dict[str, Any] | None:
         """The event's `sig` object, or None when unsigned."""

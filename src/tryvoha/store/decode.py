@@ -50,6 +50,11 @@ def decode_event(row: Any) -> Event:
             notes=row.notes,
             source=row.source,
             idempotency_key=row.idempotency_key,
+            reason=row.reason,
+            correction=row.correction,
+            proposal_id=row.proposal_id,
+            proposed_by=row.proposed_by,
+            deadline=None if row.deadline is None else from_us(row.deadline),
         )
         check_event(event)
     except OutOfRange as problem:
@@ -103,6 +108,14 @@ def _optional_text(value: object) -> str | None:
     return None if value is None else _text(value)
 
 
+def _optional_integer(value: object) -> int | None:
+    return None if value is None else _integer(value)
+
+
+def _optional_time(value: object) -> datetime | None:
+    return None if value is None else _time(value)
+
+
 def _time(value: object) -> datetime:
     number = _integer(value)
     try:
@@ -143,6 +156,11 @@ _READERS: dict[str, Callable[[object], object]] = {
     "originator": _text,
     "source": _text,
     "idempotency_key": _optional_text,
+    "reason": _optional_text,
+    "correction": _optional_text,
+    "proposal_id": _optional_integer,
+    "proposed_by": _optional_text,
+    "deadline": _optional_time,
 }
 COLUMNS = tuple(_READERS)
 _RANGES: dict[str, Callable[[Any, str], object]] = {
@@ -155,6 +173,11 @@ _RANGES: dict[str, Callable[[Any, str], object]] = {
     "originator": lambda v, c: ranges.check_text(v, c, ranges.MAX_ORIGINATOR),
     "source": lambda v, c: ranges.check_text(v, c, ranges.MAX_SOURCE),
     "idempotency_key": lambda v, c: ranges.check_text(v, c, ranges.MAX_KEY),
+    "reason": lambda v, c: ranges.check_reason(v, c),
+    "correction": lambda v, c: ranges.check_text(v, c, ranges.MAX_CORRECTION),
+    "proposal_id": ranges.check_id,
+    "proposed_by": lambda v, c: ranges.check_text(v, c, ranges.MAX_ORIGINATOR),
+    "deadline": ranges.check_time,
 }
 
 

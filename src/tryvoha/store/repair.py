@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -34,14 +34,22 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import LargeBinary
 
 from tryvoha.alerts import ranges
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.model import (
+    PROPOSAL_KINDS,
+    Alert,
+    AlertStatus,
+    Detail,
+    Event,
+    EventKind,
+    Threat,
+)
 from tryvoha.alerts.state import AlertState, LogOrderError, alert_after
 from tryvoha.store.decode import COLUMNS, UnreadableEvent, decode_event, problems
 from tryvoha.store.schema import alerts, event_quarantine, events
 from tryvoha.store.timeutil import from_us, to_us
 
 TEXT_COLUMNS: tuple[str, ...] = ("kind", "region_id", "threat", "status", "details", "notes")
-TEXT_COLUMNS += ("originator", "source", "idempotency_key")
+TEXT_COLUMNS += ("originator", "source", "idempotency_key", "reason", "correction", "proposed_by")
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 CHUNK = 20_000
 
@@ -167,6 +175,8 @@ def _rewrite(row: SimpleNamespace, state: AlertState, fix: Repair) -> Event:
         else:
             raise Irreparable(f"unknown kind, and alert {alert_id} is not open")
         changes.append(f"kind {_show(row.kind)} → {kind.value}")
+    if kind in PROPOSAL_KINDS:
+        raise Irreparable(f"it is part of a proposal ({kind.value}); restore it from a backup")
     if kind is EventKind.DECLARED and alert_id != event_id:
         changes.append(f"alert_id {_show(row.alert_id)} → {event_id} (a declaration's own id)")
         alert_id = event_id
@@ -196,7 +206,16 @@ def _rewrite(row: SimpleNamespace, state: AlertState, fix: Repair) -> Event:
         notes=_clean(row, "notes", ranges.MAX_NOTES, changes),
         source=_clean(row, "source", ranges.MAX_SOURCE, changes) or "live",
         idempotency_key=_clean(row, "idempotency_key", ranges.MAX_KEY, changes),
+        reason=_clean(row, "reason", ranges.MAX_REASON, changes),
+        correction=_clean(row, "correction", ranges.MAX_CORRECTION, changes),
+        proposal_id=_readable(row, "proposal_id"),
+        proposed_by=_clean(row, "proposed_by", ranges.MAX_ORIGINATOR, changes),
     )
+    if event.reason is not None and not event.reason.strip():
+        event = replace(event, reason=None)
+    if kind is EventKind.RETRACTED and event.reason is None:
+        changes.append(f"reason {_show(row.reason)} → a note that it was not readable")
+        event = replace(event, reason="(the reason could not be read back; repaired)")
     ranges.check_event(event)
     return event
 
@@ -267,7 +286,9 @@ def _readable(row: SimpleNamespace, name: str) -> Any:
     try:
         if name in ("id", "alert_id"):
             return value if type(value) is int else None
-        if name in ("occurred_at", "recorded_at"):
+        if name == "proposal_id":
+            return value if type(value) is int and 1 <= value <= ranges.MAX_ID else None
+        if name in ("occurred_at", "recorded_at", "deadline"):
             return from_us(value) if type(value) is int else None
         if not isinstance(value, str):
             return None
@@ -298,6 +319,8 @@ def _project_again(conn: Connection, alert_id: int) -> None:
         "notes": alert.notes,
         "source": alert.source,
         "last_event_id": alert.last_event_id,
+        "retracted": alert.retracted,
+        "proposed_by": alert.proposed_by,
     }
     done = conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
     if done.rowcount == 0:
@@ -318,6 +341,11 @@ def _row(e: Event) -> dict[str, Any]:
         "originator": e.originator,
         "source": e.source,
         "idempotency_key": e.idempotency_key,
+        "reason": e.reason,
+        "correction": e.correction,
+        "proposal_id": e.proposal_id,
+        "proposed_by": e.proposed_by,
+        "deadline": None if e.deadline is None else to_us(e.deadline),
     }
 
 

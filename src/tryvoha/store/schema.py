@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -41,6 +42,11 @@ events = Table(
     Column("originator", String(200), nullable=False),
     Column("source", String(64), nullable=False),
     Column("idempotency_key", String(200)),
+    Column("reason", Text),
+    Column("correction", Text),
+    Column("proposal_id", BigInteger),
+    Column("proposed_by", String(200)),
+    Column("deadline", BigInteger),
     # Migration h_history_keys: a row of a data set is imported once.
     Index(
         "ux_events_imported_key",
@@ -71,6 +77,8 @@ alerts = Table(
     Column("notes", Text),
     Column("source", String(64), nullable=False),
     Column("last_event_id", BigInteger, nullable=False),
+    Column("retracted", Boolean, nullable=False, default=False, server_default=false()),
+    Column("proposed_by", String(200)),
     Index("ix_alerts_region_started", "region_id", "started_at"),
     Index("ix_alerts_started", "started_at"),
 )

@@ -23,8 +23,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import Alert, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.commands import EventDraft, assign
+from tryvoha.alerts.model import (
+    PROPOSAL_KINDS,
+    PUBLIC_KINDS,
+    Alert,
+    AlertStatus,
+    Detail,
+    Event,
+    EventKind,
+    Threat,
+)
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
 from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
@@ -171,21 +180,7 @@ class SqlStore:
         """Append events in one transaction; ids follow the log with no gap.
 
         `OutOfRange` (nothing written) when an event holds a value the log could not read back."""
-        next_id = self._last_id + 1
-        appended: list[Event] = []
-        pending_alert: dict[int, int] = {}
-        for offset, draft in enumerate(drafts):
-            event_id = next_id + offset
-            if draft.kind is EventKind.DECLARED:
-                alert_id = event_id
-            elif draft.alert_id is not None and draft.alert_id < 0:
-                alert_id = pending_alert[draft.alert_id]
-            else:
-                assert draft.alert_id is not None
-                alert_id = draft.alert_id
-            if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
-                pending_alert[draft.alert_id] = event_id
-            appended.append(draft.to_event(event_id, recorded_at, alert_id))
+        appended = assign(drafts, self._last_id + 1, recorded_at)
         for e in appended:
             check_event(e)
         record = idempotency_record
@@ -217,11 +212,12 @@ class SqlStore:
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
         # An alert declared and changed in the same batch (imported history) is inserted in its
-        # final form: one INSERT per alert instead of an INSERT and an UPDATE.
+        # final form: one INSERT per alert instead of an INSERT and an UPDATE. Proposals are no
+        # alerts: they stay in the log only.
         new_rows = {e.alert_id: _alert_row(e) for e in appended if e.kind is EventKind.DECLARED}
         changes = []
         for e in appended:
-            if e.kind is EventKind.DECLARED:
+            if e.kind is EventKind.DECLARED or e.kind in PROPOSAL_KINDS:
                 continue
             values: dict[str, Any] = {
                 "details": _details_text(e.details),
@@ -229,8 +225,9 @@ class SqlStore:
                 "updated_at": to_us(e.occurred_at),
                 "last_event_id": e.id,
             }
-            if e.kind is EventKind.ENDED:
+            if e.kind is EventKind.ENDED or e.kind is EventKind.RETRACTED:
                 values.update(ended_at=to_us(e.occurred_at), ended_by=e.originator)
+                values["retracted"] = e.kind is EventKind.RETRACTED
             if e.alert_id in new_rows:
                 new_rows[e.alert_id].update(values)
             else:
@@ -240,8 +237,14 @@ class SqlStore:
         for alert_id, values in changes:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
 
-    def events_after(self, after_id: int, limit: int | None = None) -> list[Event]:
+    def events_after(
+        self, after_id: int, limit: int | None = None, public_only: bool = False
+    ) -> list[Event]:
+        """Events after `after_id` in log order; `public_only`: none of a proposal's (the
+        public log), the limit counting only the events returned."""
         query = select(events).where(events.c.id > after_id).order_by(events.c.id)
+        if public_only:
+            query = query.where(events.c.kind.in_([k.value for k in PUBLIC_KINDS]))
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -476,6 +479,11 @@ def _event_row(e: Event) -> dict[str, Any]:
         "originator": e.originator,
         "source": e.source,
         "idempotency_key": e.idempotency_key,
+        "reason": e.reason,
+        "correction": e.correction,
+        "proposal_id": e.proposal_id,
+        "proposed_by": e.proposed_by,
+        "deadline": None if e.deadline is None else to_us(e.deadline),
     }
 
 
@@ -494,6 +502,8 @@ def _alert_row(e: Event) -> dict[str, Any]:
         "notes": e.notes,
         "source": e.source,
         "last_event_id": e.id,
+        "retracted": False,
+        "proposed_by": e.proposed_by,
     }
 
 
@@ -512,6 +522,8 @@ def _alert_from_row(row: Any) -> Alert:
         source=row.source,
         last_event_id=row.last_event_id,
         ended_by=row.ended_by,
+        retracted=bool(row.retracted),
+        proposed_by=row.proposed_by,
     )
 
 

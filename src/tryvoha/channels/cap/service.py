@@ -55,7 +55,7 @@ class CapService:
         self._recent: OrderedDict[int, Event] = OrderedDict()
         self._primed = False
         self._lock = threading.Lock()
-        hub.subscribe(self._on_event, live_only=True)
+        hub.subscribe(self._on_event)
 
     # Messages ----------------------------------------------------------------------------------
 
@@ -76,8 +76,8 @@ class CapService:
         if not 0 < log_id <= self.hub.last_event_id:
             return None
         found = self.hub.store.events_after(log_id - 1, 1)
-        if not found or found[0].id != log_id:
-            return None
+        if not found or found[0].id != log_id or not found[0].is_public:
+            return None  # no such event, or a proposal's: never public
         event = found[0]
         root = self.renderer.build(event, self.earlier(event))
         validate(root)
@@ -111,7 +111,7 @@ class CapService:
         head = self.hub.store.last_event_id
         loaded = self.hub.store.events_after(max(0, head - RECENT_EVENTS), RECENT_EVENTS)
         with self._lock:
-            merged = {e.id: e for e in loaded if e.is_live}
+            merged = {e.id: e for e in loaded if e.is_broadcast}
             merged.update(self._recent)
             self._recent = OrderedDict(sorted(merged.items())[-RECENT_EVENTS:])
             self._primed = True

@@ -175,7 +175,7 @@ class Broadcaster:
     def follow(self) -> None:
         """Receive the read model's live events from now on (`stop` ends it)."""
         if self._unsubscribe is None:
-            self._unsubscribe = self.hub.subscribe(self.publish, live_only=True)
+            self._unsubscribe = self.hub.subscribe(self.publish)
 
     def take(self, transport: Any, admitted: Admitted) -> None:
         """A stream request the edge admitted: served here, or by the worker `place` picks."""
@@ -186,7 +186,7 @@ class Broadcaster:
     # Events in ----------------------------------------------------------------------------------
 
     def publish(self, event: Event) -> None:
-        if not event.is_live:
+        if not event.is_broadcast:
             return
         entry = Entry(event, self.signing.sig_doc(event))
         self.ring.append(entry)
@@ -277,7 +277,7 @@ class Broadcaster:
                 data = b"".join(
                     (e_ws if sub.ws else e_sse)
                     for e_sse, e_ws in (
-                        self._encode(e) for e in events if e.is_live and match(sub.spec, e)
+                        self._encode(e) for e in events if e.is_broadcast and match(sub.spec, e)
                     )
                 )
                 if data:

@@ -148,7 +148,7 @@ class Followers:
         self.local = local
         local.extra_counts = self.remote_counts
         local.place = self.place
-        self._unsubscribe = hub.subscribe(self.feed, live_only=False)
+        self._unsubscribe = hub.subscribe(self.feed, whole_log=True)
 
     def feed(self, event: Event) -> None:
         message = EVENT + encode_event(event)

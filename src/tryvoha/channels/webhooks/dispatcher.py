@@ -67,7 +67,7 @@ def matches(sub: Subscription, event: Event, catalogue: Catalogue) -> bool:
     """A live event after the subscription began, of a wanted threat and status, about a region
     the subscription covers: one of its regions, a region inside one, or a larger region that
     contains one (an oblast-wide alert puts every hromada in it under alert)."""
-    if event.id <= sub.after_event_id or not event.is_live:
+    if event.id <= sub.after_event_id or not event.is_broadcast:
         return False
     if sub.threats and event.threat not in sub.threats:
         return False
@@ -133,7 +133,7 @@ class WebhookDispatcher:
         self.position = self._persisted = stored
         self._set_backlog(await self.run_db(self.store.backlog))
         subscribers.labels(CHANNEL).set(len(self._subs))
-        self._unsubscribe = self.hub.subscribe(self._on_event, live_only=False)
+        self._unsubscribe = self.hub.subscribe(self._on_event, whole_log=True)
         self.running = True
         for sub_id in await self.run_db(self.store.with_pending):
             self._ensure_worker(sub_id)
