@@ -280,8 +280,11 @@ async def test_openapi_describes_bodies_and_error_answers(client) -> None:
                 ref = answers[code]["content"]["application/json"]["schema"]["$ref"]
                 assert ref.rsplit("/", 1)[-1] in ("ErrorBody", "CompatError"), (method, path, code)
     declare = spec["paths"]["/api/v1/alerts"]["post"]["responses"]
-    assert set(declare) == {"201", "401", "403", "404", "409", "413", "422"}
-    assert declare["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Change")
+    assert set(declare) == {"201", "202", "401", "403", "404", "409", "413", "422", "503"}
+    one_or_many = declare["201"]["content"]["application/json"]["schema"]["anyOf"]
+    assert [s["$ref"].rsplit("/", 1)[-1] for s in one_or_many] == ["Change", "Changes"]
+    proposed = declare["202"]["content"]["application/json"]["schema"]["$ref"]
+    assert proposed.endswith("/Proposed")
     assert "Location" in declare["201"]["headers"]
     compact = spec["paths"]["/api/v1/status/compact"]["get"]["responses"]["200"]
     assert {"ETag", "Last-Modified"} <= set(compact["headers"])

@@ -5,9 +5,13 @@ writes nothing: the log id does not move."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -528,19 +532,18 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def test_bad_policy_settings_stop_the_hub(
-    catalogue: Catalogue, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRYVOHA_APPROVAL_TTL", "5")
-    store = SqlStore(sqlite_url)
-    try:
-        with pytest.raises(ValueError, match="TRYVOHA_APPROVAL_TTL must be a whole number"):
-            Hub(catalogue, store)
-    finally:
-        store.close()
-    monkeypatch.setenv("TRYVOHA_APPROVAL_TTL", "45")
-    hub = Hub(catalogue, SqlStore(sqlite_url))
-    try:
-        assert hub.policy.ttl == timedelta(seconds=45)
-    finally:
-        hub.close()
+def test_bad_policy_settings_stop_the_hub(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="TRYVOHA_APPROVAL_TTL must be a whole number"):
+        Settings.from_env({"TRYVOHA_APPROVAL_TTL": "5"})
+    fine = Settings.from_env({"TRYVOHA_APPROVAL_TTL": "45"})
+    assert fine.approvals.ttl == timedelta(seconds=45)
+    done = subprocess.run(
+        [sys.executable, "-m", "tryvoha.cli", "serve", "--db", str(tmp_path / "x.db")],
+        env={**os.environ, "TRYVOHA_APPROVAL_TTL": "5"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Cannot start: TRYVOHA_APPROVAL_TTL must be a whole number" in done.stderr
+    assert "Traceback" not in done.stderr

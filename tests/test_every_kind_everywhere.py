@@ -229,7 +229,9 @@ async def test_webhooks_and_mqtt_carry_the_correction_and_never_a_proposal(
         listener = asyncio.create_task(listen(ready))
         await ready.wait()
         try:
-            async with MqttPublisher(env.hub, "mqtt://127.0.0.1:1883", prefix=prefix).running():
+            signing = env.dispatcher.signing  # the app's: every channel signs with the same
+            mqtt = MqttPublisher(env.hub, "mqtt://127.0.0.1:1883", prefix=prefix, signing=signing)
+            async with mqtt.running():
                 await every_kind(env.client, env.hub, catalogue)
                 last = env.hub.last_event_id
                 broadcast = [e.id for e in env.hub.store.events_after(0) if e.is_broadcast]

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a command produced: the answer's status and JSON bytes, the events committed (none
@@ -200,9 +202,7 @@ class Hub(LogView):
             ) from None
 
     def _render(self, event: Event) -> bytes:
-        before = (
-            None if event.kind is EventKind.DECLARED else self.open_alert(event.alert_id)
-        )
+        before = None if event.kind is EventKind.DECLARED else self.open_alert(event.alert_id)
         return self.renderer.render(event, before)
 
     def _answer(self, events: Sequence[Event]) -> bytes:

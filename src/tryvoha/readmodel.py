@@ -63,7 +63,9 @@ class ReadModel(Protocol):
 
     async def alert(self, alert_id: int) -> Alert | None: ...
 
-    async def events_after(self, after_id: int, limit: int | None = None) -> list[Event]: ...
+    async def events_after(
+        self, after_id: int, limit: int | None = None, public_only: bool = False
+    ) -> list[Event]: ...
 
     async def query_alerts(self, query: AlertQuery) -> list[Alert]: ...
 
@@ -158,8 +160,11 @@ class LogView:
             return found
         return await self.read(self.store.get_alert, alert_id)
 
-    async def events_after(self, after_id: int, limit: int | None = None) -> list[Event]:
-        return await self.read(self.store.events_after, after_id, limit)
+    async def events_after(
+        self, after_id: int, limit: int | None = None, public_only: bool = False
+    ) -> list[Event]:
+        """Events after an id, in log order (`public_only`: without the proposals' events)."""
+        return await self.read(self.store.events_after, after_id, limit, public_only)
 
     async def query_alerts(self, query: AlertQuery) -> list[Alert]:
         return await self.read(self.store.query_alerts, query)

@@ -56,6 +56,8 @@ def test_a_declaration_is_the_event_and_the_new_alert() -> None:
         "ended_by": None,
         "source": "live",
         "last_event_id": 1,
+        "retracted": False,
+        "proposed_by": None,
     }
 
 

@@ -29,7 +29,7 @@ from tryvoha.alerts.commands import (
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
-from tryvoha.api.schemas import Change, documented
+from tryvoha.api.schemas import Change, Changes, Proposed, documented
 from tryvoha.hub import Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -112,10 +112,8 @@ class RetractBody(Strict):
     occurred_at: datetime | None = Field(default=None, description=TIME_RULE)
 
 
-async def run_command(
-    request: Request, command: Command, actor: Actor, key: str | None
-) -> Response:
-    """Submit to the hub and answer with its status, body and `Location`."""
+def writer_of(request: Request) -> Hub:
+    """The hub's writer, or 503 on a node that only follows the log."""
     hub: Hub | None = request.app.state.hub
     if hub is None:
         raise ApiError(
@@ -123,6 +121,14 @@ async def run_command(
             "not_the_writer",
             "this node follows the log and takes no commands: send them to the hub's writer",
         )
+    return hub
+
+
+async def run_command(
+    request: Request, command: Command, actor: Actor, key: str | None
+) -> Response:
+    """Submit to the hub and answer with its status, body and `Location`."""
+    hub = writer_of(request)
     outcome = await hub.submit(command, actor, key)
     headers = {}
     if outcome.location is not None:
@@ -141,7 +147,19 @@ async def run_command(
     "/alerts",
     status_code=201,
     summary="Declare an alert (one region or several)",
-    **documented(Change, 401, 403, 404, 409, 413, 422, 503, status=201, created=True),
+    **documented(
+        Change | Changes,
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+        503,
+        status=201,
+        created=True,
+        also={202: Proposed},
+    ),
 )
 async def declare(
     request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
@@ -172,7 +190,7 @@ async def declare(
 @router.patch(
     "/alerts/{alert_id}",
     summary="Update an open alert's details or notes",
-    **documented(Change, 401, 403, 409, 413, 422),
+    **documented(Change, 401, 403, 409, 413, 422, 503),
 )
 async def update_by_id(
     request: Request,
@@ -187,7 +205,7 @@ async def update_by_id(
 @router.post(
     "/alerts/{alert_id}/end",
     summary="End an open alert",
-    **documented(Change, 401, 403, 409, 413, 422),
+    **documented(Change, 401, 403, 409, 413, 422, 503),
 )
 async def end_by_id(
     request: Request,
@@ -209,6 +227,7 @@ channel carries it, and every surface drops the alert at once. Same scope rules 
     "/alerts/{alert_id}/retract",
     summary="Retract an alert issued in error",
     description=RETRACT_DOC,
+    **documented(Change, 401, 403, 409, 413, 422, 503),
 )
 async def retract_by_id(
     request: Request,
@@ -224,7 +243,7 @@ async def retract_by_id(
 @router.patch(
     "/regions/{region_id}/alerts/{threat}",
     summary="Update the open alert of a region and threat",
-    **documented(Change, 401, 403, 404, 409, 413, 422),
+    **documented(Change, 401, 403, 404, 409, 413, 422, 503),
 )
 async def update_by_region(
     request: Request,
@@ -242,7 +261,7 @@ async def update_by_region(
 @router.post(
     "/regions/{region_id}/alerts/{threat}/end",
     summary="End the open alert of a region and threat",
-    **documented(Change, 401, 403, 404, 409, 413, 422),
+    **documented(Change, 401, 403, 404, 409, 413, 422, 503),
 )
 async def end_by_region(
     request: Request,
@@ -262,6 +281,7 @@ async def end_by_region(
     "/regions/{region_id}/alerts/{threat}/retract",
     summary="Retract the open alert of a region and threat, issued in error",
     description=RETRACT_DOC,
+    **documented(Change, 401, 403, 404, 409, 413, 422, 503),
 )
 async def retract_by_region(
     request: Request,

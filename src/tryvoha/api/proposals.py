@@ -20,8 +20,9 @@ from tryvoha.alerts.model import Proposal, ProposalState
 from tryvoha.alerts.wire import iso, proposal_doc
 from tryvoha.api.auth import actor_of, operator
 from tryvoha.api.errors import ApiError
-from tryvoha.api.operator import IdempotencyKey, Strict, run_command
+from tryvoha.api.operator import IdempotencyKey, Strict, run_command, writer_of
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import Decision, ProposalDetail, Proposals, documented
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 from tryvoha.store import TokenInfo
@@ -88,7 +89,11 @@ def _find(hub: Hub, actor: Actor, proposal_id: int) -> Proposal:
     return proposal
 
 
-@router.get("/proposals", summary="Proposals this token may see, newest first")
+@router.get(
+    "/proposals",
+    summary="Proposals this token may see, newest first",
+    **documented(Proposals, 401, 422, 503),
+)
 async def list_proposals(
     request: Request,
     actor: OperatorActor,
@@ -97,7 +102,7 @@ async def list_proposals(
         Query(description="`pending` (default), or `all`: also the latest decided ones."),
     ] = "pending",
 ) -> JSONResponse:
-    hub: Hub = request.app.state.hub
+    hub = writer_of(request)
     hub.arm_expiry()
     now = hub.clock()
     found = [
@@ -111,9 +116,13 @@ async def list_proposals(
     )
 
 
-@router.get("/proposals/{proposal_id}", summary="One proposal, with who may approve it")
+@router.get(
+    "/proposals/{proposal_id}",
+    summary="One proposal, with who may approve it",
+    **documented(ProposalDetail, 401, 403, 404, 422, 503),
+)
 async def get_proposal(request: Request, proposal_id: ProposalId, actor: OperatorActor) -> Response:
-    hub: Hub = request.app.state.hub
+    hub = writer_of(request)
     hub.arm_expiry()
     proposal = _find(hub, actor, proposal_id)
     doc = view(hub, actor, proposal, hub.clock())
@@ -126,6 +135,7 @@ async def get_proposal(request: Request, proposal_id: ProposalId, actor: Operato
     "/proposals/{proposal_id}/approve",
     status_code=201,
     summary="Approve a proposal: its alerts go out",
+    **documented(Decision, 401, 403, 404, 409, 413, 422, 503, status=201),
 )
 async def approve(
     request: Request, proposal_id: ProposalId, actor: OperatorActor, key: IdempotencyKey = None
@@ -138,7 +148,11 @@ async def approve(
     return await run_command(request, Approve(proposal_id), actor, key)
 
 
-@router.post("/proposals/{proposal_id}/reject", summary="Reject a proposal: nothing goes out")
+@router.post(
+    "/proposals/{proposal_id}/reject",
+    summary="Reject a proposal: nothing goes out",
+    **documented(Decision, 401, 403, 404, 409, 413, 422, 503),
+)
 async def reject(
     request: Request,
     proposal_id: ProposalId,

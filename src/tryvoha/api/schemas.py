@@ -71,6 +71,8 @@ class AlertDoc(BaseModel):
     ended_by: str | None
     source: str
     last_event_id: int
+    retracted: bool = Field(False, description="Ended because it was issued in error.")
+    proposed_by: str | None = Field(None, description="Who proposed it, when a second approved.")
 
 
 class EventDoc(BaseModel):
@@ -86,13 +88,76 @@ class EventDoc(BaseModel):
     recorded_at: Time
     originator: str
     source: str
+    reason: str | None = Field(None, description="Why it was retracted or rejected.")
+    correction: str | None = Field(None, description="A retraction's public correction.")
+    proposal_id: int | None = Field(None, description="The proposal an approval sent out.")
+    proposed_by: str | None = Field(None, description="Who proposed what was approved.")
 
 
 class Change(BaseModel):
-    """The answer to a declaration, update or end: the event written and the alert after it."""
+    """The answer to a declaration, update, end or retraction: the event written and the alert
+    after it."""
 
     event: EventDoc
     alert: AlertDoc
+
+
+class Changes(BaseModel):
+    """The answer to a declaration for several regions: one event and alert per region."""
+
+    events: list[EventDoc]
+    alerts: list[AlertDoc]
+
+
+class ProposalDoc(BaseModel):
+    """A declaration waiting for a second operator (docs/operators.md)."""
+
+    id: int
+    state: Literal["pending", "approved", "rejected", "expired"]
+    region_ids: list[str]
+    threat: Threat
+    details: list[Detail]
+    status: AlertStatus
+    notes: str | None
+    proposed_by: str
+    proposed_at: Time
+    recorded_at: Time
+    expires_at: Time
+    event_ids: list[int]
+    decided_by: str | None
+    decided_at: Time | None
+    reason: str | None
+    alert_ids: list[int]
+
+
+class ProposalView(ProposalDoc):
+    rule: str | None = Field(description="Why it waits for a second operator.")
+    can_approve: bool = Field(description="Whether this token may approve it now.")
+
+
+class ProposalDetail(ProposalView):
+    approvers: list[str] = Field(description="Tokens that may approve it.")
+
+
+class Proposals(BaseModel):
+    proposals: list[ProposalView]
+    log_id: int
+    now: Time
+
+
+class Proposed(BaseModel):
+    """A declaration the second-person rule caught: it waits as a proposal."""
+
+    proposal: ProposalDoc
+    rule: str | None
+
+
+class Decision(BaseModel):
+    """An approval (with the alerts it sent out) or a rejection."""
+
+    proposal: ProposalDoc
+    events: list[EventDoc] = Field(default_factory=list)
+    alerts: list[AlertDoc] = Field(default_factory=list)
 
 
 class ThreatRoots(BaseModel):
@@ -312,14 +377,16 @@ LOCATION = {"Location": {"schema": {"type": "string"}, "description": "The alert
 
 
 def documented(
-    body: type[BaseModel] | None,
+    body: Any,
     *errors: int,
     status: int = 200,
     validators: bool = False,
     media_type: str | tuple[str, ...] = "application/json",
     created: bool = False,
+    also: dict[int, Any] | None = None,
 ) -> dict[str, Any]:
-    """Decorator arguments: the success body (and headers), then each error answer given."""
+    """Decorator arguments: the success body (a model, or a union of models) and headers, then
+    each error answer given; `also` adds other success answers (e.g. 202 with its model)."""
     success: dict[str, Any] = {"description": "Success"}
     if body is not None:
         success["model"] = body
@@ -331,6 +398,8 @@ def documented(
     if headers:
         success["headers"] = headers
     responses: dict[int | str, dict[str, Any]] = {status: success}
+    for code, model in (also or {}).items():
+        responses[code] = {"model": model, "description": "Success", "headers": LOCATION}
     for code in errors:
         answer: dict[str, Any] = {"model": ErrorBody, "description": ERRORS[code]}
         if code == 401:
