@@ -12,7 +12,7 @@ from rich.table import Table
 
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.channels.webhooks.receiver import Receiver
-from tryvoha.cli_alerts import DEFAULT_URL, JsonOption, TokenOption, UrlOption, _need_token, call
+from tryvoha.cli.alerts import DEFAULT_URL, JsonOption, TokenOption, UrlOption, _need_token, call
 from tryvoha.cli_tokens import resolve_region
 
 app = typer.Typer(

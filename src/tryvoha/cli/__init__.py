@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from tryvoha import cli_alerts, cli_history, cli_keys, cli_log, cli_tokens, cli_verify, cli_webhooks
+from tryvoha import cli_history, cli_keys, cli_log, cli_tokens, cli_verify, cli_webhooks
+from tryvoha.cli import alerts as cli_alerts
 from tryvoha.cli_attacks import app as attacks_app
 from tryvoha.config import Settings
 from tryvoha.regions.cli import regions_app
