@@ -17,7 +17,7 @@ from rich.table import Table
 
 from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
-from tryvoha.cli_tokens import resolve_region
+from tryvoha.cli.tokens import resolve_region
 from tryvoha.regions import load_catalogue
 
 app = typer.Typer(

@@ -13,7 +13,7 @@ from rich.table import Table
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.cli.alerts import DEFAULT_URL, JsonOption, TokenOption, UrlOption, _need_token, call
-from tryvoha.cli_tokens import resolve_region
+from tryvoha.cli.tokens import resolve_region
 
 app = typer.Typer(
     help="Webhook subscriptions: signed POSTs of every live event for your regions, retried "

@@ -232,7 +232,7 @@ def stats(
 
     Example: tryvoha stats "Kyiv City" --from 2023-01-01 --to 2024-01-01
     """
-    from tryvoha.cli_tokens import resolve_region
+    from tryvoha.cli.tokens import resolve_region
     from tryvoha.history import charts
     from tryvoha.history import stats as st
     from tryvoha.history.engine import StatsEngine
