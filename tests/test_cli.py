@@ -35,12 +35,12 @@ def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
         "token", "create", "lviv", "--region", "Lvivska oblast", "--json", "--db", live_hub.db
     )
     assert created.exit_code == 0, created.output
-    doc = json.loads(created.output)
+    doc = json.loads(created.stdout)
     lviv = catalogue.resolve("Lvivska oblast")
     assert doc["scopes"] == [lviv.id] and doc["token"].startswith("tv_")
     duplicate = run("token", "create", "lviv", "--read-only", "--db", live_hub.db)
     assert duplicate.exit_code != 0 and "exists already" in duplicate.output
-    listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).output)
+    listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).stdout)
     assert [t["name"] for t in listed] == ["lviv"] and "token" not in listed[0]
     assert run("token", "revoke", "lviv", "--db", live_hub.db).exit_code == 0
     r = httpx.post(
@@ -53,7 +53,7 @@ def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
 
 def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
-    token = json.loads(created.output)["token"]
+    token = json.loads(created.stdout)["token"]
     env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": token}
     kharkiv = catalogue.resolve("Kharkivska oblast")
     declared = run(
@@ -88,7 +88,7 @@ def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> N
     db = str(tmp_path / "crash.db")
     hub = start_live_hub(db, "--no-history")
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", db)
-    token = json.loads(created.output)["token"]
+    token = json.loads(created.stdout)["token"]
     headers = {"Authorization": f"Bearer {token}"}
     acknowledged = []
     for oblast in catalogue.oblasts[:5]:

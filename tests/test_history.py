@@ -272,7 +272,7 @@ def test_cli_import_and_stats(tmp_path: Path) -> None:
     period = ["--from", "2023-03-08T00:00:00+00:00", "--to", "2023-03-10T00:00:00+00:00"]
     result = runner.invoke(app, ["stats", "Kyiv City", *period, "--db", db, "--csv"])
     assert result.exit_code == 0, result.output
-    row = next(csv.DictReader(result.output.splitlines()))
+    row = next(csv.DictReader(result.stdout.splitlines()))
     assert (row["alerts"], float(row["hours"])) == ("1", 1.0)
     chart = tmp_path / "hours.svg"
     result = runner.invoke(app, ["stats", *period, "--db", db, "--chart", str(chart)])

@@ -13,10 +13,17 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tryvoha.alerts.model import Threat
+from tryvoha.cli.common import (
+    DbOption,
+    JsonOption,
+    hub_settings,
+    open_hub,
+    open_store,
+    resolve_region,
+)
 from tryvoha.config import Settings
 from tryvoha.history import bundled
 
@@ -26,32 +33,13 @@ import_app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite file.")]
-
-
-def _open_hub(db: str | None, what: str) -> Any:
-    """A hub that writes the log: refused (exit 2) while another process writes it."""
-    from tryvoha.hub import Hub
-    from tryvoha.regions import load_catalogue
-    from tryvoha.store import SqlStore, WriterLocked, acquire_writer
-
-    settings = Settings() if db is None else Settings(db=db)
-    try:
-        writer = acquire_writer(settings.db_url, what)
-    except WriterLocked as exc:
-        err.print(f"[red]{escape(str(exc))}[/]")
-        raise typer.Exit(2) from None
-    hub = Hub(load_catalogue(), SqlStore(settings.db_url, writer=writer))
-    with err.status("Reading the log…"):
-        hub.load()
-    return hub
 
 
 def _import(dataset: str, path: Path, db: str | None, show: int) -> None:
     if not path.exists():
         err.print(f"[red]No such file: {path}[/]")
         raise typer.Exit(2)
-    hub = _open_hub(db, "tryvoha import")
+    hub = open_hub(hub_settings(db), writer="tryvoha import", create=True)
     try:
         report = bundled.import_with_progress(hub, dataset, path, err, f"Importing {path.name}")
     except ValueError as exc:
@@ -153,7 +141,7 @@ def replay(
         raise typer.Exit(2)
     if db is None:
         db = str(Path(tempfile.mkdtemp(prefix="tryvoha-replay-")) / "demo.db")
-    hub = _open_hub(db, "tryvoha replay")
+    hub = open_hub(hub_settings(db), writer="tryvoha replay", create=True)
     try:
         rp.claim_demo_log(hub.store, force)
     except rp.NotADemoLog as exc:
@@ -224,7 +212,7 @@ def stats(
     heatmap: Annotated[
         Path | None, typer.Option("--heatmap", help="Write the calendar heat map (.png/.svg)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout")] = False,
     db: DbOption = None,
 ) -> None:
@@ -232,18 +220,15 @@ def stats(
 
     Example: tryvoha stats "Kyiv City" --from 2023-01-01 --to 2024-01-01
     """
-    from tryvoha.cli.tokens import resolve_region
     from tryvoha.history import charts
     from tryvoha.history import stats as st
     from tryvoha.history.engine import StatsEngine
     from tryvoha.regions import load_catalogue
-    from tryvoha.store import SqlStore
 
     since = _kyiv(since, "--from") if since else datetime(2022, 2, 24, tzinfo=UTC)
     until = _kyiv(until, "--to") if until else None
-    settings = Settings() if db is None else Settings(db=db)
     catalogue = load_catalogue()
-    store = SqlStore(settings.db_url)
+    store = open_store(hub_settings(db))
     engine = StatsEngine(catalogue, store)
     with err.status("Reading the alert record…"):
         engine.refresh()
@@ -255,7 +240,7 @@ def stats(
         )
     now = datetime.now(UTC)
     scope = st.Scope(
-        region_id=resolve_region(region),
+        region_id=resolve_region(region, "REGION"),
         since=since,
         until=until or now,
         threat=threat,

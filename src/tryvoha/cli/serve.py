@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha.config import Settings
+from tryvoha.cli.common import hub_settings, prepare_database
 
 
 def serve(
@@ -15,7 +15,10 @@ def serve(
         typer.Option(
             "--db",
             envvar="TRYVOHA_DB",
-            help="SQLite file (default tryvoha.db) or a URL such as postgresql://host/db.",
+            show_default=False,
+            help="Where the log is kept: a SQLite file (made on first start) or a URL "
+            "(postgresql://host/name). Default: tryvoha.db in ~/.local/share/tryvoha/ (or in "
+            "$XDG_DATA_HOME/tryvoha/), where every other command looks for it too.",
         ),
     ] = None,
     host: Annotated[str, typer.Option("--host", envvar="TRYVOHA_HOST")] = "127.0.0.1",
@@ -54,7 +57,7 @@ def serve(
             "--keys",
             envvar="TRYVOHA_KEYS",
             help="Signing key directory (made on first start, owner-only); default: beside "
-            "the SQLite file (tryvoha.keys).",
+            "the SQLite file (tryvoha.keys beside tryvoha.db).",
         ),
     ] = None,
     hub_id: Annotated[
@@ -89,8 +92,8 @@ def serve(
     """
     from tryvoha.serve import serve as run
 
-    settings = Settings(
-        db=db or Settings().db,
+    settings = hub_settings(
+        db,
         host=host,
         port=port,
         load_history=history,
@@ -103,4 +106,5 @@ def serve(
         cap_cert=cap_cert,
         public_url=public_url,
     )
+    prepare_database(settings)
     run(settings)
