@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+from typing import Any
 
 import httpx
+import typer
 from typer.testing import CliRunner
 
 from tryvoha.cli import app
@@ -28,6 +30,33 @@ def test_help_teaches() -> None:
     for command in ("serve", "token", "alert", "status", "regions"):
         assert command in result.output
     assert "Example" in run("alert", "declare", "--help").output
+
+
+def every_command(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path of every command and group under `group` (a click group), itself included."""
+    found = [path]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += every_command(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def test_help_shows_no_value_beside_a_flag() -> None:
+    """A flag takes no value: `--help` shows nothing beside it (typer 0.29 printed `<bool>`),
+    while options that take one keep their type."""
+    commands = every_command(typer.main.get_command(app))
+    assert len(commands) > 30 and ("token", "create") in commands
+    for path in commands:
+        shown = run(*path, "--help", env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "<bool>" not in shown.output, path
+        assert "--help " in shown.output, path
+    create = run("token", "create", "--help", env={"COLUMNS": "200"}).output
+    flags = {line.split()[1]: line for line in create.splitlines() if line.startswith("│ --")}
+    assert flags["--read-only"].split()[2] == "A", flags["--read-only"]  # its help, no type
+    assert "<str>" in flags["--db"]
 
 
 def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:

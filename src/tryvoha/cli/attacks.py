@@ -18,22 +18,27 @@ from rich.text import Text
 
 from tryvoha.cli.common import DbOption, JsonOption, hub_settings, open_store
 
-HELP = """The attacks ledger: drones and missiles launched at Ukraine and how many were shot down,
-from the Air Force reports, beside the alerts they caused.
-
-Import the data set once (it is not shipped with tryvoha: its licence, CC BY-NC-SA 4.0, is not
-the hub's), then ask:
-
-  tryvoha attacks import missile_attacks_daily.csv
-  tryvoha attacks --from 2025-07-03 --to 2025-07-04            # the attacks of a period
-  tryvoha attacks totals --by month --from 2025-01-01 --class drones
-  tryvoha attacks check 2025-06 --drones --quoted 5337           # is a quoted figure right?
-  tryvoha attacks wave 2059                                      # an attack and its alert wave
-
-Dates are Kyiv dates, both ends included. Every answer states its reading: --basis (which date
-an attack is filed under: report = the morning report, start, night), --sources (national
-reports only, or all without counting anything twice) and --class (which weapons).
-"""
+HELP = "\n\n".join(
+    [
+        "The attacks ledger: drones and missiles launched at Ukraine and how many were shot "
+        "down, from the Air Force reports, beside the alerts they caused.",
+        "Import the data set once (it is not shipped with tryvoha: its licence, CC BY-NC-SA 4.0, "
+        "is not the hub's), then ask:",
+        "\n".join(
+            [
+                "  tryvoha attacks import missile_attacks_daily.csv",
+                "  tryvoha attacks --from 2025-07-03 --to 2025-07-04   the attacks of a period",
+                "  tryvoha attacks totals --by month --from 2025-01-01 --class drones",
+                "  tryvoha attacks check 2025-06 --drones --quoted 5337   is a figure right?",
+                "  tryvoha attacks wave 2059   an attack and its alert wave",
+            ]
+        ),
+        "Dates are Kyiv dates, both ends included. Every answer states its reading: --basis "
+        "(which date an attack is filed under: report = the morning report, start, night), "
+        "--sources (national reports only, or all without counting anything twice) and --class "
+        "(which weapons).",
+    ]
+)
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich")
 console = Console()

@@ -30,6 +30,26 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True, highlight=False)
 
+
+def _flags_without_a_type() -> None:
+    """`--help` lists a flag (`--json`, `--read-only`, `--help`) with nothing beside it: it takes
+    no value. typer 0.29's rich help prints `<bool>` there, as if it took one (its plain help
+    and earlier versions print nothing); this restores that for every flag of every command."""
+    from typer.core import TyperOption
+
+    rendered = getattr(TyperOption, "display_type_rich", None)
+    if rendered is None or getattr(rendered, "skips_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else rendered(self, ctx)
+
+    display_type_rich.skips_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_a_type()
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 # Options ----------------------------------------------------------------------------------------
