@@ -114,7 +114,10 @@ def _kyiv(value: datetime, option: str) -> datetime:
 def replay(
     since: Annotated[datetime, typer.Option("--from", help="Start, e.g. 2023-03-09T00:00Z")],
     until: Annotated[datetime, typer.Option("--to", help="End, e.g. 2023-03-09T12:00Z")],
-    speed: Annotated[float, typer.Option("--speed", help="60: an hour plays in a minute")] = 60,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", min=0.1, max=100_000, help="60: an hour plays in a minute."),
+    ] = 60,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Demo database to replay into (default: a fresh temporary one)."),
@@ -159,10 +162,7 @@ def replay(
     def shown(step: Any, k: int) -> None:
         region = hub.catalogue.get(step.row.region_id)
         what = "[red]alert[/]" if step.declare else "[green]all clear[/]"
-        err.print(
-            f"{step.at:%H:%M} UTC  {what}  {region.name_en} ({region.level.value})"
-            f"  [{k}/{len(plan)}]"
-        )
+        err.print(f"{step.at:%H:%M} UTC  {what}  {region.label('en')}  [{k}/{len(plan)}]")
 
     async def run() -> Any:
         server = None
@@ -313,6 +313,17 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
+def start_hour_table(start_hours: list[int]) -> Table:
+    """Alerts by the Kyiv hour they started, in two blocks of twelve hours, each count right
+    under its own hour: 00 to 11, then 12 to 23."""
+    table = Table(title="alerts by start hour (Kyiv)", show_header=False)
+    for first in (0, 12):
+        hours = range(first, first + 12)
+        table.add_row("hour", *[f"{h:02d}" for h in hours], style="bold")
+        table.add_row("alerts", *[str(start_hours[h]) for h in hours], end_section=first == 0)
+    return table
+
+
 def _print_summary(name: str, s: Any, top: list[dict[str, Any]]) -> None:
     table = Table("figure", "value", title=f"{name}: {s.threat}, {s.since[:10]} – {s.until[:10]}")
     d = s.duration_minutes
@@ -333,10 +344,7 @@ def _print_summary(name: str, s: Any, top: list[dict[str, Any]]) -> None:
     ):
         table.add_row(label, str(value))
     console.print(table)
-    hours = Table("hour", *[f"{h:02d}" for h in range(12)], title="alerts by start hour (Kyiv)")
-    hours.add_row("00–11", *[str(n) for n in s.start_hours[:12]])
-    hours.add_row("12–23", *[str(n) for n in s.start_hours[12:]])
-    console.print(hours)
+    console.print(start_hour_table(s.start_hours))
     if top:
         longest = Table("alert", "region", "started (UTC)", "hours", title="longest alerts")
         for a in top:
