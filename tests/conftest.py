@@ -54,8 +54,10 @@ def need_service(port: int, name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def scratch_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Hubs on a database server keep their signing keys under $XDG_DATA_HOME: a scratch one."""
+    """Hubs on a database server keep their signing keys under $XDG_DATA_HOME, and commands
+    without --db find the hub's database there: a scratch one, never the developer's hub."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "data-home"))
+    monkeypatch.delenv("TRYVOHA_DB", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+from typing import Any
 
 import httpx
+import typer
 from typer.testing import CliRunner
 
 from tryvoha.cli import app
@@ -30,17 +32,44 @@ def test_help_teaches() -> None:
     assert "Example" in run("alert", "declare", "--help").output
 
 
+def every_command(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path of every command and group under `group` (a click group), itself included."""
+    found = [path]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += every_command(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def test_help_shows_no_value_beside_a_flag() -> None:
+    """A flag takes no value: `--help` shows nothing beside it (typer 0.29 printed `<bool>`),
+    while options that take one keep their type."""
+    commands = every_command(typer.main.get_command(app))
+    assert len(commands) > 30 and ("token", "create") in commands
+    for path in commands:
+        shown = run(*path, "--help", env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "<bool>" not in shown.output, path
+        assert "--help " in shown.output, path
+    create = run("token", "create", "--help", env={"COLUMNS": "200"}).output
+    flags = {line.split()[1]: line for line in create.splitlines() if line.startswith("│ --")}
+    assert flags["--read-only"].split()[2] == "A", flags["--read-only"]  # its help, no type
+    assert "<str>" in flags["--db"]
+
+
 def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run(
         "token", "create", "lviv", "--region", "Lvivska oblast", "--json", "--db", live_hub.db
     )
     assert created.exit_code == 0, created.output
-    doc = json.loads(created.output)
+    doc = json.loads(created.stdout)
     lviv = catalogue.resolve("Lvivska oblast")
     assert doc["scopes"] == [lviv.id] and doc["token"].startswith("tv_")
     duplicate = run("token", "create", "lviv", "--read-only", "--db", live_hub.db)
     assert duplicate.exit_code != 0 and "exists already" in duplicate.output
-    listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).output)
+    listed = json.loads(run("token", "list", "--json", "--db", live_hub.db).stdout)
     assert [t["name"] for t in listed] == ["lviv"] and "token" not in listed[0]
     assert run("token", "revoke", "lviv", "--db", live_hub.db).exit_code == 0
     r = httpx.post(
@@ -53,7 +82,7 @@ def test_token_lifecycle(live_hub: LiveHub, catalogue: Catalogue) -> None:
 
 def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
-    token = json.loads(created.output)["token"]
+    token = json.loads(created.stdout)["token"]
     env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": token}
     kharkiv = catalogue.resolve("Kharkivska oblast")
     declared = run(
@@ -88,7 +117,7 @@ def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> N
     db = str(tmp_path / "crash.db")
     hub = start_live_hub(db, "--no-history")
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", db)
-    token = json.loads(created.output)["token"]
+    token = json.loads(created.stdout)["token"]
     headers = {"Authorization": f"Bearer {token}"}
     acknowledged = []
     for oblast in catalogue.oblasts[:5]:

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import time
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -272,7 +273,7 @@ def test_cli_import_and_stats(tmp_path: Path) -> None:
     period = ["--from", "2023-03-08T00:00:00+00:00", "--to", "2023-03-10T00:00:00+00:00"]
     result = runner.invoke(app, ["stats", "Kyiv City", *period, "--db", db, "--csv"])
     assert result.exit_code == 0, result.output
-    row = next(csv.DictReader(result.output.splitlines()))
+    row = next(csv.DictReader(result.stdout.splitlines()))
     assert (row["alerts"], float(row["hours"])) == ("1", 1.0)
     chart = tmp_path / "hours.svg"
     result = runner.invoke(app, ["stats", *period, "--db", db, "--chart", str(chart)])
@@ -284,3 +285,55 @@ def test_cli_import_and_stats(tmp_path: Path) -> None:
         app, ["replay", "--from", "2023-03-09T01:00Z", "--to", "2023-03-09T01:01Z", "--db", db]
     )
     assert result.exit_code == 2 and "not a demo log" in result.output
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("│").split("│")]
+
+
+def test_cli_stats_prints_each_start_hour_count_under_its_own_hour(tmp_path: Path) -> None:
+    """Kyiv is UTC+2 in early March 2023: alerts starting at 03, 14 (twice) and 23 (three times)
+    Kyiv time are counted under those hours, the afternoon ones in the block of 12 to 23."""
+    from tryvoha.cli import app
+
+    starts = ["01 01:00", "01 12:00", "02 12:00", "01 21:10", "02 21:10", "03 21:10"]
+    rows = [
+        f"Kyiv City,,,oblast,2023-03-{day} {at}:00+00:00,2023-03-{day} {at[:3]}40:00+00:00,official"
+        for day, at in (start.split() for start in starts)
+    ]
+    db = str(tmp_path / "hours.db")
+    runner = CliRunner()
+    imported = runner.invoke(app, ["import", "official", str(_write(tmp_path, rows)), "--db", db])
+    assert imported.exit_code == 0, imported.output
+    period = ["--from", "2023-03-01", "--to", "2023-03-05"]
+    result = runner.invoke(app, ["stats", "Kyiv City", *period, "--db", db], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = [_cells(line) for line in result.stdout.splitlines() if line.startswith("│")]
+    counts: dict[str, str] = {}
+    for above, below in pairwise(lines):
+        if above[0] == "hour":
+            assert below[0] == "alerts", below
+            counts.update(zip(above[1:], below[1:], strict=True))
+    assert list(counts) == [f"{hour:02d}" for hour in range(24)]
+    expected = {"03": "1", "14": "2", "23": "3"}
+    assert counts == {hour: expected.get(hour, "0") for hour in counts}
+
+
+def test_cli_replay_names_regions_as_people_do(tmp_path: Path) -> None:
+    """Kyiv City is a city of oblast rank: the replay calls it Kyiv City, not "Kyiv (oblast)"."""
+    from tryvoha.cli import app
+
+    source = _write(tmp_path, GOOD)
+    result = CliRunner().invoke(
+        app,
+        [
+            *("replay", "--from", "2023-03-09T00:59Z", "--to", "2023-03-09T03:40Z"),
+            *("--speed", "100000", "--source", str(source), "--db", str(tmp_path / "demo.db")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    said = result.stderr
+    assert "01:00 UTC  alert  Kyiv City  [1/6]" in said
+    assert "03:00 UTC  alert  Lubenskyi raion  [5/6]" in said
+    assert "Kyiv (oblast)" not in said and "(raion)" not in said
+    assert "Declared 3, ended 3" in result.stdout

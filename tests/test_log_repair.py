@@ -182,7 +182,7 @@ def test_hub_refuses_to_start_with_one_line_then_repair_lets_it_start(
     runner = CliRunner()
     checked = runner.invoke(cli, ["log", "check", "--db", db, "--json"])
     assert checked.exit_code == 1
-    assert {(p["event_id"], p["column"]) for p in orjson.loads(checked.output)} >= {
+    assert {(p["event_id"], p["column"]) for p in orjson.loads(checked.stdout)} >= {
         (1, "occurred_at"),
         (4, "kind"),
     }

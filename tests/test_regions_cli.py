@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
+from tryvoha.cli.regions import app as regions_app
 from tryvoha.regions import Catalogue, Level
-from tryvoha.regions.cli import regions_app
 
 runner = CliRunner()
 

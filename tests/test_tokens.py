@@ -40,6 +40,12 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def hub_database(path: Path) -> Path:
+    """A hub's database as its first start leaves it: the schema, no events, no tokens."""
+    SqlStore(f"sqlite:///{path}").close()
+    return path
+
+
 def tokens_in(db: Path) -> list[str]:
     store = SqlStore(f"sqlite:///{db}")
     try:
@@ -86,7 +92,7 @@ def test_unclear_requests_are_refused_and_write_nothing(
     assert "Traceback" not in result.output
     assert not fresh.exists(), "a refused request must not even create the database"
 
-    existing = tmp_path / "hub.db"
+    existing = hub_database(tmp_path / "hub.db")
     assert tokens_cli("create", "first", "--read-only", "--db", str(existing)).exit_code == 0
     again = tokens_cli("create", "someone", *options, "--db", str(existing))
     assert again.exit_code == 2
@@ -102,12 +108,12 @@ def test_token_names_have_a_documented_range(tmp_path: Path, name: str) -> None:
 
 
 def test_each_choice_makes_the_token_it_names(tmp_path: Path, catalogue: Catalogue) -> None:
-    db = str(tmp_path / "hub.db")
+    db = str(hub_database(tmp_path / "hub.db"))
 
     def create(name: str, *options: str) -> dict:
         result = tokens_cli("create", name, *options, "--json", "--db", db)
         assert result.exit_code == 0, result.output
-        return json.loads(result.output)
+        return json.loads(result.stdout)
 
     bucha = catalogue.resolve("Bucha", level="hromada")
     dispatch = create("kyiv-dispatch", "--region", "Kyivska oblast", "-r", bucha.id)
@@ -139,7 +145,7 @@ def test_each_choice_makes_the_token_it_names(tmp_path: Path, catalogue: Catalog
 
 
 def test_output_names_regions_and_says_the_zone_of_its_times(tmp_path: Path) -> None:
-    db = str(tmp_path / "hub.db")
+    db = str(hub_database(tmp_path / "hub.db"))
     made = tokens_cli("create", "kyiv-dispatch", "--region", "Kyivska oblast", "--db", db)
     assert made.exit_code == 0
     assert KYIV_OBLAST_LABEL in made.output
@@ -149,7 +155,7 @@ def test_output_names_regions_and_says_the_zone_of_its_times(tmp_path: Path) -> 
     national = tokens_cli("create", "duty", "--all-regions", "--db", db)
     assert "anywhere in Ukraine" in national.output
 
-    listed = json.loads(tokens_cli("list", "--json", "--db", db).output)
+    listed = json.loads(tokens_cli("list", "--json", "--db", db).stdout)
     by_name = {t["name"]: t for t in listed}
     assert by_name["kyiv-dispatch"]["scopes"] == [KYIV_OBLAST]
     assert by_name["kyiv-dispatch"]["regions"][0]["name_uk"] == "Київська область"

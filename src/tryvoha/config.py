@@ -36,8 +36,9 @@ class SettingsError(ValueError):
 def default_db() -> str:
     """Where the hub keeps its log unless told otherwise: the same file whatever the folder a
     command runs in, so every command finds the database the hub uses."""
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(data) / "tryvoha" / "tryvoha.db")
+    data = os.environ.get("XDG_DATA_HOME", "")  # a relative one is ignored, as XDG says
+    base = Path(data) if os.path.isabs(data) else Path.home() / ".local" / "share"
+    return str(base / "tryvoha" / "tryvoha.db")
 
 
 @dataclass(frozen=True, slots=True)

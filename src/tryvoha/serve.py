@@ -45,7 +45,7 @@ def open_hub(settings: Settings, console: Console | None = None) -> Hub:
             hub.load()
         except UnreadableEvent as problem:
             hub.close()
-            from tryvoha.cli_log import refusal
+            from tryvoha.cli.log import refusal
 
             console.print(
                 refusal(problem, settings.db), markup=False, highlight=False, soft_wrap=True

@@ -204,7 +204,7 @@ class Followers:
 def start_followers(hub: ReadModel, local: Broadcaster, settings: Settings) -> Followers:
     """Spawn `settings.workers - 1` followers; they inherit this process's CPU affinity."""
     channels = []
-    for index in range(1, settings.workers):
+    for _ in range(1, settings.workers):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for s in (ours, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
@@ -218,8 +218,6 @@ def start_followers(hub: ReadModel, local: Broadcaster, settings: Settings) -> F
                 str(theirs.fileno()),
                 "--db",
                 settings.db_url,
-                "--index",
-                str(index),
                 "--keys",
                 str(key_directory(settings)),
             ],
@@ -338,7 +336,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A stream follower (started by tryvoha serve).")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--index", type=int, default=1)
     parser.add_argument("--keys", default=None)
     args = parser.parse_args(argv)
     import uvloop

@@ -27,7 +27,7 @@ Every oblast, raion and hromada of Ukraine: ids, names, other systems' ids, boun
   tryvoha regions search Kharkiv --json    machine-readable output (any command)
 """
 
-regions_app = typer.Typer(
+app = typer.Typer(
     name="regions",
     help=_EXAMPLES,
     rich_markup_mode="rich",
@@ -146,7 +146,7 @@ def _tree_text(r: Region) -> str:
     return f"[bold]{r.label('uk')}[/bold] / {r.label('en')} [dim]{r.id} {extra}[/dim]"
 
 
-@regions_app.callback()
+@app.callback()
 def regions(
     ctx: typer.Context,
     at: Annotated[
@@ -189,7 +189,7 @@ def regions(
     _console().print(tree)
 
 
-@regions_app.command("at")
+@app.command("at")
 def at_cmd(
     point: Annotated[str, typer.Argument(metavar="LAT,LON", help="e.g. 49.99,36.23")],
     as_json: JsonOpt = False,
@@ -199,7 +199,7 @@ def at_cmd(
     _show_point(load_catalogue(), lat, lon, as_json)
 
 
-@regions_app.command("search")
+@app.command("search")
 def search_cmd(
     name: Annotated[str, typer.Argument(help="A name in Ukrainian or English (any case).")],
     level: LevelOpt = None,
@@ -246,7 +246,7 @@ def search_cmd(
     _console().print(table)
 
 
-@regions_app.command("show")
+@app.command("show")
 def show_cmd(
     ref: Annotated[
         str, typer.Argument(help="Our id, a ukrainealarm/alerts.in.ua id, KATOTTG, pcode or name.")

@@ -8,9 +8,10 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from tryvoha.config import Settings
+from tryvoha.cli.common import DbOption, err, hub_settings, require_database, shown
 from tryvoha.signing.keys import KeyFileError, Keyring, device_keys_text
 from tryvoha.signing.verify import fetch_key_document
 
@@ -25,24 +26,27 @@ KeysOption = Annotated[
     typer.Option(
         "--keys",
         envvar="TRYVOHA_KEYS",
-        help="Key directory (default: beside the SQLite file, e.g. tryvoha.keys).",
+        help="Key directory (default: the hub's, beside its database: tryvoha.keys beside "
+        "tryvoha.db).",
     ),
-]
-DbOption = Annotated[
-    str | None, typer.Option("--db", envvar="TRYVOHA_DB", help="Database whose keys to use.")
 ]
 
 
 def _directory(keys: str | None, db: str | None) -> Path:
+    """The hub's key directory (said on stderr): `--keys`, else the one beside its database,
+    which must exist (keys beside a database no hub uses would sign for nobody)."""
     from tryvoha.signing.hub import key_directory
 
-    settings = Settings.from_env(db=db, keys=keys)
-    return key_directory(settings)
+    settings = hub_settings(db, keys=keys)
+    beside = "" if keys else f" (database {shown(require_database(settings))})"
+    directory = key_directory(settings)
+    err.print(f"[dim]Keys: {escape(f'{directory}{beside}')}[/]", soft_wrap=True)
+    return directory
 
 
-def _open(keys: str | None, db: str | None, create: bool = False) -> Keyring:
+def _open(directory: Path, create: bool = False) -> Keyring:
     try:
-        return Keyring.open(_directory(keys, db), create=create)
+        return Keyring.open(directory, create=create)
     except KeyFileError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -51,7 +55,7 @@ def _open(keys: str | None, db: str | None, create: bool = False) -> Keyring:
 @app.command("list")
 def list_keys(keys: KeysOption = None, db: DbOption = None) -> None:
     """Every key of the hub, newest first, with the window in which it signs."""
-    ring = _open(keys, db)
+    ring = _open(_directory(keys, db))
     table = Table(title=f"hub {ring.hub_id} — {ring.directory}")
     for column in ("key id", "algorithm", "valid from", "valid until", "active"):
         table.add_column(column)
@@ -107,10 +111,10 @@ def rotate(
 
     directory = _directory(keys, db)
     if not (directory / "keys.json").exists():
-        ring = _open(keys, db, create=True)
+        ring = _open(directory, create=True)
         console.print(f"made the first key {ring.active_id} of hub {ring.hub_id} in {directory}")
         return
-    ring = _open(keys, db)
+    ring = _open(directory)
     old = ring.active_id
     try:
         new = ring.rotate(grace=timedelta(seconds=grace), at=start)
@@ -148,7 +152,7 @@ def export(
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2) from None
     else:
-        doc = _open(keys, db).published()
+        doc = _open(_directory(keys, db)).published()
     if fmt == "text":
         typer.echo(device_keys_text(doc), nl=False)
     else:

@@ -13,10 +13,17 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tryvoha.alerts.model import Threat
+from tryvoha.cli.common import (
+    DbOption,
+    JsonOption,
+    hub_settings,
+    open_hub,
+    open_store,
+    resolve_region,
+)
 from tryvoha.config import Settings
 from tryvoha.history import bundled
 
@@ -26,32 +33,13 @@ import_app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite file.")]
-
-
-def _open_hub(db: str | None, what: str) -> Any:
-    """A hub that writes the log: refused (exit 2) while another process writes it."""
-    from tryvoha.hub import Hub
-    from tryvoha.regions import load_catalogue
-    from tryvoha.store import SqlStore, WriterLocked, acquire_writer
-
-    settings = Settings.from_env(db=db)
-    try:
-        writer = acquire_writer(settings.db_url, what)
-    except WriterLocked as exc:
-        err.print(f"[red]{escape(str(exc))}[/]")
-        raise typer.Exit(2) from None
-    hub = Hub(load_catalogue(), SqlStore(settings.db_url, writer=writer))
-    with err.status("Reading the log…"):
-        hub.load()
-    return hub
 
 
 def _import(dataset: str, path: Path, db: str | None, show: int) -> None:
     if not path.exists():
         err.print(f"[red]No such file: {path}[/]")
         raise typer.Exit(2)
-    hub = _open_hub(db, "tryvoha import")
+    hub = open_hub(hub_settings(db), writer="tryvoha import", create=True)
     try:
         report = bundled.import_with_progress(hub, dataset, path, err, f"Importing {path.name}")
     except ValueError as exc:
@@ -126,7 +114,10 @@ def _kyiv(value: datetime, option: str) -> datetime:
 def replay(
     since: Annotated[datetime, typer.Option("--from", help="Start, e.g. 2023-03-09T00:00Z")],
     until: Annotated[datetime, typer.Option("--to", help="End, e.g. 2023-03-09T12:00Z")],
-    speed: Annotated[float, typer.Option("--speed", help="60: an hour plays in a minute")] = 60,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", min=0.1, max=100_000, help="60: an hour plays in a minute."),
+    ] = 60,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Demo database to replay into (default: a fresh temporary one)."),
@@ -153,7 +144,7 @@ def replay(
         raise typer.Exit(2)
     if db is None:
         db = str(Path(tempfile.mkdtemp(prefix="tryvoha-replay-")) / "demo.db")
-    hub = _open_hub(db, "tryvoha replay")
+    hub = open_hub(hub_settings(db), writer="tryvoha replay", create=True)
     try:
         rp.claim_demo_log(hub.store, force)
     except rp.NotADemoLog as exc:
@@ -171,10 +162,7 @@ def replay(
     def shown(step: Any, k: int) -> None:
         region = hub.catalogue.get(step.row.region_id)
         what = "[red]alert[/]" if step.declare else "[green]all clear[/]"
-        err.print(
-            f"{step.at:%H:%M} UTC  {what}  {region.name_en} ({region.level.value})"
-            f"  [{k}/{len(plan)}]"
-        )
+        err.print(f"{step.at:%H:%M} UTC  {what}  {region.label('en')}  [{k}/{len(plan)}]")
 
     async def run() -> Any:
         server = None
@@ -224,7 +212,7 @@ def stats(
     heatmap: Annotated[
         Path | None, typer.Option("--heatmap", help="Write the calendar heat map (.png/.svg)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout")] = False,
     db: DbOption = None,
 ) -> None:
@@ -232,18 +220,15 @@ def stats(
 
     Example: tryvoha stats "Kyiv City" --from 2023-01-01 --to 2024-01-01
     """
-    from tryvoha.cli_tokens import resolve_region
     from tryvoha.history import charts
     from tryvoha.history import stats as st
     from tryvoha.history.engine import StatsEngine
     from tryvoha.regions import load_catalogue
-    from tryvoha.store import SqlStore
 
     since = _kyiv(since, "--from") if since else datetime(2022, 2, 24, tzinfo=UTC)
     until = _kyiv(until, "--to") if until else None
-    settings = Settings.from_env(db=db)
     catalogue = load_catalogue()
-    store = SqlStore(settings.db_url)
+    store = open_store(hub_settings(db))
     engine = StatsEngine(catalogue, store)
     with err.status("Reading the alert record…"):
         engine.refresh()
@@ -255,7 +240,7 @@ def stats(
         )
     now = datetime.now(UTC)
     scope = st.Scope(
-        region_id=resolve_region(region),
+        region_id=resolve_region(region, "REGION"),
         since=since,
         until=until or now,
         threat=threat,
@@ -328,6 +313,17 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
+def start_hour_table(start_hours: list[int]) -> Table:
+    """Alerts by the Kyiv hour they started, in two blocks of twelve hours, each count right
+    under its own hour: 00 to 11, then 12 to 23."""
+    table = Table(title="alerts by start hour (Kyiv)", show_header=False)
+    for first in (0, 12):
+        hours = range(first, first + 12)
+        table.add_row("hour", *[f"{h:02d}" for h in hours], style="bold")
+        table.add_row("alerts", *[str(start_hours[h]) for h in hours], end_section=first == 0)
+    return table
+
+
 def _print_summary(name: str, s: Any, top: list[dict[str, Any]]) -> None:
     table = Table("figure", "value", title=f"{name}: {s.threat}, {s.since[:10]} – {s.until[:10]}")
     d = s.duration_minutes
@@ -348,10 +344,7 @@ def _print_summary(name: str, s: Any, top: list[dict[str, Any]]) -> None:
     ):
         table.add_row(label, str(value))
     console.print(table)
-    hours = Table("hour", *[f"{h:02d}" for h in range(12)], title="alerts by start hour (Kyiv)")
-    hours.add_row("00–11", *[str(n) for n in s.start_hours[:12]])
-    hours.add_row("12–23", *[str(n) for n in s.start_hours[12:]])
-    console.print(hours)
+    console.print(start_hour_table(s.start_hours))
     if top:
         longest = Table("alert", "region", "started (UTC)", "hours", title="longest alerts")
         for a in top:

@@ -1,4 +1,4 @@
-"""The `tryvoha` command: serve a hub, manage tokens, operate alerts, explore regions."""
+"""`tryvoha serve`: the hub's flags read into `Settings`, then `tryvoha.serve` runs it."""
 
 from __future__ import annotations
 
@@ -6,37 +6,18 @@ from typing import Annotated
 
 import typer
 
-from tryvoha import cli_alerts, cli_history, cli_keys, cli_log, cli_tokens, cli_verify, cli_webhooks
-from tryvoha.cli_attacks import app as attacks_app
-from tryvoha.config import Settings
-from tryvoha.regions.cli import regions_app
-
-app = typer.Typer(
-    name="tryvoha",
-    help="tryvoha: a self-hostable air-raid alert hub.\n\n"
-    "Start with 'tryvoha serve' (embedded SQLite, the Ukrainian regions and real history "
-    "loaded), then make an operator token with 'tryvoha token create'.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
-app.add_typer(cli_tokens.app, name="token")
-app.add_typer(cli_alerts.app, name="alert")
-app.add_typer(cli_webhooks.app, name="webhook")
-app.add_typer(regions_app, name="regions")
-app.add_typer(cli_history.import_app, name="import")
-app.add_typer(cli_keys.app, name="keys")
-app.add_typer(cli_log.app, name="log")
-app.add_typer(attacks_app, name="attacks")
+from tryvoha.cli.common import hub_settings, prepare_database
 
 
-@app.command()
 def serve(
     db: Annotated[
         str | None,
         typer.Option(
             "--db",
-            help="SQLite file or a URL such as postgresql://host/db [env TRYVOHA_DB; default "
-            "~/.local/share/tryvoha/tryvoha.db].",
+            show_default=False,
+            help="Where the log is kept: a SQLite file (made on first start) or a URL "
+            "(postgresql://host/name) [TRYVOHA_DB]. Default: tryvoha.db in ~/.local/share/tryvoha/ "
+            "(or in $XDG_DATA_HOME/tryvoha/), where every other command looks for it too.",
         ),
     ] = None,
     host: Annotated[
@@ -84,8 +65,8 @@ def serve(
         str | None,
         typer.Option(
             "--keys",
-            help="Signing key directory (made on first start, owner-only) [TRYVOHA_KEYS; "
-            "beside the SQLite file].",
+            help="Signing key directory (made on first start, owner-only) [TRYVOHA_KEYS]; "
+            "default: beside the SQLite file (tryvoha.keys beside tryvoha.db).",
         ),
     ] = None,
     hub_id: Annotated[
@@ -119,35 +100,21 @@ def serve(
 
     Example: tryvoha serve --port 8080 --db postgresql://127.0.0.1/tryvoha
     """
-    from tryvoha.config import SettingsError
     from tryvoha.serve import serve as run
 
-    try:
-        settings = Settings.from_env(
-            db=db,
-            host=host,
-            port=port,
-            load_history=history,
-            read_token_required=read_token,
-            workers=workers,
-            mqtt=mqtt,
-            keys=keys,
-            hub_id=hub_id,
-            cap_key=cap_key,
-            cap_cert=cap_cert,
-            public_url=public_url,
-        )
-    except SettingsError as exc:
-        typer.echo(f"Cannot start: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = hub_settings(
+        db,
+        host=host,
+        port=port,
+        load_history=history,
+        read_token_required=read_token,
+        workers=workers,
+        mqtt=mqtt,
+        keys=keys,
+        hub_id=hub_id,
+        cap_key=cap_key,
+        cap_cert=cap_cert,
+        public_url=public_url,
+    )
+    prepare_database(settings)
     run(settings)
-
-
-app.command("status")(cli_alerts.status)
-app.command("stats")(cli_history.stats)
-app.command("replay")(cli_history.replay)
-app.command("verify")(cli_verify.verify)
-
-
-if __name__ == "__main__":
-    app()

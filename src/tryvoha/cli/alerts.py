@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
 import orjson
 import typer
 from rich.console import Console
@@ -19,7 +18,15 @@ from rich.table import Table
 
 from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
-from tryvoha.cli_tokens import resolve_region
+from tryvoha.cli.common import (
+    DEFAULT_URL,
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    call,
+    resolve_region,
+)
+from tryvoha.cli.common import need_token as _need_token
 from tryvoha.regions import load_catalogue
 
 app = typer.Typer(
@@ -30,15 +37,6 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-UrlOption = Annotated[
-    str,
-    typer.Option("--url", envvar="TRYVOHA_URL", help="The hub's base URL."),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option("--token", envvar="TRYVOHA_TOKEN", help="Operator token (or TRYVOHA_TOKEN)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the hub's JSON answer.")]
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts).")
 ]
@@ -50,36 +48,8 @@ ReasonOption = Annotated[
         prompt="Reason (kept in the log)",
     ),
 ]
-DEFAULT_URL = "http://127.0.0.1:8080"
 WAITING = 3
 """Exit status of a declaration that waits for a second operator: nothing went out yet."""
-
-
-def call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
-    """One request to the hub; a clear message and exit code 1 on any error."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(
-            method, url.rstrip("/") + path, headers=headers, timeout=10, **kwargs
-        )
-    except httpx.HTTPError as exc:
-        err.print(f"[red]Cannot reach the hub at {url}: {exc}[/]")
-        raise typer.Exit(1) from exc
-    if response.status_code >= 400:
-        try:
-            problem = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            problem = response.text[:300]
-        err.print(f"[red]{response.status_code}: {problem}[/]")
-        raise typer.Exit(1)
-    return response.json()
-
-
-def _need_token(token: str | None) -> str:
-    if not token:
-        err.print("[red]An operator token is needed: --token or TRYVOHA_TOKEN.[/]")
-        raise typer.Exit(2)
-    return token
 
 
 def _print_alert(doc: dict[str, Any], as_json: bool) -> None:
@@ -396,7 +366,7 @@ def list_alerts(
         r = catalogue.get(a["region_id"])
         table.add_row(
             str(a["id"]),
-            f"{r.name_en} ({r.level.value})",
+            r.label("en"),
             a["threat"],
             ", ".join(a["details"]),
             a["status"],

@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tryvoha.config import Settings
-from tryvoha.store import SqlStore, UnreadableEvent, WriterLocked, acquire_writer, repair
+from tryvoha.cli.common import DbOption, JsonOption, hub_settings, open_store
+from tryvoha.store import UnreadableEvent, repair
 
 app = typer.Typer(
     help="Check the log for rows the hub cannot read back, and repair them (keeping originals).",
@@ -24,43 +24,27 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="SQLite file or database URL (default: TRYVOHA_DB).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def refusal(problem: UnreadableEvent, db: str) -> str:
-    """The one line a hub prints when it will not start on an unreadable row."""
+def refusal(problem: UnreadableEvent, db: str, command: str = "tryvoha") -> str:
+    """The one line a hub (or a command that writes its log) prints when it will not start on an
+    unreadable row."""
     where = shlex.quote(db)
     return (
-        f"tryvoha will not start: the log holds a row it cannot read ({problem}); nothing was "
+        f"{command} will not start: the log holds a row it cannot read ({problem}); nothing was "
         f"skipped or changed. 'tryvoha log check --db {where}' lists every such row, "
         f"'tryvoha log repair --db {where}' rewrites them and keeps the originals."
     )
-
-
-def _store(db: str | None, writer: str | None = None) -> tuple[SqlStore, str]:
-    """The store; with `writer` (the command), holding the writer lock, refused (exit 2) while
-    another process writes the log."""
-    settings = Settings.from_env(db=db)
-    if writer is None:
-        return SqlStore(settings.db_url), settings.db
-    try:
-        lock = acquire_writer(settings.db_url, writer)
-    except WriterLocked as exc:
-        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
-        raise typer.Exit(2) from None
-    return SqlStore(settings.db_url, writer=lock), settings.db
 
 
 @app.command()
 def check(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List every row of the log that cannot be read back (exit code 1 if there is any).
 
-    Example: tryvoha log check --db tryvoha.db
+    Example: tryvoha log check
     """
-    store, name = _store(db)
+    settings = hub_settings(db)
+    store = open_store(settings)
     try:
         with err.status("Reading every row of the log…"):
             found = repair.unreadable(store.engine)
@@ -75,7 +59,7 @@ def check(db: DbOption = None, as_json: JsonOption = False) -> None:
         if found:
             rows = len({p.event_id for p in found})
             console.print(
-                f"{rows} unreadable rows; 'tryvoha log repair --db {shlex.quote(name)}' "
+                f"{rows} unreadable rows; 'tryvoha log repair --db {shlex.quote(settings.db)}' "
                 "rewrites them and keeps the originals.",
                 soft_wrap=True,
             )
@@ -100,9 +84,9 @@ def repair_command(
     alert. Each original goes to the table event_quarantine with what was wrong and what changed.
     Nothing is deleted, and nothing is written unless every row can be repaired.
 
-    Example: tryvoha log repair --db tryvoha.db --dry-run
+    Example: tryvoha log repair --dry-run
     """
-    store, _ = _store(db, None if dry_run else "tryvoha log repair")
+    store = open_store(hub_settings(db), writer=None if dry_run else "tryvoha log repair")
     try:
         with err.status("Reading every row of the log…"):
             repairs = repair.repair(store.engine, dry_run=dry_run)

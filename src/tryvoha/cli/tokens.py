@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tryvoha.config import Settings
-from tryvoha.regions import AmbiguousRegion, Catalogue, Level, UnknownRegion, load_catalogue
-from tryvoha.store import SqlStore, TokenInfo, TokenRole, check_token_name
+from tryvoha.cli.common import DbOption, JsonOption, hub_settings, open_store, resolve_region
+from tryvoha.regions import Catalogue, Level, load_catalogue
+from tryvoha.store import TokenInfo, TokenRole, check_token_name
 
 CHOICES = (
     "--region REGION  a dispatcher: declare, update and end alerts in REGION and everything "
@@ -39,24 +39,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite file.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _store(db: str | None) -> SqlStore:
-    settings = Settings.from_env(db=db)
-    return SqlStore(settings.db_url)
-
-
-def resolve_region(text: str) -> str:
-    """A region id, or a name resolved to exactly one region; a readable error otherwise."""
-    catalogue = load_catalogue()
-    if text in catalogue:
-        return text
-    try:
-        return catalogue.resolve(text).id
-    except (AmbiguousRegion, UnknownRegion) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--region") from exc
 
 
 def region_names(catalogue: Catalogue, region_id: str) -> dict[str, str]:
@@ -198,7 +180,7 @@ def create(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="NAME") from exc
     role, scopes = _scopes(region, all_regions, read_only, drills_only)
-    store = _store(db)
+    store = open_store(hub_settings(db))
     try:
         if any(t.name == name for t in store.list_tokens()):
             raise typer.BadParameter(f"a token named {name!r} exists already", param_hint="NAME")
@@ -219,7 +201,7 @@ def create(
 @app.command("list")
 def list_tokens(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List tokens: names, roles, regions and times in UTC (never the tokens themselves)."""
-    store = _store(db)
+    store = open_store(hub_settings(db))
     try:
         tokens = store.list_tokens()
     finally:
@@ -257,7 +239,7 @@ def revoke(
     name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = None
 ) -> None:
     """Revoke a token at once; requests with it get 401 from then on."""
-    store = _store(db)
+    store = open_store(hub_settings(db))
     try:
         done = store.revoke_token(name)
     finally:

@@ -12,8 +12,15 @@ from rich.table import Table
 
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.channels.webhooks.receiver import Receiver
-from tryvoha.cli_alerts import DEFAULT_URL, JsonOption, TokenOption, UrlOption, _need_token, call
-from tryvoha.cli_tokens import resolve_region
+from tryvoha.cli.common import (
+    DEFAULT_URL,
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    call,
+    need_token,
+    resolve_region,
+)
 
 app = typer.Typer(
     help="Webhook subscriptions: signed POSTs of every live event for your regions, retried "
@@ -75,7 +82,7 @@ def add(
         body["threats"] = [t.value for t in threat]
     if status:
         body["statuses"] = [s.value for s in status]
-    doc = call("POST", url, PATH, _need_token(token), json=body)
+    doc = call("POST", url, PATH, need_token(token), json=body)
     if as_json:
         _echo_json(doc)
         return
@@ -91,7 +98,7 @@ def list_webhooks(
     url: UrlOption = DEFAULT_URL, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """Subscriptions with their backlog and, when failing, the last error."""
-    doc = call("GET", url, PATH, _need_token(token))
+    doc = call("GET", url, PATH, need_token(token))
     if as_json:
         _echo_json(doc)
         return
@@ -123,7 +130,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One subscription and its latest deliveries: state, attempts, last status and error."""
-    tok = _need_token(token)
+    tok = need_token(token)
     sub = call("GET", url, f"{PATH}/{webhook_id}", tok)
     rows = call("GET", url, f"{PATH}/{webhook_id}/deliveries", tok, params={"limit": limit})
     if as_json:
@@ -164,7 +171,7 @@ def retry(
     token: TokenOption = None,
 ) -> None:
     """Send pending deliveries now and bring expired ones back."""
-    doc = call("POST", url, f"{PATH}/{webhook_id}/retry", _need_token(token))
+    doc = call("POST", url, f"{PATH}/{webhook_id}/retry", need_token(token))
     console.print(f"Requeued {doc['requeued']} deliveries of webhook {webhook_id}.")
 
 
@@ -175,7 +182,7 @@ def delete(
     token: TokenOption = None,
 ) -> None:
     """Delete a subscription and its pending deliveries."""
-    doc = call("DELETE", url, f"{PATH}/{webhook_id}", _need_token(token))
+    doc = call("DELETE", url, f"{PATH}/{webhook_id}", need_token(token))
     console.print(
         f"Deleted webhook {webhook_id} ({doc['dropped_pending']} pending deliveries dropped)."
     )

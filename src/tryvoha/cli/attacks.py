@@ -16,24 +16,29 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tryvoha.config import Settings
+from tryvoha.cli.common import DbOption, JsonOption, hub_settings, open_store
 
-HELP = """The attacks ledger: drones and missiles launched at Ukraine and how many were shot down,
-from the Air Force reports, beside the alerts they caused.
-
-Import the data set once (it is not shipped with tryvoha: its licence, CC BY-NC-SA 4.0, is not
-the hub's), then ask:
-
-  tryvoha attacks import missile_attacks_daily.csv
-  tryvoha attacks --from 2025-07-03 --to 2025-07-04            # the attacks of a period
-  tryvoha attacks totals --by month --from 2025-01-01 --class drones
-  tryvoha attacks check 2025-06 --drones --quoted 5337           # is a quoted figure right?
-  tryvoha attacks wave 2059                                      # an attack and its alert wave
-
-Dates are Kyiv dates, both ends included. Every answer states its reading: --basis (which date
-an attack is filed under: report = the morning report, start, night), --sources (national
-reports only, or all without counting anything twice) and --class (which weapons).
-"""
+HELP = "\n\n".join(
+    [
+        "The attacks ledger: drones and missiles launched at Ukraine and how many were shot "
+        "down, from the Air Force reports, beside the alerts they caused.",
+        "Import the data set once (it is not shipped with tryvoha: its licence, CC BY-NC-SA 4.0, "
+        "is not the hub's), then ask:",
+        "\n".join(
+            [
+                "  tryvoha attacks import missile_attacks_daily.csv",
+                "  tryvoha attacks --from 2025-07-03 --to 2025-07-04   the attacks of a period",
+                "  tryvoha attacks totals --by month --from 2025-01-01 --class drones",
+                "  tryvoha attacks check 2025-06 --drones --quoted 5337   is a figure right?",
+                "  tryvoha attacks wave 2059   an attack and its alert wave",
+            ]
+        ),
+        "Dates are Kyiv dates, both ends included. Every answer states its reading: --basis "
+        "(which date an attack is filed under: report = the morning report, start, night), "
+        "--sources (national reports only, or all without counting anything twice) and --class "
+        "(which weapons).",
+    ]
+)
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich")
 console = Console()
@@ -71,7 +76,6 @@ class Figure(StrEnum):
     in_air = "in_air"
 
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite file.")]
 SinceOption = Annotated[
     datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First Kyiv date.")
 ]
@@ -94,15 +98,7 @@ ClassOption = Annotated[
         help="Weapons: drones, missiles, bombs, shahed, or a class (cruise, ballistic, …).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="CSV on stdout (licence on stderr).")]
-
-
-def _engine(db: str | None) -> Any:
-    from tryvoha.store import SqlStore
-
-    settings = Settings.from_env(db=db)
-    return SqlStore(settings.db_url)
 
 
 def _alert_record(store: Any) -> Any:
@@ -196,7 +192,7 @@ def attacks(
         return
     from tryvoha.history.attacks import ledger
 
-    store = _engine(db)
+    store = open_store(hub_settings(db))
     reading = ledger.Reading(basis.value, sources.value, weapons, _day(since), _day(until))
     found: list[dict[str, Any]] = []
     cursor = None
@@ -311,7 +307,7 @@ def import_(
     from tryvoha.history.attacks.importer import import_attacks
     from tryvoha.history.attacks.source import AttacksFileError
 
-    store = _engine(db)
+    store = open_store(hub_settings(db), create=True)
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -397,7 +393,7 @@ def totals(
     from tryvoha.history import charts
     from tryvoha.history.attacks import ledger
 
-    store = _engine(db)
+    store = open_store(hub_settings(db))
     reading = ledger.Reading(basis.value, sources.value, weapons, _day(since), _day(until))
     timed = by.value in ("day", "night", "month", "year")
     _answer(reading.filters)
@@ -482,7 +478,7 @@ def check(
     if len(chosen) > 1:
         raise _fail("choose one of --drones, --missiles or --class")
     what = chosen[0] if chosen else "all"
-    store = _engine(db)
+    store = open_store(hub_settings(db))
     doc = _answer(
         lambda: checks.check(store, checks.parse_period(period), what, figure.value, quoted)
     )
@@ -547,7 +543,7 @@ def wave(
     from tryvoha.history.attacks.waves import wave as wave_of
     from tryvoha.store import attacks as ledger_store
 
-    store = _engine(db)
+    store = open_store(hub_settings(db))
     terms = _answer(ledger.licence, store)
     found = ledger_store.get_attacks(store, [attack_id])
     if not found:
