@@ -89,7 +89,7 @@ def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> Non
         "alert", "declare", "Kharkivska oblast", "-d", "ballistic_missile", "--json", env=env
     )
     assert declared.exit_code == 0, declared.output
-    alert = json.loads(declared.output)["alert"]
+    alert = json.loads(declared.stdout)["alert"]
     assert alert["region_id"] == kharkiv.id and alert["details"] == ["ballistic_missile"]
 
     listed = run("alert", "list", env=env)
@@ -101,7 +101,7 @@ def test_declare_list_status_end(live_hub: LiveHub, catalogue: Catalogue) -> Non
     again = run("alert", "declare", "Kharkivska oblast", env=env)
     assert again.exit_code == 1 and "409" in again.output and "already open" in again.output
     ended = run("alert", "end", "Kharkivska oblast", "--json", env=env)
-    assert ended.exit_code == 0 and json.loads(ended.output)["event"]["kind"] == "ended"
+    assert ended.exit_code == 0 and json.loads(ended.stdout)["event"]["kind"] == "ended"
     unknown = run("alert", "declare", "Atlantis", env=env)
     assert unknown.exit_code != 0 and "Atlantis" in unknown.output
 
@@ -139,7 +139,7 @@ def test_acknowledged_alert_survives_kill_9(tmp_path, catalogue: Catalogue) -> N
 
 def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
-    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.stdout)["token"]}
     lviv = catalogue.resolve("Lvivska oblast")
     assert run("alert", "declare", "Lvivska oblast", env=env).exit_code == 0
     refused = runner.invoke(
@@ -167,11 +167,11 @@ def test_retract_shows_what_it_withdraws_and_asks(live_hub: LiveHub, catalogue: 
     missing = run("alert", "retract", "Kyiv", "--reason", "x", "--yes", env=env)
     assert missing.exit_code == 1 and "No open actual air_raid alert" in missing.output
     blank = run("alert", "declare", "Kyiv", "--json", env=env)
-    alert_id = json.loads(blank.output)["alert"]["id"]
+    alert_id = json.loads(blank.stdout)["alert"]["id"]
     blank = run("alert", "retract", str(alert_id), "--reason", " ", "--yes", env=env)
     assert blank.exit_code == 1 and "reason is required" in blank.output
     by_id = run("alert", "retract", str(alert_id), "--reason", "test", "--yes", "--json", env=env)
-    assert json.loads(by_id.output)["event"]["kind"] == "retracted"
+    assert json.loads(by_id.stdout)["event"]["kind"] == "retracted"
 
 
 def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: Catalogue) -> None:
@@ -180,7 +180,7 @@ def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: C
         created = run("token", "create", name, "--all-regions", "--json", "--db", live_hub.db)
         tokens[name] = {
             "TRYVOHA_URL": live_hub.url,
-            "TRYVOHA_TOKEN": json.loads(created.output)["token"],
+            "TRYVOHA_TOKEN": json.loads(created.stdout)["token"],
         }
     declared = run(
         "alert",
@@ -220,7 +220,7 @@ def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: C
         env=tokens["anna"],
     )
     assert wide.exit_code == 3
-    proposal = json.loads(wide.output)["proposal"]
+    proposal = json.loads(wide.stdout)["proposal"]
     assert len(proposal["region_ids"]) == 4
     rejected = run(
         "alert", "reject", str(proposal["id"]), "--reason", "no confirmation", env=tokens["borys"]
@@ -232,7 +232,7 @@ def test_declare_several_and_the_two_person_flow(live_hub: LiveHub, catalogue: C
 
 def test_declare_several_regions_at_once(live_hub: LiveHub, catalogue: Catalogue) -> None:
     created = run("token", "create", "ops", "--all-regions", "--json", "--db", live_hub.db)
-    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.output)["token"]}
+    env = {"TRYVOHA_URL": live_hub.url, "TRYVOHA_TOKEN": json.loads(created.stdout)["token"]}
     both = run("alert", "declare", "Sumska oblast", "Chernihivska oblast", "-d", "drones", env=env)
     assert both.exit_code == 0, both.output
     assert both.output.count("Declared alert") == 2 and "in Sumska" in both.output
