@@ -337,6 +337,26 @@ async def test_date_history_reads_a_kyiv_day(
         hub.close()
 
 
+async def test_alarm_duration_is_exact_to_the_millisecond(
+    api: httpx.AsyncClient, admin_token: str, catalogue: Catalogue
+) -> None:
+    """An alarm of 4 min 16.229 s reads exactly that, not 16.2289990 (float seconds)."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    stop = start + timedelta(minutes=4, seconds=16, milliseconds=229)
+    alert = await declare(
+        api, admin_token, crosswalk(catalogue).by_uid[9].id, occurred_at=start.isoformat()
+    )
+    r = await api.post(
+        f"/api/v1/alerts/{alert['id']}/end",
+        json={"occurred_at": stop.isoformat()},
+        headers=auth(admin_token),
+    )
+    assert r.status_code == 200, r.text
+    r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "9"})
+    (alarm,) = r.json()[0]["alarms"]
+    assert alarm["duration"] == "00:04:16.2290000"
+
+
 def test_timespan_format() -> None:
     assert timespan(timedelta(minutes=45, seconds=12)) == "00:45:12"
     assert timespan(timedelta(days=1, hours=2, minutes=3, seconds=4.5)) == "1.02:03:04.5000000"

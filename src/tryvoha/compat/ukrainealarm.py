@@ -38,8 +38,11 @@ def region_type(region: Region) -> str:
 
 
 def timespan(delta: timedelta) -> str:
-    """A .NET TimeSpan string: `[d.]hh:mm:ss[.fffffff]`."""
-    micro = max(0, int(delta.total_seconds() * 1_000_000))
+    """A .NET TimeSpan string: `[d.]hh:mm:ss[.fffffff]`.
+
+    Counted in integer microseconds: float seconds would turn 256.229 s into 256.228999.
+    """
+    micro = max(0, delta // timedelta(microseconds=1))
     seconds, micro = divmod(micro, 1_000_000)
     minutes, second = divmod(seconds, 60)
     hours, minute = divmod(minutes, 60)
