@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import WebhookConfig
 from tryvoha.compat.ids import CITY_UIDS, OBLAST_ORDER, crosswalk
+from tryvoha.compat.ratelimit import RateLimiter
 from tryvoha.compat.ukrainealarm import timespan
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
@@ -548,6 +549,44 @@ async def test_rate_limits_answer_429_with_retry_after(
         for _ in range(4)
     ]
     assert keyed == [200, 200, 200, 429]
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_keyless_limits_honour_retry_after_and_survive_a_flood_of_addresses(
+    compat_app: tuple[httpx.AsyncClient, FastAPI],
+) -> None:
+    """At 4 requests per 5 minutes, waiting exactly the Retry-After told is enough; and a flood
+    of requests from fresh addresses does not give a limited address a new allowance."""
+    _, app = compat_app
+    clock = HandClock()
+    app.state.compat.limiter = RateLimiter(clock=clock, max_keys=50)
+    app.state.compat.config.keyless_per_5min = 4
+
+    def client(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://hub")
+
+    path = "/api/v3/alerts/status"
+    async with client("203.0.113.7") as me:
+        assert [(await me.get(path)).status_code for _ in range(2)] == [200, 200]
+        clock.now += 1
+        assert [(await me.get(path)).status_code for _ in range(2)] == [200, 200]
+        refused = await me.get(path)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "74"
+        for i in range(200):
+            async with client(f"198.51.100.{i}") as other:
+                assert (await other.get(path)).status_code == 200
+        assert (await me.get(path)).headers["retry-after"] == "74"
+        clock.now += 74
+        assert (await me.get(path)).status_code == 200
+        assert (await me.get(path)).status_code == 429
 
 
 async def test_last_action_index_and_last_modified_survive_restart(
