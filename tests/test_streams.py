@@ -255,6 +255,55 @@ async def test_websocket_dead_peer_is_closed(hub: Hub, settings: Settings) -> No
         writer.close()
 
 
+def read_server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each unmasked server frame in `data`."""
+    frames, i = [], 0
+    while i + 2 <= len(data):
+        opcode, length = data[i] & 0x0F, data[i + 1] & 0x7F
+        i += 2
+        if length == 126:
+            length, i = int.from_bytes(data[i : i + 2], "big"), i + 2
+        elif length == 127:
+            length, i = int.from_bytes(data[i : i + 8], "big"), i + 8
+        frames.append((opcode, data[i : i + length]))
+        i += length
+    return frames
+
+
+BAD_CLIENT_FRAMES = {
+    "a ping of 126 bytes": (0x89, b"p" * 126),
+    "a fragmented ping": (0x09, b"p"),
+    "a continuation with no message": (0x80, b"x"),
+    "a reserved bit": (0xC1, b"x"),
+}
+
+
+@pytest.mark.parametrize("first, payload", BAD_CLIENT_FRAMES.values(), ids=BAD_CLIENT_FRAMES)
+async def test_websocket_protocol_errors_close_with_1002(
+    hub: Hub, settings: Settings, first: int, payload: bytes
+) -> None:
+    """A frame RFC 6455 forbids fails the connection with 1002; a bad ping gets no pong."""
+    async with serving(hub, settings) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /api/v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        mask = b"\x01\x02\x03\x04"
+        n = len(payload)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        writer.write(bytes([first]) + length + mask + masked)
+        received = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+        writer.close()
+    opcodes = [opcode for opcode, _ in read_server_frames(received)]
+    assert 0xA not in opcodes, "a pong answered a forbidden frame"
+    assert opcodes[-1] == 0x8
+    close = read_server_frames(received)[-1][1]
+    assert int.from_bytes(close[:2], "big") == 1002 and len(close) <= 125
+
+
 @pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])
 async def test_websocket_contract_and_resume(hub: Hub, settings: Settings, catalogue, fast):
     oblast = catalogue.oblasts[9]
