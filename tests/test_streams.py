@@ -333,6 +333,20 @@ async def test_websocket_contract_and_resume(hub: Hub, settings: Settings, catal
             assert response.status_code == 403
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])
+async def test_a_refusal_naming_non_ascii_input_is_not_a_server_error(
+    hub: Hub, settings: Settings, fast: bool
+) -> None:
+    """The refusal's text is cut to fit a close reason between characters, never inside one."""
+    async with serving(hub, settings, fast) as port:
+        for n in range(68, 76):  # the 120th byte falls inside a character for some of these
+            url = f"ws://127.0.0.1:{port}/api/v1/ws?regions=x" + "%D1%97" * n
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(url):
+                    pass
+            assert refused.value.response.status_code == (400 if fast else 403), n
+
+
 async def test_random_disconnects_and_resumes(hub: Hub, settings: Settings, catalogue) -> None:
     """1,000 abrupt disconnects and resumes while events stream: no gap, no duplicate."""
     configure(hub, StreamConfig(ring_size=8, page=5))  # many resumes come from the log

@@ -308,8 +308,27 @@ def test_close_frames(code: int, reason: str) -> None:
 
 def test_a_long_close_reason_is_cut_to_fit_a_control_frame() -> None:
     (frame,) = server_frames(frames.ws_close(1002, "x" * 500))
+    assert len(frame.data) == 125
+    assert Close.parse(frame.data) == Close(1002, "x" * 123)
+
+
+@given(reason=st.text(max_size=200))
+def test_a_close_reason_is_cut_between_characters(reason: str) -> None:
+    """The reason must be valid UTF-8 (RFC 6455 7.1.6): it is cut before a character that
+    would not fit, never inside one."""
+    encodable = reason.encode("utf-8", "replace").decode()  # a lone surrogate reads as "?"
+    (frame,) = server_frames(frames.ws_close(1002, reason))
     assert len(frame.data) <= 125
-    assert Close.parse(frame.data) == Close(1002, "x" * 120)
+    sent = Close.parse(frame.data).reason  # raises on invalid UTF-8
+    assert encodable.startswith(sent)
+    assert sent == encodable or len(encodable[: len(sent) + 1].encode()) > 123
+
+
+@pytest.mark.parametrize("char", ["ї", "€", "🚨"])
+def test_multibyte_reasons_keep_whole_characters(char: str) -> None:
+    (frame,) = server_frames(frames.ws_close(1008, char * 100))
+    reason = Close.parse(frame.data).reason
+    assert set(reason) == {char} and len(reason) == 123 // len(char.encode())
 
 
 def test_ws_json_puts_the_type_first() -> None:

@@ -159,7 +159,8 @@ async def websocket(socket: WebSocket) -> None:
         gate.allows if gate is not None else (lambda _h: True),
     )
     if not hasattr(outcome, "spec"):
-        await socket.close(code=1008, reason=outcome.answer.rsplit(b"\r\n", 1)[-1][:120].decode())
+        reason = frames.close_reason(outcome.answer.rsplit(b"\r\n", 1)[-1])
+        await socket.close(code=1008, reason=reason)
         return
     await socket.accept()
     transport = BufferTransport()
@@ -174,7 +175,7 @@ async def websocket(socket: WebSocket) -> None:
                     await socket.send_text(payload.decode())
                 elif opcode == frames.OP_CLOSE:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                    await socket.close(code=code, reason=payload[2:].decode(errors="replace"))
+                    await socket.close(code=code, reason=frames.close_reason(payload[2:]))
                     return
             if transport.closing:
                 await socket.close()

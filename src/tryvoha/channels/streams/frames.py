@@ -56,8 +56,15 @@ def ws_json(kind: str, doc: dict[str, Any]) -> bytes:
     return ws_frame(OP_TEXT, orjson.dumps({"type": kind, **doc}))
 
 
+def close_reason(text: str | bytes) -> str:
+    """`text` cut to fit a close frame's reason (123 bytes of UTF-8), between characters: a
+    client must fail a close whose reason is not valid UTF-8."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "replace")
+    return data[: MAX_CONTROL - 2].decode("utf-8", "ignore")
+
+
 def ws_close(code: int, reason: str = "") -> bytes:
-    return ws_frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120])
+    return ws_frame(OP_CLOSE, struct.pack("!H", code) + close_reason(reason).encode())
 
 
 def ws_accept_key(key: str) -> str:
