@@ -90,6 +90,13 @@ async def test_bad_requests_are_json_400(hub: Hub, settings: Settings) -> None:
             ("since=-4", None, "invalid_since"),
             ("drills=maybe", None, "invalid_drills"),
             ("", {"Last-Event-ID": "x1"}, "invalid_since"),
+            ("regions=,", None, "empty_regions"),
+            ("regions=%20,%20", None, "empty_regions"),
+            ("threats=,", None, "empty_threats"),
+            ("since=5_000", None, "invalid_since"),
+            ("since=%D9%A3", None, "invalid_since"),
+            ("since=9007199254740992", None, "invalid_since"),
+            ("", {"Last-Event-ID": "1_0"}, "invalid_since"),
         ]:
             sub = await SSEClient.open(port, query, headers)
             assert sub.status == 400, query

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
+from tryvoha.alerts.ranges import MAX_ID
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import documented
 from tryvoha.channels.streams import frames
@@ -104,7 +105,9 @@ async def stream(
     regions: Annotated[str | None, Query(description="Comma-separated region ids.")] = None,
     threats: Annotated[str | None, Query(description="Comma-separated threats.")] = None,
     drills: Annotated[bool, Query(description="Also exercise and test alerts.")] = False,
-    since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Resume after this event id.")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     hub: Hub = request.app.state.hub
