@@ -49,6 +49,19 @@ BAD = [
 ]
 
 
+async def test_import_reports_the_file_s_lines_after_a_quoted_line_break(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """A source field quoted over three lines: later problems still name their own lines."""
+    kyiv = GOOD[0].removesuffix(",official") + ',"Air Force\ncommand\nTelegram"'
+    lines = [kyiv, GOOD[1], BAD[0], BAD[2]]
+    report = await import_file(hub, "official", _write(tmp_path, lines), permanent=False)
+    reasons = {p.line: p.reason for p in report.problems}
+    assert set(reasons) == {6, 7}, reasons  # the header, Kyiv on lines 2-4, Umanska on 5
+    assert "unknown place 'Atlantis oblast'" in reasons[6]
+    assert "overlaps the alert of line 2" in reasons[7]
+
+
 async def test_import_reports_bad_rows_and_takes_the_rest(hub: Hub, tmp_path: Path) -> None:
     report = await import_file(hub, "official", _write(tmp_path, GOOD + BAD), permanent=False)
     assert report.imported == 3
