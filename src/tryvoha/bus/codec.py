@@ -7,6 +7,8 @@ know refuses it loudly instead of folding a guess.
 
 Format 1: the byte 0x01, then a JSON array of the thirteen `Event` fields in declaration order
 (enums as their values, `details` as a list of values, times as µs since the Unix epoch).
+A decoded event must also be within the ranges the log holds (`alerts.ranges.check_event`):
+ids from 1, times 2000–2100, texts without control characters or lone surrogates.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import orjson
 
 from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.ranges import OutOfRange, check_event
 from tryvoha.store.timeutil import from_us, to_us
 
 FORMAT_V1 = 1
@@ -27,23 +30,40 @@ class CodecError(ValueError):
 
 
 def encode_event(event: Event) -> bytes:
-    return _V1 + orjson.dumps(
-        [
-            event.id,
-            event.kind.value,
-            event.alert_id,
-            event.region_id,
-            event.threat.value,
-            event.status.value,
-            to_us(event.occurred_at),
-            to_us(event.recorded_at),
-            event.originator,
-            [d.value for d in event.details],
-            event.notes,
-            event.source,
-            event.idempotency_key,
-        ]
-    )
+    """`CodecError` for an event no node could read back (the domain lets none into the log)."""
+    try:
+        return _V1 + orjson.dumps(
+            [
+                event.id,
+                event.kind.value,
+                event.alert_id,
+                event.region_id,
+                event.threat.value,
+                event.status.value,
+                to_us(event.occurred_at),
+                to_us(event.recorded_at),
+                event.originator,
+                [d.value for d in event.details],
+                event.notes,
+                event.source,
+                event.idempotency_key,
+            ]
+        )
+    except orjson.JSONEncodeError as exc:
+        raise CodecError(
+            f"event {event.id} cannot be encoded: {_unencodable(event, exc)}"
+        ) from None
+
+
+def _unencodable(event: Event, exc: Exception) -> str:
+    for name in ("region_id", "originator", "notes", "source", "idempotency_key"):
+        value = getattr(event, name)
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"{name} is not valid UTF-8 (a lone surrogate)"
+    return str(exc)
 
 
 def decode_event(data: bytes | bytearray | memoryview) -> Event:
@@ -67,8 +87,10 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
     (eid, kind, alert_id, region, threat, status, occ, rec, orig, details, notes, source, key) = (
         fields
     )
+    if not isinstance(details, list):
+        raise CodecError("event field details must be a list")
     try:
-        return Event(
+        event = Event(
             id=_int(eid, "id"),
             kind=EventKind(kind),
             alert_id=_int(alert_id, "alert_id"),
@@ -83,10 +105,14 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
             source=_str(source, "source"),
             idempotency_key=None if key is None else _str(key, "idempotency_key"),
         )
+        check_event(event)  # what the store would refuse to write is never folded either
     except CodecError:
         raise
+    except OutOfRange as exc:
+        raise CodecError(f"event format 1 with a field out of range: {exc.message}") from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"event format 1 with an invalid field: {exc}") from None
+    return event
 
 
 def _int(value: object, name: str) -> int:
