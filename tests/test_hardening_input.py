@@ -429,3 +429,24 @@ async def test_openapi_states_the_ranges(api: httpx.AsyncClient) -> None:
     text = orjson.dumps(doc).decode()
     assert "2000-01-01T00:00Z" in text and "printable ASCII" in text
     assert "no control characters" in text
+
+
+@pytest.mark.parametrize("originator", ["token:\x00", "token:a\udc80"])
+async def test_an_originator_the_log_cannot_hold_is_refused_before_any_lookup(
+    catalogue: Catalogue, db_url: str, originator: str
+) -> None:
+    """With an Idempotency-Key the first step is a lookup by originator: PostgreSQL refuses a
+    NUL there with an error of its own, so the originator is checked before it."""
+    hub = Hub(catalogue, SqlStore(db_url))
+    hub.load()
+    try:
+        command = Declare(catalogue.oblasts[0].id, Threat.AIR_RAID)
+        with pytest.raises(Rejected) as info:
+            await hub.submit(command, Actor(originator), idempotency_key="k-1")
+        assert info.value.code == "text_invalid" and hub.store.last_event_id == 0
+        noted = Declare(catalogue.oblasts[0].id, Threat.AIR_RAID, notes="a\udc80")
+        with pytest.raises(Rejected) as info:
+            await hub.submit(noted, Actor("token:t"), idempotency_key="k-2")
+        assert info.value.code == "notes_invalid" and hub.store.last_event_id == 0
+    finally:
+        hub.close()
