@@ -11,33 +11,48 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tryvoha.alerts.model import LIVE_SOURCE, AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.ranges import (
+    MAX_ID,
+    MAX_KEY,
+    MAX_NOTES,
+    MAX_ORIGINATOR,
+    MAX_REGION_ID,
+    MAX_SOURCE,
+)
 from tryvoha.bus.codec import FORMAT_V1, FORMAT_V2, CodecError, decode_event, encode_event
 
 times = st.datetimes(
-    min_value=datetime(1900, 1, 1),
-    max_value=datetime(2200, 1, 1),
+    min_value=datetime(2000, 1, 2),
+    max_value=datetime(2099, 12, 30),
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5))]),
 )
-texts = st.text(max_size=200)
+allowed = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="\ufffe\uffff")
+
+
+def texts(limit: int) -> st.SearchStrategy[str]:
+    """Text the log can hold: no control characters, no lone surrogates (see alerts.ranges)."""
+    return st.text(allowed, max_size=limit)
+
+
 events = st.builds(
     Event,
-    id=st.integers(1, 2**63 - 1),
+    id=st.integers(1, MAX_ID),
     kind=st.sampled_from(EventKind),
-    alert_id=st.integers(1, 2**63 - 1),
-    region_id=texts,
+    alert_id=st.integers(1, MAX_ID),
+    region_id=texts(MAX_REGION_ID),
     threat=st.sampled_from(Threat),
     status=st.sampled_from(AlertStatus),
     occurred_at=times,
     recorded_at=times,
-    originator=texts,
+    originator=texts(MAX_ORIGINATOR),
     details=st.lists(st.sampled_from(Detail), max_size=5).map(tuple),
-    notes=st.none() | texts,
-    source=st.just(LIVE_SOURCE) | texts,
-    idempotency_key=st.none() | texts,
-    reason=st.none() | texts,
-    correction=st.none() | texts,
-    proposal_id=st.none() | st.integers(1, 2**63 - 1),
-    proposed_by=st.none() | texts,
+    notes=st.none() | texts(MAX_NOTES),
+    source=st.just(LIVE_SOURCE) | texts(MAX_SOURCE),
+    idempotency_key=st.none() | texts(MAX_KEY),
+    reason=st.none() | texts(MAX_NOTES),
+    correction=st.none() | texts(MAX_NOTES),
+    proposal_id=st.none() | st.integers(1, MAX_ID),
+    proposed_by=st.none() | texts(MAX_ORIGINATOR),
     deadline=st.none() | times,
 )
 
@@ -136,13 +151,24 @@ def test_malformed_messages_are_refused(data: bytes, message: str) -> None:
         (2, 7.0, "alert_id must be an integer"),
         (3, 80, "region_id must be a string"),
         (6, 2**62, "invalid field"),  # a time no datetime holds
-        (9, 5, "invalid field"),
+        (9, 5, "details must be a list"),
         (11, None, "source must be a string"),
         (12, 5, "idempotency_key must be a string"),
         (1, "approved", "invalid field"),
         (13, 5, "reason must be a string"),
         (15, "7", "proposal_id must be an integer"),
         (17, 1.5, "deadline must be an integer"),
+        (0, 0, "id must be an integer from 1"),
+        (0, -7, "id must be an integer from 1"),
+        (2, 0, "alert_id must be an integer from 1"),
+        (0, MAX_ID + 1, "id must be an integer from 1"),
+        (9, "", "details must be a list"),
+        (9, "drones", "details must be a list"),
+        (9, {}, "details must be a list"),
+        (10, "bell\x07", "notes may not hold U\\+0007"),
+        (8, "a\x00b", "originator may not hold U\\+0000"),
+        (3, "UA" * 20, "region_id is limited to 32"),
+        (6, 0, "occurred_at .* is outside the range"),  # 1970
     ],
 )
 def test_invalid_fields_are_refused(index: int, value: object, message: str) -> None:
@@ -150,3 +176,21 @@ def test_invalid_fields_are_refused(index: int, value: object, message: str) -> 
     fields[index] = value
     with pytest.raises(CodecError, match=message):
         decode_event(b"\x02" + orjson.dumps(fields))
+
+
+@pytest.mark.parametrize("index", [3, 8, 10, 11, 12])
+def test_a_lone_surrogate_is_refused_by_name(index: int) -> None:
+    """JSON may spell a lone surrogate (`\\ud800`); no such text is ever folded."""
+    fields = orjson.loads(encode_event(sample())[1:])
+    body = orjson.dumps(fields).replace(orjson.dumps(fields[index]), b'"x\\ud800"', 1)
+    with pytest.raises(CodecError):
+        decode_event(b"\x02" + body)
+
+
+@pytest.mark.parametrize("field", ["notes", "originator", "region_id", "source"])
+def test_an_event_that_cannot_be_encoded_is_refused_by_name(field: str) -> None:
+    event = sample()
+    values = {name: getattr(event, name) for name in Event.__slots__}
+    values[field] = "a\udc80b"
+    with pytest.raises(CodecError, match=field):
+        encode_event(Event(**values))

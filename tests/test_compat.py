@@ -22,12 +22,13 @@ from fastapi import FastAPI
 
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import WebhookConfig
-from tryvoha.compat.ids import OBLAST_ORDER, crosswalk
+from tryvoha.compat.ids import CITY_UIDS, OBLAST_ORDER, crosswalk
+from tryvoha.compat.ratelimit import RateLimiter
 from tryvoha.compat.ukrainealarm import timespan
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
-from tryvoha.regions import Catalogue, Level, load_catalogue
+from tryvoha.regions import Catalogue, Level, Region, load_catalogue
 from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
@@ -80,6 +81,11 @@ def level_of(alert: dict) -> str:
     return "yellow" if alert["details"] and set(alert["details"]) <= {"drones"} else "red"
 
 
+def whole_type(region: Region, uid: int) -> str:
+    """The `location_type` of an alert on all of uid's region."""
+    return "city" if uid in CITY_UIDS else region.level.value
+
+
 async def check_consistent(api: httpx.AsyncClient, token: str, catalogue: Catalogue) -> None:
     """Every compatible view agrees with tryvoha's own status and active alerts."""
     cw = crosswalk(catalogue)
@@ -122,8 +128,13 @@ async def check_consistent(api: httpx.AsyncClient, token: str, catalogue: Catalo
     covered: set[str] = set()
     for a in listed:
         if a["alert_type"] == "air_raid":
-            region = cw.by_uid[int(a["location_uid"])]
-            covered |= {region.id, *(r.id for r in catalogue.descendants(region.id))}
+            uid = int(a["location_uid"])
+            region = cw.by_uid[uid]
+            if a["location_type"] == whole_type(region, uid):
+                covered |= {region.id, *(r.id for r in catalogue.descendants(region.id))}
+            else:  # an alert in part of the region (its own region has no uid)
+                assert status[region.id] in ("partial", "active"), a
+                assert a["location_type"] in ("raion", "hromada")
     assert {rid for rid in cw.uid_of if status[rid] == "active"} == covered & set(cw.uid_of)
 
     records = (await api.get("/api/v3/alerts")).json()
@@ -131,7 +142,7 @@ async def check_consistent(api: httpx.AsyncClient, token: str, catalogue: Catalo
         rid = cw.by_ua_id[record["regionId"]].id
         types = {e["type"] for e in record["activeAlerts"]}
         assert ("AIR" in types) == (status[rid] == "active")
-    roots = {t for a in air for t in cw.targets(a["region_id"], cw.ua_id_of)}
+    roots = {t for a in air for t in cw.whole_targets(a["region_id"], cw.ua_id_of)}
     assert roots <= {cw.by_ua_id[r["regionId"]].id for r in records}
     for rid in [r.id for r in catalogue.oblasts if r.id in cw.ua_id_of] + [
         cw.by_ua_id[KRYVYI_RIH_UA].id
@@ -174,6 +185,14 @@ async def test_both_surfaces_agree_with_views_at_every_step(
     drill = await declare(api, admin_token, cw.by_uid[31].id, status="exercise")
     art = await declare(api, admin_token, kryvyi_rih.id, threat="artillery_shelling")
     await step()
+    # Regions with no id of their own nor below: shown in part of the region above them.
+    without_ids = []
+    for region_id in ("UA8000", "UA3200", catalogue.children(cw.by_uid[29].id)[0].id):
+        without_ids.append(await declare(api, admin_token, region_id))
+        await step()
+    luhansk_hromada = catalogue.children(cw.by_uid[1801].id)[0]
+    without_ids.append(await declare(api, admin_token, luhansk_hromada.id))
+    await step()
     # The whole country waits for a second operator: while it waits, no surface shows it.
     body = {"region_id": catalogue.country.id, "threat": "air_raid", "details": ["drones"]}
     proposed = await api.post("/api/v1/alerts", json=body, headers=auth(admin_token))
@@ -199,10 +218,54 @@ async def test_both_surfaces_agree_with_views_at_every_step(
     )
     assert retracted.status_code == 200, retracted.text
     await step()  # dropped everywhere, as an end would be
-    for alert in (country, a1, a2, a4, drill, art):
+    for alert in (country, a1, a2, a4, drill, art, *without_ids):
         await end(api, admin_token, alert["id"])
         await step()
     assert index == sorted(index) and len(set(index)) == len(index)
+
+
+async def test_alerts_on_regions_without_an_id(
+    api: httpx.AsyncClient, admin_token: str, reader: str, catalogue: Catalogue
+) -> None:
+    """Kyiv's pseudo-raion and a Crimean raion have no id on either surface, nor anything below.
+
+    alerts.in.ua lists each alert at the nearest uid above, typed as the raion it is, and its
+    IoT strings show that place as partly alerted, as tryvoha's own status does; ukrainealarm
+    cannot say "in part of", so it lists neither rather than call all of Kyiv or Crimea alerted.
+    """
+    cw = crosswalk(catalogue)
+    h = auth(reader)
+    crimean_raion = catalogue.children(cw.by_uid[29].id)[0]
+    kyiv = await declare(api, admin_token, "UA8000")
+    crimea = await declare(api, admin_token, crimean_raion.id, details=["drones"])
+
+    listed = (await api.get("/v1/alerts/active.json", headers=h)).json()["alerts"]
+    by_id = {a["id"]: a for a in listed}
+    assert set(by_id) == {kyiv["id"], crimea["id"]}
+    assert by_id[kyiv["id"]]["location_uid"] == "31"
+    assert by_id[kyiv["id"]]["location_type"] == "raion"
+    assert by_id[kyiv["id"]]["location_oblast_uid"] == 31
+    assert by_id[crimea["id"]]["location_uid"] == "29"
+    assert by_id[crimea["id"]]["location_type"] == "raion"
+    assert by_id[crimea["id"]]["location_title"] == crimean_raion.label("uk")
+    assert by_id[crimea["id"]]["location_oblast_uid"] == 29
+    one = await api.get("/v1/regions/29/alerts/day_ago.json", headers=h)
+    assert [a["id"] for a in one.json()["alerts"]] == [crimea["id"]]
+
+    ours = (await api.get("/api/v1/status", params={"threat": "air_raid"})).json()
+    status = {r["id"]: r["status"] for r in ours["regions"]}
+    assert status[cw.by_uid[31].id] == status[cw.by_uid[29].id] == "partial"
+    oblasts = (await api.get("/v2/iot/active_air_raid_alerts_by_oblast.json", headers=h)).json()
+    assert oblasts[OBLAST_ORDER.index(31)] == oblasts[OBLAST_ORDER.index(29)] == "P"
+    for uid in (29, 31):
+        char = (await api.get(f"/v1/iot/active_air_raid_alerts/{uid}.json", headers=h)).json()
+        assert char == "P"
+
+    assert (await api.get("/api/v3/alerts")).json() == []
+    for ua_id in ("31", "9999"):
+        (record,) = (await api.get(f"/api/v3/alerts/{ua_id}")).json()
+        assert record["activeAlerts"] == []
+    await check_consistent(api, reader, catalogue)
 
 
 async def test_iot_bodies_headers_and_exact_304(api: httpx.AsyncClient, reader: str) -> None:
@@ -365,6 +428,26 @@ async def test_date_history_reads_a_kyiv_day(
         hub.close()
 
 
+async def test_alarm_duration_is_exact_to_the_millisecond(
+    api: httpx.AsyncClient, admin_token: str, catalogue: Catalogue
+) -> None:
+    """An alarm of 4 min 16.229 s reads exactly that, not 16.2289990 (float seconds)."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    stop = start + timedelta(minutes=4, seconds=16, milliseconds=229)
+    alert = await declare(
+        api, admin_token, crosswalk(catalogue).by_uid[9].id, occurred_at=start.isoformat()
+    )
+    r = await api.post(
+        f"/api/v1/alerts/{alert['id']}/end",
+        json={"occurred_at": stop.isoformat()},
+        headers=auth(admin_token),
+    )
+    assert r.status_code == 200, r.text
+    r = await api.get("/api/v3/alerts/regionHistory", params={"regionId": "9"})
+    (alarm,) = r.json()[0]["alarms"]
+    assert alarm["duration"] == "00:04:16.2290000"
+
+
 def test_timespan_format() -> None:
     assert timespan(timedelta(minutes=45, seconds=12)) == "00:45:12"
     assert timespan(timedelta(days=1, hours=2, minutes=3, seconds=4.5)) == "1.02:03:04.5000000"
@@ -499,6 +582,44 @@ async def test_rate_limits_answer_429_with_retry_after(
         for _ in range(4)
     ]
     assert keyed == [200, 200, 200, 429]
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_keyless_limits_honour_retry_after_and_survive_a_flood_of_addresses(
+    compat_app: tuple[httpx.AsyncClient, FastAPI],
+) -> None:
+    """At 4 requests per 5 minutes, waiting exactly the Retry-After told is enough; and a flood
+    of requests from fresh addresses does not give a limited address a new allowance."""
+    _, app = compat_app
+    clock = HandClock()
+    app.state.compat.limiter = RateLimiter(clock=clock, max_keys=50)
+    app.state.compat.config.keyless_per_5min = 4
+
+    def client(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://hub")
+
+    path = "/api/v3/alerts/status"
+    async with client("203.0.113.7") as me:
+        assert [(await me.get(path)).status_code for _ in range(2)] == [200, 200]
+        clock.now += 1
+        assert [(await me.get(path)).status_code for _ in range(2)] == [200, 200]
+        refused = await me.get(path)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "74"
+        for i in range(200):
+            async with client(f"198.51.100.{i}") as other:
+                assert (await other.get(path)).status_code == 200
+        assert (await me.get(path)).headers["retry-after"] == "74"
+        clock.now += 74
+        assert (await me.get(path)).status_code == 200
+        assert (await me.get(path)).status_code == 429
 
 
 async def test_last_action_index_and_last_modified_survive_restart(

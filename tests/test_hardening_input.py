@@ -14,10 +14,11 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Update
 from tryvoha.alerts.model import Threat
 from tryvoha.alerts.ranges import MAX_ID
 from tryvoha.api.app import create_app
+from tryvoha.bus.codec import decode_event, encode_event
 from tryvoha.channels.webhooks import payload
 from tryvoha.cli import app as cli
 from tryvoha.config import Settings
@@ -254,6 +255,30 @@ async def test_domain_refuses_what_no_api_model_stops(hub: Hub, catalogue: Catal
     assert hub.store.last_event_id == 0 == hub.last_event_id
 
 
+async def test_no_lone_surrogate_reaches_the_log(hub: Hub, catalogue: Catalogue) -> None:
+    """A lone surrogate cannot be encoded (UTF-8, the bus codec, JSON): every entry refuses it,
+    so nothing in the log fails to go out."""
+    oblast = catalogue.oblasts[0].id
+    for command, actor in [
+        (Declare(oblast, Threat.AIR_RAID, notes="sirens \udc80"), "token:t"),
+        (Declare("UA\ud800", Threat.AIR_RAID), "token:t"),
+        (Declare(oblast, Threat.AIR_RAID), "token:dispatch-\udc80"),  # a name from argv bytes
+    ]:
+        with pytest.raises(Rejected) as info:
+            await hub.submit(command, Actor(actor))
+        assert 400 <= info.value.http_status < 500
+    opened = await hub.submit(Declare(oblast, Threat.AIR_RAID), Actor("token:t"))
+    with pytest.raises(Rejected):
+        await hub.submit(
+            Update(AlertRef(alert_id=opened.alert_id), notes="\ud83d"), Actor("token:t")
+        )
+    with pytest.raises(ValueError, match="printable"):
+        hub.store.create_token("dispatch-\udc80", None)
+    assert hub.store.last_event_id == 1
+    for event in hub.store.events_after(0):
+        decode_event(encode_event(event))
+
+
 @pytest.mark.parametrize("key", ["", "ключ", "k" * 201, "tab\there"])
 async def test_idempotency_keys_outside_printable_ascii(
     api: httpx.AsyncClient, admin_token: str, catalogue: Catalogue, key: str
@@ -405,3 +430,24 @@ async def test_openapi_states_the_ranges(api: httpx.AsyncClient) -> None:
     text = orjson.dumps(doc).decode()
     assert "2000-01-01T00:00Z" in text and "printable ASCII" in text
     assert "no control characters" in text
+
+
+@pytest.mark.parametrize("originator", ["token:\x00", "token:a\udc80"])
+async def test_an_originator_the_log_cannot_hold_is_refused_before_any_lookup(
+    catalogue: Catalogue, db_url: str, originator: str
+) -> None:
+    """With an Idempotency-Key the first step is a lookup by originator: PostgreSQL refuses a
+    NUL there with an error of its own, so the originator is checked before it."""
+    hub = Hub(catalogue, SqlStore(db_url))
+    hub.load()
+    try:
+        command = Declare(catalogue.oblasts[0].id, Threat.AIR_RAID)
+        with pytest.raises(Rejected) as info:
+            await hub.submit(command, Actor(originator), idempotency_key="k-1")
+        assert info.value.code == "text_invalid" and hub.store.last_event_id == 0
+        noted = Declare(catalogue.oblasts[0].id, Threat.AIR_RAID, notes="a\udc80")
+        with pytest.raises(Rejected) as info:
+            await hub.submit(noted, Actor("token:t"), idempotency_key="k-2")
+        assert info.value.code == "notes_invalid" and hub.store.last_event_id == 0
+    finally:
+        hub.close()

@@ -50,6 +50,19 @@ BAD = [
 ]
 
 
+async def test_import_reports_the_file_s_lines_after_a_quoted_line_break(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """A source field quoted over three lines: later problems still name their own lines."""
+    kyiv = GOOD[0].removesuffix(",official") + ',"Air Force\ncommand\nTelegram"'
+    lines = [kyiv, GOOD[1], BAD[0], BAD[2]]
+    report = await import_file(hub, "official", _write(tmp_path, lines), permanent=False)
+    reasons = {p.line: p.reason for p in report.problems}
+    assert set(reasons) == {6, 7}, reasons  # the header, Kyiv on lines 2-4, Umanska on 5
+    assert "unknown place 'Atlantis oblast'" in reasons[6]
+    assert "overlaps the alert of line 2" in reasons[7]
+
+
 async def test_import_reports_bad_rows_and_takes_the_rest(hub: Hub, tmp_path: Path) -> None:
     report = await import_file(hub, "official", _write(tmp_path, GOOD + BAD), permanent=False)
     assert report.imported == 3
@@ -153,6 +166,29 @@ def test_hook_respects_no_history(catalogue: Catalogue, sqlite_url: str) -> None
 
 
 # The statistics API -------------------------------------------------------------------------
+
+
+async def test_stats_over_the_whole_documented_range(
+    hub: Hub, settings: Settings, tmp_path: Path
+) -> None:
+    """2000 to 2100: the record's figures; calendar and nationwide rows where the record is."""
+    await import_file(hub, "official", _write(tmp_path, GOOD), permanent=False)
+    app = create_app(hub, settings)
+    century = {"from": "2000-01-01T00:00:00Z", "to": "2099-12-31T00:00:00Z"}
+    record = {"from": "2023-03-08T00:00:00Z", "to": "2023-03-10T00:00:00Z"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+        wide = (await c.get("/api/v1/stats/summary", params=century)).json()
+        narrow = (await c.get("/api/v1/stats/summary", params=record)).json()
+        assert wide["nights_in_period"] == 36525 and narrow["nights_in_period"] == 3
+        for key in ("alerts", "hours", "night_hours", "episodes", "start_hours"):
+            assert wide[key] == narrow[key], key
+        days = (await c.get("/api/v1/stats/calendar", params=century)).json()["days"]
+        assert [d["date"] for d in days if d["alerts"]] == ["2023-03-09"]
+        assert days[0]["date"] == "2023-03-09"
+        rows = (await c.get("/api/v1/stats/nationwide", params=century)).json()["rows"]
+        assert rows and rows[0]["night"] == "2023-03-08"
+        r = await c.get("/api/v1/stats/charts/calendar.png", params=century)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
 
 
 async def test_stats_api(hub: Hub, settings: Settings, tmp_path: Path) -> None:

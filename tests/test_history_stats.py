@@ -237,3 +237,40 @@ def test_engine_follows_the_log(catalogue: Catalogue, tmp_path: Path) -> None:
     result = stats.summary(engine, scope)
     assert result.alerts == 3
     assert result.hours == pytest.approx(4.0)  # 1 + 1 + the open alert's 2 hours until now
+
+
+def test_a_century_gives_the_figures_of_the_record_within_it(
+    engine: StatsEngine, catalogue: Catalogue
+) -> None:
+    """The whole documented range, 2000 to 2100: the same figures as the record's own span,
+    every night of the century counted, and calendar and nationwide rows only where the record
+    is (the work is done for the record's span, not for a hundred years of empty hours)."""
+    region = catalogue.resolve("Kharkivska oblast", level="oblast")
+    century = stats.Scope(
+        region.id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, tzinfo=UTC), now=NOW
+    )
+    first, last = engine.span()
+    record = stats.Scope(
+        region.id, stats.from_us(first), max(stats.from_us(last), NOW) + timedelta(days=1), now=NOW
+    )
+    wide, narrow = stats.summary(engine, century).doc(), stats.summary(engine, record).doc()
+    for key in ("since", "until", "nights_in_period"):
+        wide.pop(key), narrow.pop(key)
+    assert wide == narrow and wide["alerts"] > 1000
+    nights = stats.summary(engine, century).nights_in_period
+    assert nights == len(_nights(century.since, century.until)) == 36524 + 1
+    days = stats.calendar(engine, century)
+    assert days[0]["date"] == stats.from_us(first).astimezone(KYIV).date().isoformat()
+    assert days[-1]["date"] <= NOW.astimezone(KYIV).date().isoformat()
+    assert sum(d["alerts"] for d in days) == wide["alerts"]
+    rows = stats.nationwide(engine, century.since, century.until, now=NOW)
+    assert rows == stats.nationwide(engine, record.since, record.until, now=NOW)
+
+
+def test_a_period_outside_the_record_is_empty_not_an_error(engine: StatsEngine) -> None:
+    since, until = datetime(2001, 1, 1, tzinfo=UTC), datetime(2010, 1, 1, tzinfo=UTC)
+    got = stats.summary(engine, stats.Scope("UA", since, until, now=NOW))
+    assert (got.alerts, got.hours, got.nights_with_alert, got.episodes) == (0, 0.0, 0, 0)
+    assert got.nights_in_period == len(_nights(since, until))
+    assert stats.calendar(engine, stats.Scope("UA", since, until, now=NOW)) == []
+    assert stats.nationwide(engine, since, until, now=NOW) == []

@@ -20,7 +20,9 @@ import pytest
 
 from tryvoha.alerts.commands import Actor, AlertRef, Declare, End
 from tryvoha.alerts.model import AlertStatus, Threat
+from tryvoha.api.app import create_app
 from tryvoha.channels.mqtt import MqttPublisher, parse_broker_url
+from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 
@@ -336,3 +338,16 @@ def test_broker_urls() -> None:
     assert parse_broker_url("127.0.0.1:1884").port == 1884
     with pytest.raises(ValueError, match="mqtt://"):
         parse_broker_url("http://h")
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+async def test_a_hub_given_a_broker_port_out_of_range_refuses_to_start(
+    hub: Hub, sqlite_url: str, port: str
+) -> None:
+    """Port 0 used to become 1883 silently: the hub would publish to whatever listens there."""
+    settings = Settings(db=sqlite_url, load_history=False, mqtt=f"mqtt://siren:pw@127.0.0.1:{port}")
+    app = create_app(hub, settings)
+    with pytest.raises(ValueError, match=f"port must be 1 to 65535, not '{port}'") as refused:
+        async with app.router.lifespan_context(app):
+            pass
+    assert "pw" not in str(refused.value)

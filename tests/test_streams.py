@@ -90,6 +90,13 @@ async def test_bad_requests_are_json_400(hub: Hub, settings: Settings) -> None:
             ("since=-4", None, "invalid_since"),
             ("drills=maybe", None, "invalid_drills"),
             ("", {"Last-Event-ID": "x1"}, "invalid_since"),
+            ("regions=,", None, "empty_regions"),
+            ("regions=%20,%20", None, "empty_regions"),
+            ("threats=,", None, "empty_threats"),
+            ("since=5_000", None, "invalid_since"),
+            ("since=%D9%A3", None, "invalid_since"),
+            ("since=9007199254740992", None, "invalid_since"),
+            ("", {"Last-Event-ID": "1_0"}, "invalid_since"),
         ]:
             sub = await SSEClient.open(port, query, headers)
             assert sub.status == 400, query
@@ -255,6 +262,55 @@ async def test_websocket_dead_peer_is_closed(hub: Hub, settings: Settings) -> No
         writer.close()
 
 
+def read_server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each unmasked server frame in `data`."""
+    frames, i = [], 0
+    while i + 2 <= len(data):
+        opcode, length = data[i] & 0x0F, data[i + 1] & 0x7F
+        i += 2
+        if length == 126:
+            length, i = int.from_bytes(data[i : i + 2], "big"), i + 2
+        elif length == 127:
+            length, i = int.from_bytes(data[i : i + 8], "big"), i + 8
+        frames.append((opcode, data[i : i + length]))
+        i += length
+    return frames
+
+
+BAD_CLIENT_FRAMES = {
+    "a ping of 126 bytes": (0x89, b"p" * 126),
+    "a fragmented ping": (0x09, b"p"),
+    "a continuation with no message": (0x80, b"x"),
+    "a reserved bit": (0xC1, b"x"),
+}
+
+
+@pytest.mark.parametrize("first, payload", BAD_CLIENT_FRAMES.values(), ids=BAD_CLIENT_FRAMES)
+async def test_websocket_protocol_errors_close_with_1002(
+    hub: Hub, settings: Settings, first: int, payload: bytes
+) -> None:
+    """A frame RFC 6455 forbids fails the connection with 1002; a bad ping gets no pong."""
+    async with serving(hub, settings) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /api/v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        mask = b"\x01\x02\x03\x04"
+        n = len(payload)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        writer.write(bytes([first]) + length + mask + masked)
+        received = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+        writer.close()
+    opcodes = [opcode for opcode, _ in read_server_frames(received)]
+    assert 0xA not in opcodes, "a pong answered a forbidden frame"
+    assert opcodes[-1] == 0x8
+    close = read_server_frames(received)[-1][1]
+    assert int.from_bytes(close[:2], "big") == 1002 and len(close) <= 125
+
+
 @pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])
 async def test_websocket_contract_and_resume(hub: Hub, settings: Settings, catalogue, fast):
     oblast = catalogue.oblasts[9]
@@ -282,6 +338,20 @@ async def test_websocket_contract_and_resume(hub: Hub, settings: Settings, catal
             assert orjson.loads(response.body)["error"]["code"] == "unknown_region"
         else:  # ASGI can only refuse an upgrade with 403
             assert response.status_code == 403
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fastpath", "asgi"])
+async def test_a_refusal_naming_non_ascii_input_is_not_a_server_error(
+    hub: Hub, settings: Settings, fast: bool
+) -> None:
+    """The refusal's text is cut to fit a close reason between characters, never inside one."""
+    async with serving(hub, settings, fast) as port:
+        for n in range(68, 76):  # the 120th byte falls inside a character for some of these
+            url = f"ws://127.0.0.1:{port}/api/v1/ws?regions=x" + "%D1%97" * n
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(url):
+                    pass
+            assert refused.value.response.status_code == (400 if fast else 403), n
 
 
 async def test_random_disconnects_and_resumes(hub: Hub, settings: Settings, catalogue) -> None:

@@ -3,7 +3,9 @@ tokens made before roles existed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from tryvoha.store.migrate import MIGRATIONS
 
 from .conftest import auth, start_live_hub
 from .test_webhooks import Env, running_hub
+from .waiting import until
 
 runner = CliRunner()
 KYIV_OBLAST = "UA32000000000030281"
@@ -323,3 +326,73 @@ def test_the_store_refuses_a_read_only_token_with_rights_to_write(tmp_path: Path
         assert store.list_tokens() == []
     finally:
         store.close()
+
+
+class WatchedStore:
+    """Records the thread of every token-hash load; a load may be held until released."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.load = hub.store.valid_token_hashes
+        self.threads: list[threading.Thread] = []
+        self.release = threading.Event()
+        self.release.set()
+        hub.store.valid_token_hashes = self  # type: ignore[method-assign]
+
+    def __call__(self) -> set[str]:
+        self.threads.append(threading.current_thread())
+        if not self.release.wait(10):
+            raise TimeoutError("the load was never released")
+        return self.load()
+
+
+async def test_the_read_gate_never_reads_the_database_on_the_event_loop(
+    hub: Hub, sqlite_url: str
+) -> None:
+    """Token hashes are reloaded on the hub's reader pool while reads go on with the ones
+    loaded before; a read never waits for a reload."""
+    key, _ = hub.store.create_token("led-map", None, role=TokenRole.READ_ONLY)
+    app = create_app(hub, Settings(db=sqlite_url, read_token_required=True, load_history=False))
+    gate = app.state.read_gate
+    gate.ttl = 0.0  # every check finds the hashes stale
+    watched = WatchedStore(hub)
+    watched.release.clear()  # a database that does not answer for now
+    headers = {b"authorization": f"Bearer {key}".encode()}
+    assert all(gate.allows(headers) for _ in range(100))  # answered from the hashes held
+    await until(lambda: watched.threads, "a reload started")
+    watched.release.set()
+    loop_thread = threading.current_thread()
+    assert watched.threads and all(t is not loop_thread for t in watched.threads)
+    assert len(watched.threads) == 1, "one reload at a time"
+
+
+async def test_a_new_key_reads_at_once_and_a_revoked_one_stops(hub: Hub, sqlite_url: str) -> None:
+    app = create_app(hub, Settings(db=sqlite_url, read_token_required=True, load_history=False))
+    app.state.read_gate.ttl = 0.2
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as c:
+        assert (await c.get("/api/v1/alerts/active")).status_code == 401
+        key, _ = hub.store.create_token("new-app", None, role=TokenRole.READ_ONLY)
+        for path in ("/api/v1/alerts/active", "/api/v1/status/compact"):
+            assert (await c.get(path, headers=auth(key))).status_code == 200, path
+        hub.store.revoke_token("new-app")
+
+        async def refused() -> bool:
+            r = await c.get("/api/v1/alerts/active", headers=auth(key))
+            return r.status_code == 401
+
+        await until(refused, "the revoked key refused")
+
+
+async def test_unknown_keys_share_few_database_reads(hub: Hub, sqlite_url: str) -> None:
+    """A spray of made-up keys waits for shared reloads, at most one at a time."""
+    app = create_app(hub, Settings(db=sqlite_url, read_token_required=True, load_history=False))
+    watched = WatchedStore(hub)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as c:
+        answers = await asyncio.gather(
+            *(c.get("/api/v1/alerts/active", headers=auth(f"tv_made_up_{i}")) for i in range(50))
+        )
+    assert {r.status_code for r in answers} == {401}
+    assert 1 <= len(watched.threads) <= 2

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
+from sqlalchemy import update
 
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import AlertStatus, EventKind, Threat
@@ -23,6 +24,7 @@ from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
+from tryvoha.store.schema import webhook_outbox
 
 from .conftest import auth
 from .waiting import until
@@ -394,6 +396,45 @@ async def test_a_new_subscription_starts_after_the_log_head(
     fence = await env.declare(catalogue.oblasts[2].id)
     await receiver.wait_for(lambda r: len(r.received) == 2)
     assert [r.event_id for r in receiver.received] == [after["event"]["id"], fence["event"]["id"]]
+
+
+async def test_a_delivery_retried_over_a_thousand_times_keeps_its_schedule(
+    catalogue, sqlite_url: str, receiver: Receiver
+) -> None:
+    """A receiver down long enough for attempt 1025 (about 17 minutes with a 1 s backoff cap)
+    still gets each failed attempt recorded and retried on schedule, then its event once back."""
+    config = WebhookConfig(
+        backoff_base=0.01,
+        backoff_max=0.05,
+        give_up_after=120,
+        timeout=2,
+        poll_interval=0.2,
+        allow_networks=LOOPBACK,
+    )
+    down = True
+    receiver.answer = lambda _r: 503 if down else 204
+    async with running_hub(catalogue, sqlite_url, config) as env:
+        sub = await env.subscribe(receiver.url)
+        alert = await env.declare(catalogue.oblasts[0].id)
+        await receiver.wait_for(lambda r: len(r.received) >= 1)
+        with env.hub.store.engine.begin() as conn:  # as if it had failed 1100 times already
+            conn.execute(
+                update(webhook_outbox)
+                .where(webhook_outbox.c.subscription_id == sub["id"])
+                .values(attempts=webhook_outbox.c.attempts + 1100)
+            )
+
+        async def retried_past_1100() -> dict | None:
+            head = (await env.webhook(sub["id"]))["deliveries"]["head"]
+            return head if head and head["attempts"] >= 1103 else None
+
+        head = await until(retried_past_1100, "attempts past 1100 recorded")
+        assert head["last_status"] == 503
+        down = False
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+        (acked,) = receiver.acknowledged()
+        assert acked.event_id == alert["event"]["id"]
+        assert int(acked.headers["x-tryvoha-attempt"]) > 1103
 
 
 async def test_expired_deliveries_are_visible_and_can_be_retried(

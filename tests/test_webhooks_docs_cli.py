@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from tryvoha.alerts.commands import Actor, Declare
 from tryvoha.alerts.model import Threat
 from tryvoha.api.app import create_app
+from tryvoha.channels.webhooks import verify
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.cli import app as cli
 from tryvoha.config import Settings
@@ -57,6 +58,14 @@ async def test_the_documented_verification_accepts_deliveries_and_refuses_forger
     stale = header.replace(f"t={t}", f"t={t - 3600}")
     assert not verify_tryvoha(sub["secret"], stale, delivery.body)
     assert not verify_tryvoha(sub["secret"], "garbage", delivery.body)
+    v1 = header.split(",")[1]
+    for forged in (
+        "9" * 5000,
+        f"{t:_}",
+        str(t).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    ):
+        assert not verify_tryvoha(sub["secret"], f"t={forged},{v1}", delivery.body), forged[:20]
+        assert not verify(sub["secret"], f"t={forged},{v1}", delivery.body), forged[:20]
 
 
 async def test_cli_adds_lists_shows_failures_and_deletes(catalogue, sqlite_url: str) -> None:

@@ -137,6 +137,8 @@ class Hub(LogView):
         if idempotency_key is not None:
             try:
                 ranges.check_key(idempotency_key)
+                # the key is looked up by originator: a database may refuse what the log can't hold
+                ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
             except ranges.OutOfRange as problem:
                 raise Rejected.out_of_range(problem) from None
         request_hash = _request_hash(command)

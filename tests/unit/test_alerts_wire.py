@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 from hypothesis import given
@@ -41,3 +41,19 @@ def test_read_back_it_is_the_same_instant_to_the_millisecond(value: datetime) ->
     assert len(text) == 24 and text.endswith("Z")
     back = datetime.fromisoformat(text.replace("Z", "+00:00"))
     assert timedelta(0) <= value - back < timedelta(milliseconds=1)  # truncated, never rounded up
+
+
+class NoOffset(tzinfo):
+    """A zone that does not know its offset: as naive as no zone at all."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "value", [datetime(2026, 3, 1, 12, 0), datetime(2026, 3, 1, 12, 0, tzinfo=NoOffset())]
+)
+def test_a_naive_time_is_refused_whatever_the_machine_s_zone(value: datetime) -> None:
+    """Read as local time, a naive datetime would say a different instant on every machine."""
+    with pytest.raises(ValueError, match="naive datetime"):
+        iso(value)

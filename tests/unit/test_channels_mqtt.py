@@ -54,13 +54,39 @@ def test_broker_urls(url, host, port, username, password, tls) -> None:
         ("ws://broker:9001", "must start with mqtt:// or mqtts://"),
         ("mqtt://", "has no host"),
         ("mqtt://:1883", "has no host"),
-        ("mqtt://h:99999", "ort"),
-        ("mqtt://h:abc", "ort"),
+        ("mqtt://h:99999", "port must be 1 to 65535, not '99999'"),
+        ("mqtt://h:abc", "port must be 1 to 65535, not 'abc'"),
+        ("mqtt://h:0", "port must be 1 to 65535, not '0'"),
+        ("mqtts://h:00", "port must be 1 to 65535, not '00'"),
+        ("mqtt://h:65536", "port must be 1 to 65535, not '65536'"),
+        ("mqtt://h:-1", "port must be 1 to 65535, not '-1'"),
+        ("mqtt://h:1_883", "port must be 1 to 65535, not '1_883'"),
+        ("mqtt://h:" + "9" * 5000, "port must be 1 to 65535"),
     ],
 )
 def test_bad_broker_urls_are_refused(url: str, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         parse_broker_url(url)
+
+
+@pytest.mark.parametrize("port", [1, 1883, 65535])
+def test_every_port_in_range_is_kept(port: int) -> None:
+    assert parse_broker_url(f"mqtt://h:{port}").port == port
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://siren:s3cret@h",
+        "mqtt://siren:s3cret@h:0",
+        "ws://siren:s3c@ret@h/x",
+        "siren:s3cret@h:0",
+    ],
+)
+def test_a_refusal_never_shows_the_password(url: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_broker_url(url)
+    assert "s3c" not in str(refused.value) and "siren:***@" in str(refused.value)
 
 
 @pytest.mark.parametrize(

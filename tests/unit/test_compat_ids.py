@@ -130,17 +130,49 @@ NO_ID_ANYWHERE_BELOW = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an alert on a region with no id of its own and none below it (Kyiv's pseudo-raion "
-    "UA8000 and pseudo-hromada, the Chornobyl zone, Crimea's raions and hromadas, occupied "
-    "Luhansk hromadas: 324 regions on alerts.in.ua, 329 on ukrainealarm) shows nowhere: "
-    "/v1/alerts/active.json and /api/v3/alerts list nothing, although compat/ids.py and "
-    "docs/compat.md name the Kyiv pseudo-raion and the Chornobyl zone as shown through "
-    "the regions below them",
-)
 @pytest.mark.parametrize("surface", SURFACES)
 @pytest.mark.parametrize("region_id", NO_ID_ANYWHERE_BELOW.values(), ids=NO_ID_ANYWHERE_BELOW)
-def test_an_alert_on_a_region_without_an_id_shows_somewhere(surface: str, region_id: str) -> None:
-    assert region_id not in SURFACES[surface]
-    assert CW.targets(region_id, SURFACES[surface]) != []
+def test_an_alert_on_a_region_without_an_id_shows_in_part_of_the_region_above(
+    surface: str, region_id: str
+) -> None:
+    ids = SURFACES[surface]
+    assert region_id not in ids
+    (target,) = CW.targets(region_id, ids)
+    nearest = next(r.id for r in CATALOGUE.ancestors(region_id) if r.id in ids)
+    assert target == nearest and not CW.covers(region_id, target)
+    assert CW.whole_targets(region_id, ids) == []
+    hromada = (CATALOGUE.descendants(region_id) or (CATALOGUE.get(region_id),))[-1]
+    assert CW.targets(region_id, ids, within=hromada.id) == [target]
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_every_region_shows_somewhere_but_sevastopol_on_ukrainealarm(surface: str) -> None:
+    """Every alert shows on a surface, wholly or in part, unless the surface has no region
+    containing it at all (Sevastopol has no ukrainealarm id)."""
+    ids = SURFACES[surface]
+    sevastopol = CW.by_uid[30].id
+    nowhere = {r.id for r in CATALOGUE if not CW.targets(r.id, ids)}
+    if surface == "alerts.in.ua":
+        assert nowhere == set()
+    else:
+        assert nowhere == {sevastopol, *(r.id for r in CATALOGUE.descendants(sevastopol))}
+    for region in CATALOGUE:
+        shown = CW.targets(region.id, ids)
+        whole = CW.whole_targets(region.id, ids)
+        assert whole == [t for t in shown if CW.covers(region.id, t)]
+        if whole != shown:  # shown in part of the nearest region above with an id
+            assert whole == [] and len(shown) == 1
+            assert not any(r.id in ids for r in CATALOGUE.descendants(region.id))
+            assert region.id not in ids and CATALOGUE.is_within(region.id, shown[0])
+
+
+def test_partial_targets_are_the_known_places_without_ids() -> None:
+    partial = {
+        name: [r for r in CATALOGUE if CW.targets(r.id, ids) and not CW.whole_targets(r.id, ids)]
+        for name, ids in SURFACES.items()
+    }
+    assert len(partial["alerts.in.ua"]) == 324
+    assert len(partial["ukrainealarm"]) == 326  # 329 less Sevastopol's three units
+    crimea = CW.by_uid[29].id
+    in_crimea = [r for r in partial["alerts.in.ua"] if CATALOGUE.is_within(r.id, crimea)]
+    assert len(in_crimea) == 307 and all(CW.targets(r.id, CW.uid_of) == [crimea] for r in in_crimea)

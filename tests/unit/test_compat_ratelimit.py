@@ -113,12 +113,6 @@ def test_never_more_than_the_limit_plus_the_refill(limit: int, window: int, gaps
     assert allowed <= limit + clock.now * limit / window + 1e-9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="float drift in the bucket: at 4 requests per 5 minutes, a client told "
-    "Retry-After: 74 that waits exactly 74 s is refused again with 'retry in 1 s' "
-    "(the bucket holds 0.9999999999999999 of a request)",
-)
 def test_waiting_retry_after_is_enough() -> None:
     clock = Clock(0.0)
     rl = RateLimiter(clock=clock)
@@ -129,3 +123,67 @@ def test_waiting_retry_after_is_enough() -> None:
     assert retry == 74
     clock.now += retry
     assert rl.check("k", 4, 300) is None
+
+
+@given(
+    limit=st.integers(1, 500),
+    window=st.sampled_from([1, 7, 60, 300, 3600, 0.3]),
+    start=st.floats(0, 1e7),
+    gaps=st.lists(st.integers(0, 10_000), max_size=30),  # milliseconds between requests
+)
+def test_waiting_exactly_retry_after_is_always_enough(
+    limit: int, window: float, start: float, gaps: list[int]
+) -> None:
+    clock = Clock(start)
+    rl = RateLimiter(clock=clock)
+    for gap in gaps:
+        clock.now += gap / 1000
+        rl.check("k", limit, window)
+    while (retry := rl.check("k", limit, window)) is None:
+        pass
+    clock.now += retry
+    assert rl.check("k", limit, window) is None
+
+
+def test_a_flood_of_fresh_keys_never_resets_a_limited_one() -> None:
+    rl, clock = limiter(max_keys=100)
+    assert [rl.check("me", 4, 300) for _ in range(5)] == [None] * 4 + [75]
+    for ip in range(10_000):
+        rl.check(("keyless", ip), 4, 300)
+        assert len(rl._buckets) <= 101
+    assert rl.check("me", 4, 300) == 75
+    clock.now += 75
+    assert rl.check("me", 4, 300) is None
+    assert rl.check("me", 4, 300) == 75
+
+
+def test_the_least_recently_used_bucket_makes_room() -> None:
+    rl, _ = limiter(max_keys=3)
+    for key in ("a", "b", "c"):
+        assert rl.check(key, 2, 60) is None
+    rl.check("a", 2, 60)  # now limited, and most recently used
+    rl.check("b", 2, 60)  # b is used again: c is the least recently used
+    rl.check("d", 2, 60)
+    assert set(rl._buckets) == {"a", "b", "d"}
+    assert rl.check("a", 2, 60) == 30 and rl.check("b", 2, 60) == 30
+
+
+def test_when_every_bucket_is_limiting_fresh_keys_share_one() -> None:
+    rl, clock = limiter(max_keys=10)
+    for key in range(10):
+        assert [rl.check(key, 1, 60) for _ in range(2)] == [None, 60]
+    assert rl.check("fresh-1", 1, 60) is None  # the shared bucket's one request
+    assert rl.check("fresh-2", 1, 60) == 60
+    assert len(rl._buckets) == 11 and all(rl.check(k, 1, 60) == 60 for k in range(10))
+    clock.now += 60  # the limits have passed: their buckets make room again
+    assert rl.check("fresh-3", 1, 60) is None
+    assert "fresh-3" in rl._buckets and len(rl._buckets) <= 11
+
+
+def test_a_changed_limit_applies_to_an_existing_bucket() -> None:
+    """A bucket keeps the time it will be full again; the new limit sets what it holds now."""
+    rl, clock = limiter()
+    assert [rl.check("k", 2, 60) for _ in range(3)] == [None, None, 30]  # full again in 60 s
+    assert rl.check("k", 4, 60) == 15  # empty under the new limit too: one refills in 15 s
+    clock.now += 30
+    assert [rl.check("k", 4, 60) for _ in range(3)] == [None, None, 15]

@@ -48,19 +48,20 @@ def test_whole_seconds(delta: timedelta) -> None:
     assert timespan(delta) == dotnet(delta)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="timespan() goes through float seconds: an alarm of 4 min 16.229 s (start and end in "
-    "whole milliseconds, as `alarm` makes them) reads 00:04:16.2289990, and 1.000001 s reads "
-    "00:00:01; exact integer microseconds (`delta // timedelta(microseconds=1)`) fix it",
-)
 @pytest.mark.parametrize(
     "delta",
     [
         timedelta(milliseconds=256_229),
         timedelta(milliseconds=512_458),
         timedelta(seconds=1, microseconds=1),
+        timedelta(days=400, hours=5, milliseconds=999),
+        timedelta(microseconds=999_999),
     ],
 )
 def test_durations_in_milliseconds_are_exact(delta: timedelta) -> None:
+    assert timespan(delta) == dotnet(delta)
+
+
+@given(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3650)))
+def test_any_duration_is_exact_to_the_microsecond(delta: timedelta) -> None:
     assert timespan(delta) == dotnet(delta)

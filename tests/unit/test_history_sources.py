@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 
 from tryvoha.history.sources import (
+    RESOLVER_CACHE,
     HistoryRow,
     RowProblem,
+    _Resolver,
     parse_time,
     read_official,
     read_volunteer,
     row_key,
 )
-from tryvoha.regions import Catalogue
+from tryvoha.regions import Catalogue, UnknownRegion
 
 OFFICIAL_HEAD = "oblast,raion,hromada,level,started_at,finished_at,source\n"
 VOLUNTEER_HEAD = "region,started_at,finished_at,naive\n"
@@ -155,3 +157,59 @@ def test_the_key_is_the_same_alert_whatever_the_offset() -> None:
     assert key != row_key("UA71", start, end + timedelta(seconds=1))
     assert key != row_key("UA72", start, end)
     assert row_key("UA71", start, None) != key
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_lines_are_the_file_s_own_after_quoted_multi_line_fields(
+    tmp_path: Path, catalogue: Catalogue, newline: str
+) -> None:
+    """A row's line is where it starts in the file, whatever quoted line breaks and blank lines
+    came before it, in both data sets."""
+    good = f"Cherkaska oblast,,,oblast,{START},{END},official"
+    quoted = f'Cherkaska oblast,,,oblast,{START},{END},"one{newline}two{newline}three"'
+    rows = [good, quoted, "", "Neverland,,,oblast,,,x", quoted, "Neverland,,,oblast,,,x"]
+    path = write(tmp_path, "official.csv", OFFICIAL_HEAD + newline.join(rows) + newline)
+    read = list(read_official(path, catalogue))
+    assert [(type(r), r.line) for r in read] == [
+        (HistoryRow, 2),
+        (HistoryRow, 3),
+        (RowProblem, 7),
+        (HistoryRow, 8),
+        (RowProblem, 11),
+    ]
+    volunteer = [f'Kyiv City,{START},{END},"False{newline}"', "", "", "Neverland,,,False"]
+    path = write(tmp_path, "volunteer.csv", VOLUNTEER_HEAD + newline.join(volunteer) + newline)
+    first, problem = read_volunteer(path, catalogue)
+    assert (first.line, problem.line) == (2, 6)
+
+
+def test_the_name_cache_is_bounded(catalogue: Catalogue) -> None:
+    """A file naming ever new places does not grow memory without bound; the places named
+    most recently stay cached."""
+    assert _Resolver(catalogue).size == RESOLVER_CACHE
+    resolve = _Resolver(catalogue, size=8)
+    cherkasy = resolve("oblast", "Cherkaska oblast")
+    for i in range(30):
+        with pytest.raises(UnknownRegion):
+            resolve("oblast", f"Neverland {i}")
+        assert resolve("oblast", "Cherkaska oblast") == cherkasy  # used again: kept
+        assert len(resolve._cache) <= 8
+    assert ("oblast", "Cherkaska oblast") in resolve._cache
+    assert ("oblast", "Neverland 0") not in resolve._cache
+    with pytest.raises(UnknownRegion):
+        resolve("oblast", "x" * 1000)
+    assert ("oblast", "x" * 1000) not in resolve._cache
+
+
+def test_a_cached_refusal_does_not_grow_with_each_repeat(catalogue: Catalogue) -> None:
+    resolve = _Resolver(catalogue)
+    depths = []
+    for _ in range(50):
+        try:
+            resolve("oblast", "Neverland")
+        except UnknownRegion as exc:
+            depth, tb = 0, exc.__traceback__
+            while tb is not None:
+                depth, tb = depth + 1, tb.tb_next
+            depths.append(depth)
+    assert max(depths) == min(depths)

@@ -227,18 +227,40 @@ PROTOCOL_VIOLATIONS = {
     "a new message inside a fragmented one": (
         client_frame(OP_TEXT, b"a", fin=False) + client_frame(OP_TEXT, b"b")
     ),
+    "a close of 126 bytes": raw_client_frame(0x80 | OP_CLOSE, b"\x03\xe8" + b"c" * 124),
+    "a fragmented close": raw_client_frame(OP_CLOSE, b"\x03\xe8"),
+    "a fragmented pong": raw_client_frame(OP_PONG, b""),
+    "a continuation after a complete message": (
+        client_frame(OP_TEXT, b"a") + raw_client_frame(0x80 | OP_CONT, b"x")
+    ),
+    "each reserved bit": raw_client_frame(0x80 | 0x20 | OP_BINARY, b"x"),
+    "the third reserved bit": raw_client_frame(0x80 | 0x10 | OP_TEXT, b"x"),
+    "an unknown data opcode": raw_client_frame(0x80 | 0x3, b"x"),
+    "an unknown control opcode": raw_client_frame(0x80 | 0xB, b"x"),
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WsReader accepts frames RFC 6455 (5.2, 5.4, 5.5) requires an endpoint to fail the "
-    "connection on: a ping over 125 bytes is even answered with an equally invalid pong",
-)
 @pytest.mark.parametrize("wire", PROTOCOL_VIOLATIONS.values(), ids=PROTOCOL_VIOLATIONS.keys())
 def test_frames_rfc_6455_forbids_are_refused(wire: bytes) -> None:
     with pytest.raises(ValueError):
         WsReader().feed(wire)
+
+
+def test_a_bad_header_is_refused_before_its_payload_arrives() -> None:
+    with pytest.raises(ValueError, match="at most 125"):
+        WsReader().feed(raw_client_frame(0x80 | OP_PING, b"p" * 126)[:8])
+
+
+def test_control_frames_between_fragments_and_a_125_byte_ping_are_fine() -> None:
+    reader = WsReader()
+    wire = (
+        client_frame(OP_TEXT, b"a", fin=False)
+        + raw_client_frame(0x80 | OP_PING, b"p" * 125)
+        + client_frame(OP_CONT, b"b", fin=False)
+        + raw_client_frame(0x80 | OP_PONG, b"")
+        + client_frame(OP_CONT, b"c")
+    )
+    assert reader.feed(wire) == [(OP_PING, b"p" * 125), (OP_PONG, b""), (OP_TEXT, b"abc")]
 
 
 # Server frames --------------------------------------------------------------------------------
@@ -286,8 +308,27 @@ def test_close_frames(code: int, reason: str) -> None:
 
 def test_a_long_close_reason_is_cut_to_fit_a_control_frame() -> None:
     (frame,) = server_frames(frames.ws_close(1002, "x" * 500))
+    assert len(frame.data) == 125
+    assert Close.parse(frame.data) == Close(1002, "x" * 123)
+
+
+@given(reason=st.text(max_size=200))
+def test_a_close_reason_is_cut_between_characters(reason: str) -> None:
+    """The reason must be valid UTF-8 (RFC 6455 7.1.6): it is cut before a character that
+    would not fit, never inside one."""
+    encodable = reason.encode("utf-8", "replace").decode()  # a lone surrogate reads as "?"
+    (frame,) = server_frames(frames.ws_close(1002, reason))
     assert len(frame.data) <= 125
-    assert Close.parse(frame.data) == Close(1002, "x" * 120)
+    sent = Close.parse(frame.data).reason  # raises on invalid UTF-8
+    assert encodable.startswith(sent)
+    assert sent == encodable or len(encodable[: len(sent) + 1].encode()) > 123
+
+
+@pytest.mark.parametrize("char", ["ї", "€", "🚨"])
+def test_multibyte_reasons_keep_whole_characters(char: str) -> None:
+    (frame,) = server_frames(frames.ws_close(1008, char * 100))
+    reason = Close.parse(frame.data).reason
+    assert set(reason) == {char} and len(reason) == 123 // len(char.encode())
 
 
 def test_ws_json_puts_the_type_first() -> None:

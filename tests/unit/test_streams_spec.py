@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.ranges import MAX_ID
 from tryvoha.channels.streams.spec import Matcher, SpecError, StreamSpec, parse_spec
 from tryvoha.regions import Catalogue, Level, load_catalogue
 
@@ -79,7 +80,8 @@ def test_the_last_repeat_of_a_parameter_counts(catalogue: Catalogue) -> None:
         ("since=5", "17", 5),  # the explicit choice wins over the header
         ("since=", "17", 17),  # an empty since is absent
         ("", "", None),
-        (f"since={2**63 - 1}", None, 2**63 - 1),
+        (f"since={MAX_ID}", None, MAX_ID),
+        ("since=007", None, 7),
     ],
 )
 def test_resume_point(
@@ -99,6 +101,16 @@ def test_resume_point(
         ("since=1.5", None, "invalid_since", "not '1.5'"),
         ("", "abc", "invalid_since", "Last-Event-ID must be an event id"),
         ("", "-3", "invalid_since", "Last-Event-ID must be 0 or a positive event id"),
+        ("regions=,", None, "empty_regions", "regions names no region"),
+        ("regions= , ,", None, "empty_regions", "regions names no region"),
+        ("threats=,", None, "empty_threats", "threats names no threat"),
+        ("since=5_000", None, "invalid_since", "not '5_000'"),
+        ("since=%D9%A3", None, "invalid_since", "not '٣'"),  # an Arabic-Indic 3
+        ("since=%EF%BC%95", None, "invalid_since", "not '５'"),  # a full-width 5
+        ("since=%2B5", None, "invalid_since", "not '+5'"),
+        (f"since={MAX_ID + 1}", None, "invalid_since", f"from 0 to {MAX_ID}"),
+        ("since=" + "9" * 5000, None, "invalid_since", f"from 0 to {MAX_ID}"),
+        ("", "1_0", "invalid_since", "Last-Event-ID must be an event id"),
     ],
 )
 def test_bad_requests_name_the_problem(
@@ -122,7 +134,7 @@ specs = st.builds(
     regions=st.none() | st.frozensets(region_ids, min_size=1, max_size=4),
     threats=st.none() | st.frozensets(st.sampled_from(Threat), min_size=1),
     drills=st.booleans(),
-    since=st.none() | st.integers(0, 2**63 - 1),
+    since=st.none() | st.integers(0, MAX_ID),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -46,15 +47,26 @@ def test_the_jitter_spreads_receivers_that_failed_together() -> None:
     assert len(delays) > 40 and all(8.0 <= d < 16.0 for d in delays)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backoff() raises OverflowError from attempt 1025 on (2**1024 does not fit a float); "
-    "with TRYVOHA_WEBHOOK_BACKOFF_MAX=1 a receiver down for ~15 minutes reaches it, after which "
-    "the attempt is never recorded and the sender retries every poll interval, logging a crash",
-)
-def test_the_cap_holds_for_any_attempt() -> None:
+@pytest.mark.parametrize("attempt", [1024, 1025, 1100, 10**6, 2**63])
+def test_the_cap_holds_for_any_attempt(attempt: int) -> None:
     quick = WebhookConfig(backoff_base=1.0, backoff_max=1.0, allow_networks=())
-    assert backoff(1100, quick, rng=at_most) == 1.0
+    assert backoff(attempt, quick, rng=at_most) == 1.0
+    assert backoff(attempt, CONFIG, rng=at_least) == 1800.0
+
+
+@given(
+    attempt=st.integers(1, 10**9),
+    base=st.floats(5e-324, 1e308),
+    cap=st.floats(5e-324, 1.7e308),
+    draw=st.floats(0, 1, exclude_max=True),
+)
+def test_any_configuration_gives_a_delay_within_the_cap(
+    attempt: int, base: float, cap: float, draw: float
+) -> None:
+    config = WebhookConfig(backoff_base=base, backoff_max=cap, allow_networks=())
+    full = float(min(Fraction(cap), Fraction(base) * 2 ** min(attempt - 1, 2200)))  # exact
+    delay = backoff(attempt, config, rng=lambda: draw)
+    assert full / 2 <= delay * (1 + 1e-12) and delay <= full * (1 + 1e-12)
 
 
 # matches --------------------------------------------------------------------------------------

@@ -15,9 +15,15 @@ every other event are exactly what they always were, and so are their signatures
 
 
 def iso(value: datetime | None) -> str | None:
-    """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse."""
+    """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse.
+
+    A naive datetime is refused: `astimezone` would read it in the machine's zone, so the same
+    value would be a different instant on each host. Every time the hub holds is aware.
+    """
     if value is None:
         return None
+    if value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: a time on the wire needs a zone")
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -3,6 +3,9 @@ read-only keys (for devices and apps) read everything and write nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import time
 
 from fastapi import Request
@@ -13,6 +16,7 @@ from tryvoha.readmodel import ReadModel
 from tryvoha.store import TokenInfo, hash_token
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tryvoha"'}
+log = logging.getLogger(__name__)
 
 
 def bearer(header: str | None) -> str | None:
@@ -55,32 +59,93 @@ async def operator(request: Request) -> Actor:
 class ReadGate:
     """Decides public reads when the hub is configured to require a token for them.
 
-    Valid token hashes are cached for a few seconds so a polling storm costs no database reads.
+    Valid token hashes are held in memory so a polling storm costs no database reads. They are
+    loaded when the gate is made (before serving) and reloaded on the hub's reader pool once they
+    are `ttl` seconds old, while reads go on with the ones held: a read never waits for the
+    database on the event loop. A token missing from them may be newer than the last load: the
+    async check then waits for a load that began after the request came in (loads for such
+    misses are shared, at most one per `MISS_INTERVAL`), so a new key reads at once and a
+    spray of made-up keys costs a few database reads a second, not one each.
     """
+
+    MISS_INTERVAL = 1.0
 
     def __init__(self, hub: ReadModel, required: bool, ttl: float = 5.0) -> None:
         self.hub = hub
         self.required = required
         self.ttl = ttl
-        self._hashes: set[str] = set()
-        self._loaded_at = 0.0
+        self._hashes: frozenset[str] = frozenset()
+        self._loaded_at = -math.inf
+        """When the load that gave `_hashes` began (monotonic)."""
+        self._started_at = -math.inf
+        self._loading: asyncio.Task[None] | None = None
+        if required:
+            self._load_now()
 
-    def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._loaded_at > self.ttl:
-            self._hashes = self.hub.store.valid_token_hashes()
-            self._loaded_at = now
+    def _load_now(self) -> None:
+        started = time.monotonic()
+        self._hashes = frozenset(self.hub.store.valid_token_hashes())
+        self._loaded_at = started
+
+    def _reload(self) -> asyncio.Task[None] | None:
+        """The load under way, or a new one on the reader pool; None without a running loop."""
+        if self._loading is not None and not self._loading.done():
+            return self._loading
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the server (a script, a test): nothing to block
+            self._load_now()
+            return None
+        self._started_at = time.monotonic()
+        self._loading = loop.create_task(self._load(self._started_at))
+        return self._loading
+
+    async def _load(self, started: float) -> None:
+        try:
+            hashes = await self.hub.read(self.hub.store.valid_token_hashes)
+        except Exception:
+            log.exception("could not reload token hashes; reads keep the ones loaded before")
+            return
+        if started > self._loaded_at:
+            self._hashes, self._loaded_at = frozenset(hashes), started
+
+    def _known(self, digest: str) -> bool:
+        if time.monotonic() - self._loaded_at > self.ttl:
+            self._reload()
+        return digest in self._hashes
 
     def allows(self, headers: dict[bytes, bytes]) -> bool:
+        """The hashes held decide; never waits (the streams' and polling fast paths)."""
         if not self.required:
             return True
         plain = bearer(headers.get(b"authorization", b"").decode("latin-1"))
-        if plain is None:
-            return False
-        self._refresh()
-        return hash_token(plain) in self._hashes
+        return plain is not None and self._known(hash_token(plain))
+
+    async def _known_since(self, digest: str, moment: float) -> bool:
+        """Whether `digest` is valid per a load that began after `moment`."""
+        for _ in range(3):  # a failing database is not waited on forever
+            if self._loaded_at >= moment:
+                break
+            loading = self._loading
+            if loading is None or loading.done() or self._started_at < moment:
+                if loading is not None and not loading.done():
+                    await asyncio.shield(loading)  # began too early: let it finish first
+                wait = self._started_at + self.MISS_INTERVAL - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            loading = self._reload()
+            if loading is not None:
+                await asyncio.shield(loading)
+        return digest in self._hashes
 
     async def check(self, request: Request) -> None:
         """FastAPI dependency for public read routes."""
-        if not self.allows({k.lower().encode(): v.encode() for k, v in request.headers.items()}):
-            raise ApiError(401, "token_required", "this hub requires a token for reads", CHALLENGE)
+        if not self.required:
+            return
+        arrived = time.monotonic()
+        plain = bearer(request.headers.get("authorization"))
+        if plain is not None:
+            digest = hash_token(plain)
+            if self._known(digest) or await self._known_since(digest, arrived):
+                return
+        raise ApiError(401, "token_required", "this hub requires a token for reads", CHALLENGE)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
+from tryvoha.alerts.ranges import MAX_ID
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import documented
 from tryvoha.channels.streams import frames
@@ -103,7 +104,9 @@ async def stream(
     regions: Annotated[str | None, Query(description="Comma-separated region ids.")] = None,
     threats: Annotated[str | None, Query(description="Comma-separated threats.")] = None,
     drills: Annotated[bool, Query(description="Also exercise and test alerts.")] = False,
-    since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Resume after this event id.")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     hub: ReadModel = request.app.state.model
@@ -158,7 +161,8 @@ async def websocket(socket: WebSocket) -> None:
         gate.allows if gate is not None else (lambda _h: True),
     )
     if not hasattr(outcome, "spec"):
-        await socket.close(code=1008, reason=outcome.answer.rsplit(b"\r\n", 1)[-1][:120].decode())
+        reason = frames.close_reason(outcome.answer.rsplit(b"\r\n", 1)[-1])
+        await socket.close(code=1008, reason=reason)
         return
     await socket.accept()
     transport = BufferTransport()
@@ -173,7 +177,7 @@ async def websocket(socket: WebSocket) -> None:
                     await socket.send_text(payload.decode())
                 elif opcode == frames.OP_CLOSE:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                    await socket.close(code=code, reason=payload[2:].decode(errors="replace"))
+                    await socket.close(code=code, reason=frames.close_reason(payload[2:]))
                     return
             if transport.closing:
                 await socket.close()

@@ -8,7 +8,9 @@ know refuses it loudly instead of folding a guess.
 Format 2 (written): the byte 0x02, then a JSON array of the eighteen `Event` fields in
 declaration order (enums as their values, `details` as a list of values, times as µs since the
 Unix epoch, absent optional fields as null). Format 1 (read, as a stream written before may hold
-it): the byte 0x01 and the first thirteen, from `id` to `idempotency_key`.
+it): the byte 0x01 and the first thirteen, from `id` to `idempotency_key`. A decoded event must
+also be within the ranges the log holds (`alerts.ranges.check_event`): ids from 1, times
+2000–2100, texts without control characters or lone surrogates.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import orjson
 
 from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, Threat
+from tryvoha.alerts.ranges import OutOfRange, check_event
 from tryvoha.store.timeutil import from_us, to_us
 
 FORMAT_V1 = 1
@@ -30,28 +33,46 @@ class CodecError(ValueError):
 
 
 def encode_event(event: Event) -> bytes:
-    return _V2 + orjson.dumps(
-        [
-            event.id,
-            event.kind.value,
-            event.alert_id,
-            event.region_id,
-            event.threat.value,
-            event.status.value,
-            to_us(event.occurred_at),
-            to_us(event.recorded_at),
-            event.originator,
-            [d.value for d in event.details],
-            event.notes,
-            event.source,
-            event.idempotency_key,
-            event.reason,
-            event.correction,
-            event.proposal_id,
-            event.proposed_by,
-            None if event.deadline is None else to_us(event.deadline),
-        ]
-    )
+    """`CodecError` for an event no node could read back (the domain lets none into the log)."""
+    try:
+        return _V2 + orjson.dumps(
+            [
+                event.id,
+                event.kind.value,
+                event.alert_id,
+                event.region_id,
+                event.threat.value,
+                event.status.value,
+                to_us(event.occurred_at),
+                to_us(event.recorded_at),
+                event.originator,
+                [d.value for d in event.details],
+                event.notes,
+                event.source,
+                event.idempotency_key,
+                event.reason,
+                event.correction,
+                event.proposal_id,
+                event.proposed_by,
+                None if event.deadline is None else to_us(event.deadline),
+            ]
+        )
+    except orjson.JSONEncodeError as exc:
+        raise CodecError(
+            f"event {event.id} cannot be encoded: {_unencodable(event, exc)}"
+        ) from None
+
+
+def _unencodable(event: Event, exc: Exception) -> str:
+    names = ("region_id", "originator", "notes", "source", "idempotency_key", "reason")
+    for name in (*names, "correction", "proposed_by"):
+        value = getattr(event, name)
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"{name} is not valid UTF-8 (a lone surrogate)"
+    return str(exc)
 
 
 def decode_event(data: bytes | bytearray | memoryview) -> Event:
@@ -77,8 +98,10 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
         fields[:13]
     )
     reason, correction, proposal_id, proposed_by, deadline = fields[13:] or (None,) * 5
+    if not isinstance(details, list):
+        raise CodecError("event field details must be a list")
     try:
-        return Event(
+        event = Event(
             id=_int(eid, "id"),
             kind=EventKind(kind),
             alert_id=_int(alert_id, "alert_id"),
@@ -98,10 +121,16 @@ def decode_event(data: bytes | bytearray | memoryview) -> Event:
             proposed_by=None if proposed_by is None else _str(proposed_by, "proposed_by"),
             deadline=None if deadline is None else from_us(_int(deadline, "deadline")),
         )
+        check_event(event)  # what the store would refuse to write is never folded either
     except CodecError:
         raise
+    except OutOfRange as exc:
+        raise CodecError(
+            f"event format {version} with a field out of range: {exc.message}"
+        ) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"event format {version} with an invalid field: {exc}") from None
+    return event
 
 
 def _int(value: object, name: str) -> int:

@@ -68,20 +68,53 @@ class BrokerAddress:
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """`mqtt://[user:password@]host[:1883]` or `mqtts://…[:8883]` (TLS)."""
+    """`mqtt://[user:password@]host[:1883]` or `mqtts://…[:8883]` (TLS).
+
+    Errors show the URL without its password. A port must be 1 to 65535 in ASCII digits: port 0
+    is no port, and must not quietly become the default.
+    """
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    shown = _without_password(url)
     if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
-        raise ValueError(f"MQTT broker URL must start with mqtt:// or mqtts://, not {url!r}")
+        raise ValueError(f"MQTT broker URL must start with mqtt:// or mqtts://, not {shown!r}")
     if not parts.hostname:
-        raise ValueError(f"MQTT broker URL has no host: {url!r}")
+        raise ValueError(f"MQTT broker URL has no host: {shown!r}")
     tls = parts.scheme in {"mqtts", "ssl"}
+    port = _port(parts.netloc.rpartition("@")[2], shown)
     return BrokerAddress(
         host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
+        port=port or (8883 if tls else 1883),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         tls=tls,
     )
+
+
+def _port(hostport: str, shown: str) -> int | None:
+    """The port written after the host (None when there is none)."""
+    text = hostport.rpartition("]")[2] if hostport.startswith("[") else hostport
+    if ":" not in text:
+        return None
+    digits = text.rpartition(":")[2]
+    if not digits:
+        return None
+    if (
+        not (digits.isascii() and digits.isdigit())
+        or len(digits) > 5
+        or not 1 <= int(digits) <= 65535
+    ):
+        raise ValueError(f"MQTT broker URL port must be 1 to 65535, not {digits[:12]!r}: {shown!r}")
+    return int(digits)
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    netloc, path = rest[:end], rest[end:]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return scheme + sep + userinfo + at + hostport + path
 
 
 def overall(threats: dict[str, str]) -> str:

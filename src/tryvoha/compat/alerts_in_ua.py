@@ -45,7 +45,7 @@ ONE_LOCATION = "iot/active_air_raid_alerts/"
 MAX_UID_DIGITS = 9
 
 
-def location_type(region: Region, uid: int) -> str:
+def location_type(region: Region, uid: int | None) -> str:
     if uid in CITY_UIDS:
         return "city"
     return {Level.OBLAST: "oblast", Level.RAION: "raion", Level.HROMADA: "hromada"}.get(
@@ -54,16 +54,27 @@ def location_type(region: Region, uid: int) -> str:
 
 
 def alert_object(cw: Crosswalk, alert: Alert, region_id: str, threats: bool) -> dict[str, Any]:
-    """One alert as alerts.in.ua shows it, at `region_id` (the alert's region or a target of it)."""
+    """One alert as alerts.in.ua shows it, at `region_id` (a target of the alert's region).
+
+    A target above the alert's region (which has no uid, nor any region below it) is the place
+    the alert is in part of: `location_uid` names that place, while the title, type and raion
+    are the alert's own region's, so a client reads "an alert in part of uid N", as tryvoha's
+    status (partial) and the IoT strings (`P`) say, never "all of uid N".
+    """
     catalogue = cw.catalogue
-    region = catalogue.get(region_id)
     uid = cw.uid_of[region_id]
+    if cw.covers(alert.region_id, region_id):
+        region = catalogue.get(region_id)
+        kind = location_type(region, uid)
+    else:
+        region = catalogue.get(alert.region_id)
+        kind = location_type(region, None)
     oblast = catalogue.get(region.oblast_id) if region.oblast_id else region
-    raion = catalogue.ancestor_at(region_id, Level.RAION) if region.level is Level.HROMADA else None
+    raion = catalogue.ancestor_at(region.id, Level.RAION) if region.level is Level.HROMADA else None
     doc: dict[str, Any] = {
         "id": alert.id,
         "location_title": title_uk(region),
-        "location_type": location_type(region, uid),
+        "location_type": kind,
         "started_at": iso(alert.started_at),
         "finished_at": iso(alert.ended_at),
         "updated_at": iso(alert.updated_at or alert.started_at),

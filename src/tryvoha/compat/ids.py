@@ -4,9 +4,12 @@ alerts.in.ua numbers locations with integer uids and ukrainealarm with string id
 same numbers where both exist, so a hromada without an alerts.in.ua uid takes its ukrainealarm
 community id. Crimea has no ukrainealarm id in the catalogue; that API calls it "9999".
 
-A region with no id of its own on a surface (the country, the Kyiv pseudo-raion, the Chornobyl
-zone) is shown through its nearest descendants that have one, so a client sees every alert that
-makes one of its regions active.
+A region with no id of its own on a surface (the country, an oblast missing from ukrainealarm) is
+shown through its nearest descendants that have one, so a client sees every alert that makes one
+of its regions active. A region with no id of its own and none below it (the Kyiv pseudo-raion,
+the Chornobyl zone, Crimea's raions and hromadas, occupied Luhansk hromadas) is, to that surface,
+a part of the nearest region above that has an id: an alert on it covers that region only in part
+(tryvoha calls it `partial`), and a surface shows it only where it can say so.
 """
 
 from __future__ import annotations
@@ -75,22 +78,51 @@ class Crosswalk:
     ) -> list[str]:
         """Where an alert on `region_id` shows on a surface whose ids are `ids`.
 
-        The region itself when it has an id, else its nearest descendants that have one. With
-        `within` (a region at or below `region_id`), only the one target on the path to it.
+        The region itself when it has an id, else its nearest descendants that have one; when
+        none has one, the nearest region above with an id, which the alert covers only in part
+        (see `covers`). With `within` (a region at or below `region_id`), only the one target on
+        the path to it. Empty only where the surface has no region containing `region_id`.
         """
-        if within is not None and within != region_id:
-            path = [within, *(r.id for r in self.catalogue.ancestors(within))]
-            path = path[: path.index(region_id) + 1] if region_id in path else []
-            for rid in reversed(path):
-                if rid in ids:
-                    return [rid]
+        if within is not None and not self.catalogue.is_within(within, region_id):
             return []
+        found = self._below(region_id, ids)
+        if not found:
+            return self._container(region_id, ids)
+        if within is None or within == region_id or region_id in ids:
+            return found
+        path = [within, *(r.id for r in self.catalogue.ancestors(within))]
+        for rid in reversed(path[: path.index(region_id)]):
+            if rid in ids:
+                return [rid]
+        return []
+
+    def whole_targets(
+        self, region_id: str, ids: dict[str, object], within: str | None = None
+    ) -> list[str]:
+        """The targets that an alert on `region_id` covers entirely: for a surface (ukrainealarm)
+        that cannot say "in part of a region", so never shows a region as more alerted than
+        tryvoha's own status does."""
+        found = self.targets(region_id, ids, within)
+        return [t for t in found if self.covers(region_id, t)]
+
+    def covers(self, region_id: str, target: str) -> bool:
+        """Whether an alert on `region_id` covers all of `target` (it or a region below it)."""
+        return self.catalogue.is_within(target, region_id)
+
+    def _below(self, region_id: str, ids: dict[str, object]) -> list[str]:
         if region_id in ids:
             return [region_id]
         found: list[str] = []
         for child in self.catalogue.children(region_id):
-            found.extend(self.targets(child.id, ids))
+            found.extend(self._below(child.id, ids))
         return found
+
+    def _container(self, region_id: str, ids: dict[str, object]) -> list[str]:
+        """The nearest region above `region_id` with an id, as a list (empty if none)."""
+        for ancestor in self.catalogue.ancestors(region_id):
+            if ancestor.id in ids:
+                return [ancestor.id]
+        return []
 
 
 @cache

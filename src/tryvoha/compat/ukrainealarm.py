@@ -38,8 +38,11 @@ def region_type(region: Region) -> str:
 
 
 def timespan(delta: timedelta) -> str:
-    """A .NET TimeSpan string: `[d.]hh:mm:ss[.fffffff]`."""
-    micro = max(0, int(delta.total_seconds() * 1_000_000))
+    """A .NET TimeSpan string: `[d.]hh:mm:ss[.fffffff]`.
+
+    Counted in integer microseconds: float seconds would turn 256.229 s into 256.228999.
+    """
+    micro = max(0, delta // timedelta(microseconds=1))
     seconds, micro = divmod(micro, 1_000_000)
     minutes, second = divmod(seconds, 60)
     hours, minute = divmod(minutes, 60)
@@ -58,7 +61,7 @@ def _changed(alert: Alert) -> datetime:
 
 def active_entry(cw: Crosswalk, alert: Alert, shown_at: str) -> dict[str, Any]:
     """One element of `activeAlerts`, for an alert shown at region `shown_at`."""
-    target = cw.targets(alert.region_id, cw.ua_id_of, within=shown_at)
+    target = cw.whole_targets(alert.region_id, cw.ua_id_of, within=shown_at)
     where = cw.catalogue.get(target[0] if target else shown_at)
     entry: dict[str, Any] = {
         "regionId": cw.ua_id_of[where.id],
@@ -98,11 +101,16 @@ def region_record(hub: ReadModel, snap: Snapshot, region_id: str) -> dict[str, A
 
 
 def render_alerts(hub: ReadModel) -> bytes:
-    """Every region with an alert of its own (or shown for one above it without an id)."""
+    """Every region an alert covers and names here: its own region, or the nearest ones below
+    with an id (a country-wide alert lists every oblast).
+
+    An alert on a region with no id here and none below it is not listed: this surface cannot
+    say "in part of a region", and listing the region above would call all of it alerted.
+    """
     snap = snapshot(hub)
     shown: set[str] = set()
     for alert in snap.alerts:
-        shown.update(snap.cw.targets(alert.region_id, snap.cw.ua_id_of))
+        shown.update(snap.cw.whole_targets(alert.region_id, snap.cw.ua_id_of))
     ordered = sorted(shown, key=snap.cw.catalogue.index_of)
     return orjson.dumps([region_record(hub, snap, rid) for rid in ordered])
 
@@ -219,7 +227,7 @@ async def date_history(hub: ReadModel, date_text: str | None) -> Response:
     body = [
         alarm(cw, a, target, now)
         for a in sorted(found, key=lambda a: (a.started_at, a.id))
-        for target in cw.targets(a.region_id, cw.ua_id_of)
+        for target in cw.whole_targets(a.region_id, cw.ua_id_of)
     ]
     return Response(orjson.dumps(body), media_type=JSON)
 

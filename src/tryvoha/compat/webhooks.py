@@ -51,7 +51,7 @@ def payloads(hub: ReadModel, event: Event) -> list[bytes]:
                 "createdAt": iso(event.occurred_at),
             }
         )
-        for target in cw.targets(event.region_id, cw.ua_id_of)
+        for target in cw.whole_targets(event.region_id, cw.ua_id_of)
     ]
 
 

@@ -57,20 +57,29 @@ def local_midnight_us(d: date) -> int:
     return int(datetime.combine(d, time(0), KYIV).timestamp()) * 1_000_000
 
 
+def bounds(kind: str, d: date) -> tuple[int, int]:
+    """Start and end (µs UTC) of the Kyiv day, or of the night whose evening is `d`."""
+    if kind == "day":
+        return local_midnight_us(d), local_midnight_us(d + timedelta(days=1))
+    start = int(datetime.combine(d, time(NIGHT_START), KYIV).timestamp()) * 1_000_000
+    end = int(datetime.combine(d + timedelta(days=1), time(NIGHT_END), KYIV).timestamp())
+    return start, end * 1_000_000
+
+
+def _first_and_last(since_us: int, until_us: int) -> tuple[date, date]:
+    first = datetime.fromtimestamp(since_us / 1e6, UTC).astimezone(KYIV).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(until_us / 1e6, UTC).astimezone(KYIV).date()
+    return first, last
+
+
 def windows(kind: str, since_us: int, until_us: int) -> dict[str, np.ndarray]:
     """Kyiv days (00:00–24:00) or nights (22:00–06:00, named by the evening's date) that overlap
     [since, until), clipped to it: columns `day` (epoch day number), `ws`, `we` (µs UTC)."""
-    first = datetime.fromtimestamp(since_us / 1e6, UTC).astimezone(KYIV).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(until_us / 1e6, UTC).astimezone(KYIV).date()
+    first, last = _first_and_last(since_us, until_us)
     out_day, out_s, out_e = [], [], []
     d = first
     while d <= last:
-        if kind == "day":
-            start, end = local_midnight_us(d), local_midnight_us(d + timedelta(days=1))
-        else:
-            start = int(datetime.combine(d, time(NIGHT_START), KYIV).timestamp()) * 1_000_000
-            nxt = d + timedelta(days=1)
-            end = int(datetime.combine(nxt, time(NIGHT_END), KYIV).timestamp()) * 1_000_000
+        start, end = bounds(kind, d)
         s, e = max(start, since_us), min(end, until_us)
         if s < e:
             out_day.append(day_number(d))
@@ -82,3 +91,19 @@ def windows(kind: str, since_us: int, until_us: int) -> dict[str, np.ndarray]:
         "ws": np.array(out_s, dtype=np.int64),
         "we": np.array(out_e, dtype=np.int64),
     }
+
+
+def count_windows(kind: str, since_us: int, until_us: int) -> int:
+    """`len(windows(kind, since, until)["day"])` without walking every day between: the windows
+    that overlap a period are consecutive, so only its two ends are looked at."""
+    first, last = _first_and_last(since_us, until_us)
+    if (last - first).days < 8:
+        return len(windows(kind, since_us, until_us)["day"])
+
+    def overlaps(d: date) -> bool:
+        start, end = bounds(kind, d)
+        return start < until_us and end > since_us
+
+    lo = next(d for d in (first + timedelta(days=i) for i in range(3)) if overlaps(d))
+    hi = next(d for d in (last - timedelta(days=i) for i in range(3)) if overlaps(d))
+    return (hi - lo).days + 1

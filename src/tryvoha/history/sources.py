@@ -10,6 +10,7 @@ import csv
 import gzip
 import hashlib
 import io
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,12 +75,20 @@ def parse_time(text: str, field: str = "time") -> datetime:
     return ranges.check_time(value, field, latest).astimezone(UTC)
 
 
-class _Resolver:
-    """Name → region id, cached per distinct name chain (the files repeat ~200 chains)."""
+RESOLVER_CACHE = 4096
+"""Distinct name chains remembered; the data sets repeat about 200."""
+CACHED_CHAIN = 400
+"""Characters of a chain worth remembering: real names are short, a longer one is resolved anew."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+
+class _Resolver:
+    """Name → region id, cached per distinct name chain (the files repeat ~200 chains); the
+    cache is a bounded LRU, so a file of ever new names costs no memory beyond it."""
+
+    def __init__(self, catalogue: Catalogue, size: int = RESOLVER_CACHE) -> None:
         self.catalogue = catalogue
-        self._cache: dict[tuple[str, ...], str | Exception] = {}
+        self.size = size
+        self._cache: OrderedDict[tuple[str, ...], str | Exception] = OrderedDict()
 
     def __call__(self, *chain: str) -> str:
         found = self._cache.get(chain)
@@ -88,9 +97,14 @@ class _Resolver:
                 found = self._resolve(*chain)
             except (UnknownRegion, AmbiguousRegion) as exc:
                 found = exc
-            self._cache[chain] = found
+            if sum(map(len, chain)) <= CACHED_CHAIN:
+                self._cache[chain] = found
+                if len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(chain)
         if isinstance(found, Exception):
-            raise found
+            raise found.with_traceback(None)  # a cached refusal must not pile up tracebacks
         return found
 
     def _resolve(self, level: str, oblast: str, raion: str = "", hromada: str = "") -> str:
@@ -121,7 +135,7 @@ def read_official(path: str | Path, catalogue: Catalogue) -> Iterator[HistoryRow
     with open_text(path) as fh:
         reader = csv.DictReader(fh)
         _need_columns(reader, ("oblast", "raion", "hromada", "level", "started_at", "finished_at"))
-        for line, rec in enumerate(reader, 2):
+        for line, rec in _numbered(reader):
             try:
                 level = (rec["level"] or "").strip()
                 _check_level(level)
@@ -140,7 +154,7 @@ def read_volunteer(path: str | Path, catalogue: Catalogue) -> Iterator[HistoryRo
     with open_text(path) as fh:
         reader = csv.DictReader(fh)
         _need_columns(reader, ("region", "started_at", "finished_at"))
-        for line, rec in enumerate(reader, 2):
+        for line, rec in _numbered(reader):
             try:
                 region_id = _region(resolve, "oblast", (rec["region"] or "").strip())
                 naive = (rec.get("naive") or "").strip().lower() == "true"
@@ -161,6 +175,19 @@ def _need_columns(reader: csv.DictReader, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in (reader.fieldnames or ())]
     if missing:
         raise ValueError(f"not this data set: missing columns {', '.join(missing)}")
+
+
+def _numbered(reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Each record with the file line it starts on, as `DictReader` would give it (blank lines
+    skipped, missing fields None): a quoted field may hold line breaks, so counting records
+    would drift from the file's lines."""
+    names = list(reader.fieldnames or ())
+    rows = reader.reader
+    end = rows.line_num
+    for row in rows:
+        start, end = end + 1, rows.line_num
+        if row:
+            yield start, {name: row[i] if i < len(row) else None for i, name in enumerate(names)}
 
 
 def _region(resolve: _Resolver, level: str, *names: str) -> str:

@@ -69,6 +69,22 @@ def check_scope(engine: StatsEngine, scope: Scope) -> None:
         )
 
 
+def within_record(
+    engine: StatsEngine, since_us: int, until_us: int, now_us: int
+) -> tuple[int, int]:
+    """The part of [since, until) the record can touch: from its first alert's start to the later
+    of its last end and now (an open alert runs until now). Nothing outside holds an alert, so
+    work that grows with the period (the hour table, Kyiv day and night windows, calendar and
+    nationwide rows) is done for this part only: a period of a century costs what the record
+    costs. Empty (since == until) when the period misses the record."""
+    first, last = engine.fetch("SELECT min(started), max(greatest(started, ended)) FROM alerts")[0]
+    if first is None:
+        return since_us, since_us
+    lo = max(since_us, first)
+    hi = min(until_us, max(last, now_us) + 1)
+    return (lo, hi) if lo < hi else (since_us, since_us)
+
+
 def _where(
     engine: StatsEngine, scope: Scope, started_within: bool = False
 ) -> tuple[str, list[Any]]:
@@ -179,9 +195,10 @@ class Summary:
 def summary(engine: StatsEngine, scope: Scope) -> Summary:
     """Counts, hours, night shares, duration figures and start hours of one scope."""
     check_scope(engine, scope)
-    engine.ensure_hours(scope.since_us, scope.until_us)
-    nights = kyiv.windows("night", scope.since_us, scope.until_us)
-    days = kyiv.windows("day", scope.since_us, scope.until_us)
+    lo, hi = within_record(engine, scope.since_us, scope.until_us, scope.now_us)
+    engine.ensure_hours(lo, hi)
+    nights = kyiv.windows("night", lo, hi)
+    days = kyiv.windows("day", lo, hi)
     ctes, params = _selected(engine, scope)
     sel_only, sel_params = _selected(engine, scope, islands=False)
     with engine.snapshot():
@@ -229,7 +246,7 @@ def summary(engine: StatsEngine, scope: Scope) -> Summary:
         night_hours=night_us / US_PER_HOUR,
         night_hour_share=None if not total_us else night_us / total_us,
         nights_with_alert=nights_alerted,
-        nights_in_period=len(nights["day"]),
+        nights_in_period=kyiv.count_windows("night", scope.since_us, scope.until_us),
         days_with_alert=days_alerted,
         episodes=episodes,
         duration_minutes={
@@ -269,10 +286,15 @@ def longest(engine: StatsEngine, scope: Scope, limit: int = 10) -> list[dict[str
 
 
 def calendar(engine: StatsEngine, scope: Scope) -> list[dict[str, Any]]:
-    """Per Kyiv calendar day: alerts that started and hours under alert (the heat map's data)."""
+    """Per Kyiv calendar day: alerts that started and hours under alert (the heat map's data),
+    for the days of the period within the record (`within_record`): none before its first alert
+    or after now."""
     check_scope(engine, scope)
-    engine.ensure_hours(scope.since_us, max(scope.until_us, scope.now_us))
-    days = kyiv.windows("day", scope.since_us, scope.until_us)
+    lo, hi = within_record(engine, scope.since_us, scope.until_us, scope.now_us)
+    if lo == hi:
+        return []
+    engine.ensure_hours(lo, hi)
+    days = kyiv.windows("day", lo, hi)
     ctes, params = _selected(engine, scope)
     with engine.snapshot():
         cover = engine.fetch(
@@ -323,6 +345,9 @@ def nationwide(
     if kind not in ("day", "night"):
         raise StatsError(f"kind must be 'day' or 'night', not {kind!r}")
     s_us, u_us, n_us = to_us(since), to_us(until), to_us(now or datetime.now(UTC))
+    s_us, u_us = within_record(engine, s_us, u_us, n_us)  # rows only where the record is
+    if s_us == u_us:
+        return []
     w = kyiv.windows(kind, s_us, u_us)
     level = "AND level = 1" if whole_oblast else "AND level >= 1"
     base = "threat = CAST(? AS threat_t) AND status = 'actual' AND oblast >= 0"

@@ -18,6 +18,9 @@ from tryvoha.server.answers import Header, encode, json_error
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+OPCODES = frozenset({OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG})
+MAX_CONTROL = 125
+"""Payload bytes a control frame (close, ping, pong) may carry."""
 
 SSE_HEAD = (
     b"HTTP/1.1 200 OK\r\n"
@@ -53,8 +56,15 @@ def ws_json(kind: str, doc: dict[str, Any]) -> bytes:
     return ws_frame(OP_TEXT, orjson.dumps({"type": kind, **doc}))
 
 
+def close_reason(text: str | bytes) -> str:
+    """`text` cut to fit a close frame's reason (123 bytes of UTF-8), between characters: a
+    client must fail a close whose reason is not valid UTF-8."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "replace")
+    return data[: MAX_CONTROL - 2].decode("utf-8", "ignore")
+
+
 def ws_close(code: int, reason: str = "") -> bytes:
-    return ws_frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:120])
+    return ws_frame(OP_CLOSE, struct.pack("!H", code) + close_reason(reason).encode())
 
 
 def ws_accept_key(key: str) -> str:
@@ -113,6 +123,7 @@ class WsReader:
             masked = b1 & 0x80
             if not masked:
                 raise ValueError("client frames must be masked")
+            self._check_header(b0, length)
             if n - i < head + 4 + length:
                 break
             mask = buf[i + head : i + head + 4]
@@ -121,7 +132,7 @@ class WsReader:
             i = start + length
             opcode = b0 & 0x0F
             final = b0 & 0x80
-            if opcode >= 0x8:  # control frames are never fragmented
+            if opcode >= 0x8:  # control frames are never fragmented (checked above)
                 out.append((opcode, payload))
                 continue
             if opcode != OP_CONT:
@@ -135,6 +146,25 @@ class WsReader:
                 self.fragments = []
         self.buf = buf[i:]
         return out
+
+    def _check_header(self, b0: int, length: int) -> None:
+        """The frame rules of RFC 6455 (5.2, 5.4, 5.5) that a peer must fail the connection on,
+        checked from the header alone, before its payload is waited for."""
+        opcode = b0 & 0x0F
+        if b0 & 0x70:
+            raise ValueError("reserved bits set, but no extension was agreed")
+        if opcode not in OPCODES:
+            raise ValueError(f"unknown opcode {opcode:#x}")
+        if opcode >= 0x8:
+            if not b0 & 0x80:
+                raise ValueError("control frames must not be fragmented")
+            if length > MAX_CONTROL:
+                raise ValueError(f"control frames carry at most {MAX_CONTROL} bytes")
+            return
+        if opcode == OP_CONT and not self.fragments:
+            raise ValueError("continuation frame with no message to continue")
+        if opcode != OP_CONT and self.fragments:
+            raise ValueError("new data message before the fragmented one ended")
 
 
 def _unmask(payload: bytes, mask: bytes) -> bytes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from tryvoha.alerts.model import AlertStatus, Event, Threat
+from tryvoha.alerts.ranges import MAX_ID
 from tryvoha.regions import Catalogue
 
 ACTUAL_ONLY = frozenset({AlertStatus.ACTUAL})
@@ -65,14 +66,20 @@ def _ids(value: str) -> list[str]:
 
 
 def _resume_id(value: str, name: str) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        message = f"{name} must be an event id (an integer), not {value!r}"
-        raise SpecError("invalid_since", message) from None
-    if number < 0:
-        raise SpecError("invalid_since", f"{name} must be 0 or a positive event id, not {number}")
-    return number
+    """An event id as a query or header spells it: ASCII digits, 0 to `MAX_ID` (`int()` alone
+    would also take `5_000`, `+5` and other scripts' digits)."""
+    text = value.strip()
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        message = f"{name} must be an event id (an integer), not {value[:40]!r}"
+        raise SpecError("invalid_since", message)
+    if digits != text:
+        message = f"{name} must be 0 or a positive event id, not {text[:24]}"
+        raise SpecError("invalid_since", message)
+    if len(digits.lstrip("0")) > len(str(MAX_ID)) or int(digits) > MAX_ID:
+        message = f"{name} must be an event id from 0 to {MAX_ID}, not {text[:24]}"
+        raise SpecError("invalid_since", message)
+    return int(digits)
 
 
 def parse_spec(
@@ -90,6 +97,9 @@ def parse_spec(
     raw_regions = params.get("regions", "").strip()
     if raw_regions and raw_regions != "*":
         ids = _ids(raw_regions)
+        if not ids:
+            message = "regions names no region: give region ids separated by commas, or '*'"
+            raise SpecError("empty_regions", message)
         unknown = [r for r in ids if r not in catalogue]
         if unknown:
             raise SpecError("unknown_region", f"no region with id {', '.join(map(repr, unknown))}")
@@ -97,6 +107,9 @@ def parse_spec(
     threats: frozenset[Threat] | None = None
     raw_threats = params.get("threats", "").strip()
     if raw_threats and raw_threats != "*":
+        if not _ids(raw_threats):
+            message = "threats names no threat: give threats separated by commas, or '*'"
+            raise SpecError("empty_threats", message)
         chosen = set()
         for name in _ids(raw_threats):
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import OrderedDict, deque
@@ -81,8 +82,17 @@ def matches(sub: Subscription, event: Event, catalogue: Catalogue) -> bool:
 
 def backoff(attempt: int, config: WebhookConfig, rng: Callable[[], float] = random.random) -> float:
     """Delay before retry number `attempt` (1-based): doubling, capped, with half of it random so
-    many receivers that failed together do not all come back at the same instant."""
-    delay = min(config.backoff_max, config.backoff_base * 2 ** (attempt - 1))
+    many receivers that failed together do not all come back at the same instant.
+
+    Any attempt number gives a delay: doublings past the cap are never computed (2**1024 would
+    not fit a float, and a failing delay would leave the attempt unrecorded, retried each poll).
+    """
+    base, cap = config.backoff_base, config.backoff_max
+    doublings = max(0, attempt - 1)
+    if base >= cap or doublings >= math.log2(cap) - math.log2(base):
+        delay = cap
+    else:
+        delay = math.ldexp(base, doublings)  # below the cap, so it cannot overflow
     return delay / 2 + rng() * delay / 2
 
 
@@ -403,7 +413,8 @@ class WebhookDispatcher:
                 self._set_backlog(self._backlog - 1)
             log.warning("webhook %d: event %d expired: %s", sub.id, head.event_id, outcome.error)
             return False
-        retry_at = min(now + timedelta(seconds=backoff(attempt, self.config)), head.expires_at)
+        left = (head.expires_at - now).total_seconds()  # a huge backoff cap never overflows
+        retry_at = now + timedelta(seconds=min(backoff(attempt, self.config), left))
         await self.run_db(
             self.store.record_attempt,
             head.id,

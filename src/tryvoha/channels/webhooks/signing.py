@@ -10,6 +10,9 @@ import time
 
 SIGNATURE_HEADER = "X-Tryvoha-Signature"
 SECRET_PREFIX = "whsec_"
+MAX_TIMESTAMP_DIGITS = 15
+"""Unix seconds have 10 digits until 2286; a `t=` longer than this is not a time (and `int()`
+refuses strings over 4300 digits with an error rather than an answer)."""
 
 
 def new_secret() -> str:
@@ -31,12 +34,17 @@ def verify(
 ) -> bool:
     """What a receiver does: the header parses, the time is recent, and some v1 matches."""
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
-    stamps = [v for k, v in parts if k.strip() == "t"]
+    stamps = [v.strip() for k, v in parts if k.strip() == "t"]
     candidates = [v.strip() for k, v in parts if k.strip() == "v1"]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not candidates:
+    if len(stamps) != 1 or not candidates or not _is_timestamp(stamps[0]):
         return False
     t = int(stamps[0])
     if abs((int(time.time()) if now is None else now) - t) > tolerance:
         return False
     expected = signature(secret, t, body)
     return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+def _is_timestamp(text: str) -> bool:
+    """ASCII digits only (`int()` also reads other scripts' digits and `_`), and not too many."""
+    return 0 < len(text) <= MAX_TIMESTAMP_DIGITS and text.isascii() and text.isdigit()
