@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from tryvoha.alerts.model import LIVE_SOURCE, AlertStatus, Detail, Event, EventKind, Threat
 from tryvoha.alerts.ranges import (
+    MAX_CORRECTION,
     MAX_ID,
     MAX_KEY,
     MAX_NOTES,
     MAX_ORIGINATOR,
+    MAX_REASON,
     MAX_REGION_ID,
     MAX_SOURCE,
 )
@@ -49,8 +51,8 @@ events = st.builds(
     notes=st.none() | texts(MAX_NOTES),
     source=st.just(LIVE_SOURCE) | texts(MAX_SOURCE),
     idempotency_key=st.none() | texts(MAX_KEY),
-    reason=st.none() | texts(MAX_NOTES),
-    correction=st.none() | texts(MAX_NOTES),
+    reason=st.none() | texts(MAX_REASON).filter(str.strip),
+    correction=st.none() | texts(MAX_CORRECTION),
     proposal_id=st.none() | st.integers(1, MAX_ID),
     proposed_by=st.none() | texts(MAX_ORIGINATOR),
     deadline=st.none() | times,

@@ -490,8 +490,11 @@ def test_no_request_gets_a_server_error(
         call(lambda: client.post(f"{proposal}/approve", content=as_json(body), headers=sent))
         call(lambda: client.post(f"{proposal}/reject", content=as_json(body), headers=sent))
         route, names = read
-        query = dict(zip(names, params, strict=False))
-        r = call(lambda: client.get(route, params=query, headers=h))
+        query = "&".join(  # lone surrogates as the bytes they are, as a client may send them
+            f"{name}={quote(value.encode('utf-8', 'surrogatepass'), safe='')}"
+            for name, value in zip(names, params, strict=False)
+        )
+        r = call(lambda: client.get(f"{route}?{query}", headers=h))
         seen["reads"] += r.status_code == 200
         raw = segment.encode("utf-8", "surrogatepass")  # lone surrogates as the bytes they are
         target = path.format(quote(raw, safe="") or "0")
