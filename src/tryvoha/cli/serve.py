@@ -84,6 +84,15 @@ def serve(
         str | None,
         typer.Option("--cap-cert", help="PEM certificate of it [TRYVOHA_CAP_CERT]."),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="Wait as a standby writer on a PostgreSQL --db: serve reads, answer operator "
+            "writes 503 not_the_writer (with Retry-After) until the active writer dies, then "
+            "take over within seconds. Run one beside the writer; see docs/standby.md.",
+        ),
+    ] = False,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -117,4 +126,4 @@ def serve(
         public_url=public_url,
     )
     prepare_database(settings)
-    run(settings)
+    run(settings, standby=standby)
