@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha.cli.common import hub_settings, prepare_database
+from tryvoha.cli.common import database, err, hub_settings, prepare_database
 
 
 def serve(
@@ -125,5 +125,10 @@ def serve(
         cap_cert=cap_cert,
         public_url=public_url,
     )
+    if standby and database(settings).backend == "sqlite":
+        from tryvoha.serve import STANDBY_NEEDS_POSTGRES
+
+        err.print(f"[red]Cannot start:[/] {STANDBY_NEEDS_POSTGRES}", soft_wrap=True)
+        raise typer.Exit(2)
     prepare_database(settings)
     run(settings, standby=standby)
