@@ -302,7 +302,7 @@ async def test_writer_whose_lock_connection_is_killed_refuses_and_exits(
         with contextlib.suppress(httpx.TransportError):  # it may be gone already
             again = await http.post(
                 f"{writer.url}/api/v1/alerts",
-                json={"region_id": "UA80000000000093317", "threat": "artillery"},
+                json={"region_id": "UA80000000000093317", "threat": "artillery_shelling"},
                 headers=auth(token),
             )
             assert again.status_code == 503
