@@ -231,6 +231,7 @@ async def test_standby_takes_over_under_load(
     print(f"\ntakeover: kill -9 -> first write accepted by the standby: {takeover * 1000:.0f} ms")
     assert takeover < 30, "the standby serves writes long after the writer died"
     assert standby.said("standby: took over as the writer at log id")
+    print(next(x for x in standby.log.read_text().splitlines() if "took over" in x))
     assert acked_before_kill >= BEFORE
 
     reader = SqlStore(postgres_url)

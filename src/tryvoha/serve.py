@@ -120,7 +120,7 @@ def serve(settings: Settings, console: Console | None = None, standby: bool = Fa
     )
     app = create_app(hub, settings, signing)
     app.state.standby_lock = hub.standby_lock
-    app.state.say = lambda line: console.print(line, markup=False, highlight=False)
+    app.state.say = lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
     base = f"http://{settings.host}:{settings.port}"
     role = "a standby writer (reads served; writes once it takes over)" if standby else "serving"
     console.print(

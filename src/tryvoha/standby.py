@@ -65,7 +65,9 @@ class WriterRole:
         self.hub.on_lost.append(lambda why: lost.set())
         if not self.hub.is_writer:
             await self._wait_and_take_over()
+            started = time.monotonic()
             await start_senders()
+            self.say(f"standby: webhooks and MQTT started in {time.monotonic() - started:.2f} s")
         guarded = self.hub.store.writer is not None and not self.hub.store.is_sqlite
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
