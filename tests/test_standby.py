@@ -28,11 +28,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from tryvoha.alerts.commands import EventDraft
+from tryvoha.alerts.commands import Actor, Declare, EventDraft, Rejected
 from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.cli import app as cli
+from tryvoha.config import Settings
+from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, Level
+from tryvoha.standby import WriterRole
 from tryvoha.store import NotTheWriter, SqlStore
 from tryvoha.store.url import driver_url
 from tryvoha.store.writer import WRITER_LOCK_KEY, ProcessLock, writer_lock
@@ -373,3 +377,87 @@ def test_standby_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "--standby needs PostgreSQL" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hub.db").exists()
+
+
+@pytest.mark.postgres
+async def test_a_writer_whose_lock_connection_is_killed_answers_503(
+    postgres_url: str, catalogue: Catalogue
+) -> None:
+    """In process: the next command after pg_terminate_backend of the lock connection is a 503
+    `not_the_writer` with Retry-After, nothing is written, and the hub tells its listeners."""
+    store = SqlStore(postgres_url, writer=writer_lock(postgres_url, "tryvoha serve").acquire())
+    hub = Hub(catalogue, store)
+    hub.load()
+    lost: list[str] = []
+    hub.on_lost.append(lost.append)
+    token, _ = store.create_token("op", None)
+    app = create_app(hub, Settings(db=postgres_url, load_history=False))
+    body = {"region_id": "UA80000000000093317", "threat": "air_raid"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://hub"
+        ) as http:
+            assert (
+                await http.post("/api/v1/alerts", json=body, headers=auth(token))
+            ).status_code == 201
+            admin = create_engine(driver_url(postgres_url))
+            try:
+                with admin.begin() as conn:
+                    conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name LIKE 'tryvoha serve|%' "
+                            "AND datname = current_database()"
+                        )
+                    )
+            finally:
+                admin.dispose()
+            body["threat"] = "artillery_shelling"
+            for _ in range(2):  # the lost lock found, then the hub refusing at once
+                refused = await http.post("/api/v1/alerts", json=body, headers=auth(token))
+                assert refused.status_code == 503
+                assert refused.json()["error"]["code"] == "not_the_writer"
+                assert refused.headers["retry-after"] == "1"
+    finally:
+        hub.close()
+    assert len(lost) == 1 and "lock was lost" in lost[0]
+    assert not hub.is_writer
+    reader = SqlStore(postgres_url)
+    try:
+        assert [e.id for e in reader.events_after(0)] == [1]
+    finally:
+        reader.close()
+
+
+@pytest.mark.postgres
+async def test_a_standby_hub_follows_refuses_and_takes_over(
+    postgres_url: str, catalogue: Catalogue
+) -> None:
+    """In process: a standby hub folds what the writer commits, answers 503 until it holds
+    the lock, and after `take_over` commits with the next id; the old writer is fenced off."""
+    active = SqlStore(postgres_url, writer=writer_lock(postgres_url, "tryvoha serve").acquire())
+    active.append(declared("UA80000000000093317"), T0)
+    standby = Hub(catalogue, SqlStore(postgres_url), standby=True)
+    standby.load()
+    role = WriterRole(standby, writer_lock(postgres_url, "tryvoha serve --standby"))
+    try:
+        active.append(declared("UA46000000000026241"), T0)
+        assert await role.follow() == 1
+        assert standby.last_event_id == 2
+        with pytest.raises(Rejected) as refused:
+            await standby.submit(Declare("UA63000000000041885", Threat.AIR_RAID), Actor("t"))
+        assert refused.value.http_status == 503 and refused.value.code == "not_the_writer"
+        lock = writer_lock(postgres_url, "tryvoha serve --standby")
+        assert not lock.try_acquire()  # the active writer still holds it
+        active.append(declared("UA63000000000041885"), T0)  # committed, not yet followed
+        active.writer.release()  # type: ignore[union-attr]
+        assert lock.try_acquire()
+        missed = await standby.take_over(lock)
+        assert [e.id for e in missed] == [3]
+        outcome = await standby.submit(Declare("UA32000000000030281", Threat.AIR_RAID), Actor("t"))
+        assert outcome.event is not None and outcome.event.id == 4
+        with pytest.raises(NotTheWriter):
+            active.append(declared("UA05000000000010236"), T0)
+    finally:
+        standby.close()
+        active.close()

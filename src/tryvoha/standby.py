@@ -83,18 +83,21 @@ class WriterRole:
     async def _wait_and_take_over(self) -> None:
         assert self.lock is not None, "a standby needs the lock it waits for"
         lock, hub = self.lock, self.hub
-        announced = False
+        announced = unreachable = False
         while True:
             try:
                 await self.follow()
                 if await asyncio.to_thread(lock.try_acquire):
                     break
+                unreachable = False
                 if not announced:
                     holder = await asyncio.to_thread(lock.holder)
                     self.say(f"standby: waiting for {holder or 'the active writer'}")
                     announced = True
-            except Exception as exc:  # the database away: keep waiting, say why
-                self.say(f"standby: cannot reach the database ({type(exc).__name__}); retrying")
+            except Exception as exc:  # the database away: keep waiting, say so once
+                if not unreachable:
+                    self.say(f"standby: cannot reach the database ({type(exc).__name__}); retrying")
+                    unreachable = True
                 log.debug("standby poll failed", exc_info=True)
             await asyncio.sleep(self.poll)
         started = time.monotonic()
