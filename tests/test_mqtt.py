@@ -378,3 +378,22 @@ async def test_a_publisher_taking_over_sends_what_the_last_one_did_not(
             assert got == [2, 3]
             await publisher.wait_published(3)
             await until(lambda: hub.store.get_meta(MQTT_POSITION_KEY) == "3", "position stored")
+
+
+async def test_a_late_will_of_an_earlier_publisher_is_answered_with_true(
+    hub: Hub, prefix: str
+) -> None:
+    """An earlier writer's will (`online` = `false`) reaching the broker after this publisher
+    said `true` (its machine vanished, the keepalive ran out later) does not stay: devices
+    converge on `true` while this publisher is connected."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(0)
+        async with aiomqtt.Client("127.0.0.1", 1883) as old_writer:
+            await old_writer.publish(f"{prefix}/online", b"false", qos=1, retain=True)
+
+        async def online() -> bool:
+            got = await retained("127.0.0.1", 1883, f"{prefix}/online", expect=1)
+            return got == [(f"{prefix}/online", b"true")]
+
+        await until(online, "online back to true", poll=0.1)
+        assert publisher.connections == 1

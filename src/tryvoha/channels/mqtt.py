@@ -6,7 +6,8 @@ Topics (the prefix is `tryvoha` unless configured):
 - `<prefix>/status/<region_id>/<threat>` retained plain text `active`, `partial` or `none`;
 - `<prefix>/head` retained JSON `{"log_id", "updated_at"}`: the log id every retained status
   reflects, published after the statuses;
-- `<prefix>/online` retained `true`, or `false` (the broker sends it as our will when we vanish);
+- `<prefix>/online` retained `true`, or `false` (the broker sends it as our will when we vanish;
+  a publisher that sees `false` while connected, an earlier writer's late will, says `true`);
 - `<prefix>/events/<oblast>/<raion>/<hromada>` live actual events (`event_doc`), and
   `<prefix>/drills/events/…` exercise and test events.
 
@@ -319,6 +320,8 @@ class MqttPublisher:
                     self._set_connected(True)
                     delay = 0.1
                     await client.publish(f"{self.prefix}/online", b"true", qos=1, retain=True)
+                    await client.subscribe(f"{self.prefix}/online", qos=1)
+                    watcher = asyncio.create_task(self._stay_online(client), name="mqtt-online")
                     self._sent = None  # the broker may have lost what it held: send everything
                     self._fired_upto = 0  # and every queued event goes out again
                     self._live = client
@@ -328,12 +331,15 @@ class MqttPublisher:
                             await self._flush(client)
                             await _unless_lost(client, self._wake.wait())
                     except asyncio.CancelledError:
+                        watcher.cancel()
                         # A clean goodbye: the broker sends the will only when we vanish.
                         with contextlib.suppress(Exception):
                             await client.publish(
                                 f"{self.prefix}/online", b"false", qos=1, retain=True, timeout=1
                             )
                         raise
+                    finally:
+                        watcher.cancel()
             except aiomqtt.MqttError as exc:
                 self._live = None
                 self._set_connected(False)
@@ -346,6 +352,19 @@ class MqttPublisher:
                 )
                 await asyncio.sleep(delay)
                 delay = min(self.reconnect_max, delay * 2)
+
+    async def _stay_online(self, client: aiomqtt.Client) -> None:
+        """Say `online` = `true` again when `false` arrives while connected: the will of an
+        earlier publisher (a writer whose machine vanished, before a standby took over) that
+        the broker sent only when its keepalive ran out, after this one said `true`."""
+        topic = f"{self.prefix}/online"
+        try:
+            async for message in client.messages:
+                if str(message.topic) == topic and bytes(message.payload) == b"false":
+                    log.warning("MQTT: %s went false (an earlier publisher's will)", topic)
+                    await client.publish(topic, b"true", qos=1, retain=True, timeout=10)
+        except aiomqtt.MqttError:
+            return  # the connection ended: the next one says true again
 
     async def _flush(self, client: aiomqtt.Client) -> None:
         """Queued events, then the statuses at the hub's current log id, then the head.
