@@ -511,3 +511,25 @@ def test_a_successors_claim_waits_for_the_append_in_flight(postgres_url: str) ->
     finally:
         new.close()
         old.close()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+async def test_a_standby_that_finds_no_writer_writes_at_once(
+    postgres_url: str, tmp_path: Path, nodes: list[Node]
+) -> None:
+    """Both nodes may run with --standby: the first to find the lock free is the writer."""
+    env = {"TRYVOHA_LOAD_HISTORY": "0", "TRYVOHA_KEYS": str(tmp_path / "keys")}
+    node = start_node(postgres_url, tmp_path, "first", env, "--standby")
+    nodes.append(node)
+    token = make_token(postgres_url)
+    await until(lambda: node.said("standby: took over as the writer at log id 0"), "took over")
+    assert not node.said("standby: waiting for")
+    async with httpx.AsyncClient(timeout=10) as http:
+        made = await http.post(
+            f"{node.url}/api/v1/alerts",
+            json={"region_id": "UA80000000000093317", "threat": "air_raid"},
+            headers=auth(token),
+        )
+    assert made.status_code == 201
+    assert made.json()["event"]["id"] == 1
