@@ -43,7 +43,7 @@ from tryvoha.alerts.model import Event, EventKind, Proposal
 from tryvoha.alerts.state import AlertState, alert_after, proposal_after
 from tryvoha.alerts.wire import alert_doc, event_doc, proposal_doc
 from tryvoha.bus import InProcessBus
-from tryvoha.metrics import events_committed
+from tryvoha.metrics import commit_batch, events_committed
 from tryvoha.readmodel import LogView, utcnow
 from tryvoha.regions import Catalogue
 from tryvoha.store import IdempotencyRecord, SqlStore
@@ -198,6 +198,7 @@ class Hub(LogView):
     async def _commit_batch(self, requests: Sequence[_Request]) -> list[Outcome | Exception]:
         """One transaction for a batch of commands; then fold and publish what it appended."""
         loop = asyncio.get_running_loop()
+        commit_batch.observe(len(requests))
         async with self._write_lock:
             await self._expire_locked()
             results, events = await loop.run_in_executor(self._writer, self._commit, requests)
