@@ -1,20 +1,18 @@
 """Every outward channel: commit → received on loopback, p50 / p99 / max.
 
-Starts `tryvoha serve` (embedded SQLite, `synchronous=FULL`, MQTT on) pinned to CPU 0, and in
-this process, pinned to CPU 1, one receiver per channel: an SSE subscriber, a WebSocket
-subscriber, a webhook receiver, an MQTT device subscribed to `<prefix>/events/#` (QoS 1)
-through Mosquitto, and two pollers that send a conditional GET every `--poll-ms`: the CAP Atom
-feed and the compact status. Then it declares and ends alerts over the oblasts through the
-operator API, paced (each waits until every channel has the one before, then a pause of
-`--gap-ms`).
+This process is the hub, built as `tryvoha serve` builds it (`open_signing`, `Hub`, `create_app`,
+`uvicorn_config`: uvloop, the edge protocol, the outlets with MQTT on; embedded SQLite with
+`synchronous=FULL`), pinned to CPU 0. A child process pinned to CPU 1 holds one receiver per
+channel: an SSE subscriber, a WebSocket subscriber, a webhook receiver, an MQTT device
+subscribed to `<prefix>/events/#` (QoS 1) through Mosquitto, and two pollers sending a
+conditional GET every `--poll-ms`: the CAP Atom feed and the compact status. The hub declares
+and ends alerts over the oblasts (`Hub.submit`), paced: each waits until every channel has the
+one before, then a pause of about `--gap-ms`.
 
-Two clocks, both the machine's wall clock (`time.time()`, shared by the two processes):
-- **commit → received**: from the event's `recorded_at` (taken in the writer just before the
-  transaction's fsync, carried in the event at millisecond precision, so up to 1 ms is added)
-  to the receiver's clock when the channel delivered it;
-- **POST → received**: from just before the driver sends the operator's request (HTTP, auth,
-  decide, durable commit included) to the same moment.
-A poller's figure includes up to one poll interval of waiting by construction.
+Both processes read the machine's wall clock (`time.time()`). **Commit → received** runs from
+the moment the commit is durable (the hub's bus hands the event on: `Hub._publish`) to the
+moment the receiver has the event; **submit → received** adds the command's own decide, render
+and durable commit (fsync). A poller's figure includes up to one poll interval by construction.
 
     .venv/bin/python bench/bench_channels.py [--cycles 400] [--poll-ms 2]
     .venv/bin/python bench/bench_channels.py --mosquitto nagle     # own broker, Nagle on
@@ -38,15 +36,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import aiomqtt
 import httpx
 import orjson
+import uvicorn
+import uvloop
 import websockets
 
-from tryvoha.channels.webhooks.receiver import Receiver
+from tryvoha.alerts.model import Event
+from tryvoha.channels.webhooks.receiver import Received, Receiver
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = ("sse", "websocket", "webhook", "mqtt", "cap feed poll", "status poll")
@@ -80,20 +80,21 @@ class Seen:
 
     def __init__(self) -> None:
         self.at: dict[str, dict[int, float]] = {c: {} for c in CHANNELS}
-        self.recorded: dict[int, float] = {}
         self.changed = asyncio.Event()
 
     def mark(self, channel: str, log_id: int, when: float | None = None) -> None:
-        self.at[channel].setdefault(log_id, time.time() if when is None else when)
+        """In the receivers' process: note the first arrival and tell the hub's process."""
+        if log_id in self.at[channel]:
+            return
+        self.at[channel][log_id] = when = time.time() if when is None else when
         self.changed.set()
+        sys.stdout.write(f"{channel}\t{log_id}\t{when!r}\n")
+        sys.stdout.flush()
 
     def doc(self, channel: str, doc: dict) -> None:
-        """A delivered event document: its id, and when it was recorded."""
+        """A delivered event document."""
         if "recorded_at" in doc and "id" in doc:
-            when = time.time()
-            stamp = datetime.fromisoformat(doc["recorded_at"].replace("Z", "+00:00"))
-            self.recorded.setdefault(doc["id"], stamp.timestamp())
-            self.mark(channel, doc["id"], when)
+            self.mark(channel, doc["id"])
 
     async def wait(self, log_id: int, timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
@@ -181,101 +182,161 @@ def start_mosquitto(kind: str, directory: Path) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def start_hub(db: str, port: int, broker: str, prefix: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "TRYVOHA_LOAD_HISTORY": "0",
-        "TRYVOHA_MQTT_PREFIX": prefix,
-        "TRYVOHA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
-    }
-    tryvoha = str(Path(sys.executable).parent / "tryvoha")
-    cmd = ["taskset", "-c", "0", tryvoha, "serve", "--db", db, "--port", str(port)]
-    cmd += ["--no-history", "--mqtt", broker]
-    out = open(log, "w")  # noqa: SIM115 - lives as long as the hub
-    return subprocess.Popen(
-        cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-async def drive(
-    args: argparse.Namespace, port: int, token: str, broker: tuple[str, int], prefix: str
-):
-    from tryvoha.regions import load_catalogue
-
-    oblasts = [o.id for o in load_catalogue().oblasts]
+async def receivers(port: int, broker: tuple[str, int], prefix: str, poll_ms: float) -> None:
+    """The child: every receiver; prints `webhook <url>`, then `ready`, then one line per
+    arrival (`channel <tab> log id <tab> time`) until its stdin closes."""
     seen = Seen()
-    receiver = Receiver(
-        answer=lambda r: (seen.doc("webhook", orjson.loads(r.body)["event"]), 200)[1]
-    )
+
+    def hooked(request: Received) -> int:
+        seen.doc("webhook", orjson.loads(request.body)["event"])
+        return 200
+
+    receiver = Receiver(answer=hooked)
     await receiver.start()
-    auth = {"Authorization": f"Bearer {token}"}
-    tasks: list[asyncio.Task] = []
-    sent_at: dict[int, float] = {}
-    limits = httpx.Limits(max_connections=4)
-    async with (
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as polls,
-    ):
-        r = await api.post("/api/v1/webhooks", json={"url": receiver.url}, headers=auth)
-        assert r.status_code == 201, r.text
-        for subscriber in (sse, websocket):
-            ready = asyncio.Event()
-            tasks.append(asyncio.create_task(subscriber(port, seen, ready)))
-            await ready.wait()
+    print("webhook", receiver.url, flush=True)
+    tasks: list[asyncio.Task[None]] = []
+    for subscriber in (sse, websocket):
         ready = asyncio.Event()
-        tasks.append(asyncio.create_task(mqtt_device(broker, prefix, seen, ready)))
+        tasks.append(asyncio.create_task(subscriber(port, seen, ready)))
         await ready.wait()
-        every = args.poll_ms / 1000
-        cap, status = newest_cap_event, newest_status_id
-        tasks.append(
-            asyncio.create_task(
-                poller(polls, "/api/v1/cap/feed.atom", "cap feed poll", cap, seen, every)
-            )
-        )
-        tasks.append(
-            asyncio.create_task(
-                poller(polls, "/api/v1/status/compact", "status poll", status, seen, every)
-            )
-        )
-        open_ids: dict[str, int] = {}
-        rng = random.Random(12)
-        for k in range(args.cycles + args.warmup):
-            region = oblasts[k % len(oblasts)]
-            t0 = time.time()
-            if region in open_ids:
-                r = await api.post(
-                    f"/api/v1/alerts/{open_ids.pop(region)}/end", json={}, headers=auth
-                )
-            else:
-                r = await api.post("/api/v1/alerts", json={"region_id": region}, headers=auth)
-            assert r.is_success, r.text
-            event = r.json()["event"]
-            if event["kind"] == "declared":
-                open_ids[region] = event["alert_id"]
-            if k >= args.warmup:
-                sent_at[event["id"]] = t0
-            await seen.wait(event["id"])
-            await asyncio.sleep(rng.uniform(0.5, 1.5) * args.gap_ms / 1000)
+    ready = asyncio.Event()
+    tasks.append(asyncio.create_task(mqtt_device(broker, prefix, seen, ready)))
+    await ready.wait()
+    every = poll_ms / 1000
+    limits = httpx.Limits(max_connections=4)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits
+    ) as polls:
+        for path, channel, newest in (
+            ("/api/v1/cap/feed.atom", "cap feed poll", newest_cap_event),
+            ("/api/v1/status/compact", "status poll", newest_status_id),
+        ):
+            tasks.append(asyncio.create_task(poller(polls, path, channel, newest, seen, every)))
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await receiver.stop()
+
+
+class Arrivals:
+    """In the hub's process: when each event was committed, and when each channel had it."""
+
+    def __init__(self) -> None:
+        self.committed: dict[int, float] = {}
+        self.at: dict[str, dict[int, float]] = {c: {} for c in CHANNELS}
+        self.changed = asyncio.Event()
+
+    def on_commit(self, event: Event) -> None:
+        self.committed[event.id] = time.time()
+
+    async def follow(self, lines: asyncio.StreamReader) -> None:
+        while line := await lines.readline():
+            channel, log_id, when = line.decode().rstrip("\n").split("\t")
+            self.at[channel][int(log_id)] = float(when)
+            self.changed.set()
+
+    async def wait(self, log_id: int, timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while not all(log_id in self.at[c] for c in CHANNELS):
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory: Path) -> dict:
+    from tryvoha.alerts.commands import Actor, AlertRef, Declare, End
+    from tryvoha.alerts.model import Threat
+    from tryvoha.api.app import create_app
+    from tryvoha.config import Settings
+    from tryvoha.hub import Hub
+    from tryvoha.regions import load_catalogue
+    from tryvoha.serve import uvicorn_config
+    from tryvoha.signing.hub import open_signing
+    from tryvoha.store import SqlStore, acquire_writer
+
+    port = free_port()
+    prefix = f"bench-channels/{uuid.uuid4().hex[:8]}"
+    db = f"sqlite:///{directory / 'hub.db'}"
+    environ = {
+        "TRYVOHA_DB": db,
+        "TRYVOHA_PORT": str(port),
+        "TRYVOHA_LOAD_HISTORY": "0",
+        "TRYVOHA_MQTT": f"mqtt://{broker[0]}:{broker[1]}",
+        "TRYVOHA_MQTT_PREFIX": prefix,
+        "TRYVOHA_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    }
+    settings = Settings.from_env({**os.environ, **environ})
+    signing = open_signing(settings)
+    store = SqlStore(settings.db_url, writer=acquire_writer(settings.db_url, "bench"))
+    hub = Hub(load_catalogue(), store, policy=settings.approvals)
+    hub.load()
+    admin, _ = store.create_token("bench-channels", None)
+    arrivals = Arrivals()
+    hub.bus.subscribe(arrivals.on_commit, whole_log=True)
+    server = uvicorn.Server(uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    child = await asyncio.create_subprocess_exec(
+        "taskset", "-c", "1", sys.executable, __file__, "--receivers", str(port),
+        broker[0], str(broker[1]), prefix, str(args.poll_ms),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    submitted: dict[int, float] = {}
+    try:
+        url = (await child.stdout.readline()).decode().split()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+            r = await api.post(
+                "/api/v1/webhooks", json={"url": url}, headers={"Authorization": f"Bearer {admin}"}
+            )
+            assert r.status_code == 201, r.text
+        assert (await child.stdout.readline()).strip() == b"ready"
+        following = asyncio.create_task(arrivals.follow(child.stdout))
+        actor = Actor("token:bench-channels")
+        oblasts = [o.id for o in hub.catalogue.oblasts]
+        rng = random.Random(12)
+        for k in range(args.cycles + args.warmup):
+            region = oblasts[k % len(oblasts)]
+            ref = AlertRef(region_id=region, threat=Threat.AIR_RAID)
+            opened = any(a.region_id == region for a in hub.open_alerts())
+            command = End(ref) if opened else Declare(region, Threat.AIR_RAID)
+            t0 = time.time()
+            outcome = await hub.submit(command, actor)
+            assert outcome.event is not None
+            if k >= args.warmup:
+                submitted[outcome.event.id] = t0
+            await arrivals.wait(outcome.event.id)
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * args.gap_ms / 1000)
+    finally:
+        child.stdin.close()
+        await child.wait()
+        server.should_exit = True
+        await serving
+        hub.close()
+    following.cancel()
     rows = {}
     for channel in CHANNELS:
-        from_commit = [(seen.at[channel][i] - seen.recorded[i]) * 1000 for i in sent_at]
-        from_post = [(seen.at[channel][i] - sent_at[i]) * 1000 for i in sent_at]
+        at = arrivals.at[channel]
+        from_commit = [(at[i] - arrivals.committed[i]) * 1000 for i in submitted]
+        from_submit = [(at[i] - submitted[i]) * 1000 for i in submitted]
         rows[channel] = {
-            "n": len(sent_at),
+            "n": len(submitted),
             "commit_p50_ms": round(pct(from_commit, 0.5), 2),
             "commit_p99_ms": round(pct(from_commit, 0.99), 2),
             "commit_max_ms": round(max(from_commit), 2),
-            "post_p50_ms": round(pct(from_post, 0.5), 2),
-            "post_p99_ms": round(pct(from_post, 0.99), 2),
+            "submit_p50_ms": round(pct(from_submit, 0.5), 2),
+            "submit_p99_ms": round(pct(from_submit, 0.99), 2),
         }
     return rows
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--receivers"]:
+        port, host, bport, prefix, poll_ms = sys.argv[2:7]
+        uvloop.run(receivers(int(port), (host, int(bport)), prefix, float(poll_ms)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=400, help="events measured (1 .. 100,000)")
     parser.add_argument("--warmup", type=int, default=25, help="events not measured first")
@@ -292,33 +353,20 @@ def main() -> None:
     if not 1 <= args.cycles <= 100_000 or args.poll_ms < 0.5:
         parser.error("--cycles is 1 .. 100,000 and --poll-ms at least 0.5")
     with contextlib.suppress(OSError):
-        os.sched_setaffinity(0, {1})
+        os.sched_setaffinity(0, {0})
     directory = Path(tempfile.mkdtemp(prefix="bench-channels-"))
-    procs: list[subprocess.Popen] = []
+    mosquitto = None
     try:
         broker = ("127.0.0.1", 1883)
         if args.mosquitto != "shared":
             mosquitto, mport = start_mosquitto(args.mosquitto, directory)
-            procs.append(mosquitto)
             broker = ("127.0.0.1", mport)
-        db = f"sqlite:///{directory / 'hub.db'}"
-        from tryvoha.store import SqlStore
-
-        store = SqlStore(db)
-        token, _ = store.create_token("bench-channels", None)
-        store.close()
-        prefix = f"bench-channels/{uuid.uuid4().hex[:8]}"
-        port = free_port()
-        procs.append(
-            start_hub(db, port, f"mqtt://{broker[0]}:{broker[1]}", prefix, directory / "hub.log")
-        )
-        wait_port(port)
-        rows = asyncio.run(drive(args, port, token, broker, prefix))
+        rows = uvloop.run(hub_main(args, broker, directory))
     finally:
-        for proc in reversed(procs):
+        if mosquitto is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
+                os.killpg(mosquitto.pid, signal.SIGTERM)
+            mosquitto.wait(20)
         shutil.rmtree(directory, ignore_errors=True)
     if args.json:
         print(orjson.dumps(rows).decode())
@@ -327,11 +375,11 @@ def main() -> None:
         f"commit → received, {args.cycles} events, Mosquitto: {args.mosquitto}, "
         f"polls every {args.poll_ms:g} ms"
     )
-    print(f"  {'channel':14} {'p50':>7} {'p99':>7} {'max':>7}   POST → received p50 / p99")
+    print(f"  {'channel':14} {'p50':>7} {'p99':>7} {'max':>7}   submit → received p50 / p99")
     for channel, f in rows.items():
         print(
             f"  {channel:14} {f['commit_p50_ms']:7.2f} {f['commit_p99_ms']:7.2f} "
-            f"{f['commit_max_ms']:7.2f}   {f['post_p50_ms']:.2f} / {f['post_p99_ms']:.2f} ms"
+            f"{f['commit_max_ms']:7.2f}   {f['submit_p50_ms']:.2f} / {f['submit_p99_ms']:.2f} ms"
         )
 
 
