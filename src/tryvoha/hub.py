@@ -3,7 +3,9 @@
 Commands go through `submit`: decide (pure) → render on every surface → append (durable, in the
 store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
 back into it, and nothing a surface cannot render reaches the log. A command's events (one, or
-one per region of a multi-region request) are committed in one transaction, or none are.
+one per region of a multi-region request) are committed in one transaction, or none are;
+commands that arrive while a transaction is in flight share the next one (group commit), each
+decided against the state the ones before it leave, and answered once it is durable.
 
 Proposals expire by the hub's clock: before every command the hub appends the `expired` events
 of proposals whose time ran out, and a timer does the same at the earliest deadline, so an
