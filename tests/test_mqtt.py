@@ -397,3 +397,17 @@ async def test_a_late_will_of_an_earlier_publisher_is_answered_with_true(
 
         await until(online, "online back to true", poll=0.1)
         assert publisher.connections == 1
+
+
+async def test_the_connection_to_the_broker_sends_small_messages_at_once(
+    hub: Hub, prefix: str
+) -> None:
+    """Nagle off (TCP_NODELAY): the statuses and head that follow an event are not held back
+    until the broker acknowledges the event (paho leaves Nagle on)."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(hub.last_event_id)
+        live = publisher._live
+        assert live is not None
+        sock = live._client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import uuid
 from collections import deque
@@ -315,6 +316,7 @@ class MqttPublisher:
         while True:
             try:
                 async with self._client() as client:
+                    _no_delay(client)
                     self.connections += 1
                     mqtt_reconnects.inc()
                     self._set_connected(True)
@@ -454,6 +456,15 @@ class MqttPublisher:
     def _set_connected(self, value: bool) -> None:
         self.connected = value
         mqtt_connected.set(1 if value else 0)
+
+
+def _no_delay(client: aiomqtt.Client) -> None:
+    """Send each message as soon as it is written (TCP_NODELAY; paho leaves Nagle on): the
+    statuses and the head follow an event at once, and with Nagle each of those small writes
+    would wait for the broker's acknowledgement of the one before."""
+    sock = client._client.socket()  # a plain or TLS socket (ssl.SSLSocket is a socket)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[None]) -> None:

@@ -204,40 +204,52 @@ class SqlStore:
 
         `OutOfRange` (nothing written) when an event holds a value the log could not read back;
         `NotTheWriter` (nothing written) when this writer lost its lock or was fenced off."""
+        return self.append_groups([(drafts, idempotency_record)], recorded_at)[0]
+
+    def append_groups(
+        self,
+        groups: Sequence[tuple[Sequence[EventDraft], IdempotencyRecord | None]],
+        recorded_at: datetime,
+    ) -> list[list[Event]]:
+        """Append the events of several commands, each with the answer to its Idempotency-Key,
+        in one transaction (group commit: one fsync for all of them); ids follow the log with
+        no gap, group after group. All are on disk when this returns, or none is.
+
+        `OutOfRange` (nothing written) when an event holds a value the log could not read back;
+        `StoreConflict` when an answer was rendered for other ids than these; `NotTheWriter`
+        (nothing written) when this writer lost its lock or was fenced off."""
         if self.writer is not None and not self.writer.held:
             raise NotTheWriter("the writer lock was lost (its database connection ended)")
-        appended = assign(drafts, self._last_id + 1, recorded_at)
-        for e in appended:
-            check_event(e)
-        record = idempotency_record
-        if record is not None and (not appended or record.event_id != appended[-1].id):
-            raise StoreConflict(
-                f"the answer was rendered for event {record.event_id}, not this one"
-            )
+        appended: list[list[Event]] = []
+        next_id = self._last_id + 1
+        for drafts, record in groups:
+            group = assign(drafts, next_id, recorded_at)
+            for e in group:
+                check_event(e)
+            if record is not None and (not group or record.event_id != group[-1].id):
+                raise StoreConflict(
+                    f"the answer was rendered for event {record.event_id}, not this one"
+                )
+            appended.append(group)
+            next_id += len(group)
+        every = [e for group in appended for e in group]
+        records = [record for _, record in groups if record is not None]
         try:
             with self.engine.begin() as conn:
                 if self.epoch is not None:
                     check_epoch(conn, self.epoch)  # first: queue behind a successor's claim
-                conn.execute(insert(events), [_event_row(e) for e in appended])
-                self._project(conn, appended)
-                if record is not None:
-                    conn.execute(
-                        insert(idempotency).values(
-                            originator=record.originator,
-                            key=record.key,
-                            request_hash=record.request_hash,
-                            response_status=record.status,
-                            response_body=record.body.decode(),
-                            event_id=record.event_id,
-                        )
-                    )
+                if every:
+                    conn.execute(insert(events), [_event_row(e) for e in every])
+                    self._project(conn, every)
+                if records:
+                    conn.execute(insert(idempotency), [_idempotency_row(r) for r in records])
         except NotTheWriter:
             raise
         except Exception as exc:
             if self._read_last_id() != self._last_id:
                 raise StoreConflict("the log moved on under this writer") from exc
             raise
-        self._last_id = appended[-1].id if appended else self._last_id
+        self._last_id = next_id - 1
         return appended
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
@@ -492,6 +504,17 @@ def put_meta(conn: Connection, key: str, value: str) -> None:
 
 def _details_text(details: tuple[Detail, ...]) -> str:
     return ",".join(d.value for d in details)
+
+
+def _idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "originator": record.originator,
+        "key": record.key,
+        "request_hash": record.request_hash,
+        "response_status": record.status,
+        "response_body": record.body.decode(),
+        "event_id": record.event_id,
+    }
 
 
 def _event_row(e: Event) -> dict[str, Any]:
