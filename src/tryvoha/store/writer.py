@@ -122,6 +122,7 @@ class WriterLock(ABC):
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.try_acquire():
             if deadline is not None and time.monotonic() >= deadline:
+                self.release()  # nothing held, no connection left open
                 return False
             left = poll if deadline is None else min(poll, max(0.0, deadline - time.monotonic()))
             time.sleep(left)
@@ -130,6 +131,7 @@ class WriterLock(ABC):
     def acquire(self) -> WriterLock:
         """Take the lock now or raise `WriterLocked` naming its holder."""
         if not self.try_acquire():
+            self.release()  # no connection left open by a refused writer
             raise WriterLocked(self.database.shown, self.holder())
         return self
 
@@ -220,14 +222,21 @@ class AdvisoryLock(WriterLock):
         return self._conn
 
     def try_acquire(self) -> bool:
-        if self._held and self.held:
-            return True
-        self._drop_connection()  # a lock that was lost is taken again on a fresh connection
-        conn = self._connection()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": WRITER_LOCK_KEY})
-        self._held = bool(got.scalar_one())
-        if not self._held:
+        """A standby polling for the lock keeps its connection between tries (one round trip
+        a try); a lock that was lost is taken again on a fresh connection."""
+        if self._held:
+            if self.held:
+                return True
+            self._held = False
             self._drop_connection()
+        try:
+            got = self._connection().execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": WRITER_LOCK_KEY}
+            )
+            self._held = bool(got.scalar_one())
+        except BaseException:
+            self._drop_connection()  # the next try connects afresh
+            raise
         return self._held
 
     @property
