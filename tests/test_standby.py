@@ -234,7 +234,7 @@ async def test_standby_takes_over_under_load(
         )
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "not_the_writer"
-        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["retry_after"] == int(refused.headers["retry-after"]) >= 1
 
     regions = hromadas(catalogue, 4 * (BEFORE + AFTER))
     load = Load([writer.url, standby.url], token, regions)
