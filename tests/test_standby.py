@@ -40,9 +40,11 @@ from tryvoha.regions import Catalogue, Level
 from tryvoha.standby import WriterRole
 from tryvoha.store import NotTheWriter, SqlStore
 from tryvoha.store.fencing import check_epoch
+from tryvoha.store.positions import MQTT_POSITION_KEY
 from tryvoha.store.schema import events
 from tryvoha.store.sql import _event_row
 from tryvoha.store.url import driver_url
+from tryvoha.store.webhooks import WebhookStore
 from tryvoha.store.writer import WRITER_LOCK_KEY, ProcessLock, writer_lock
 
 from .conftest import auth, free_port, need_service, service_up
@@ -527,3 +529,28 @@ async def test_a_standby_that_finds_no_writer_writes_at_once(
         )
     assert made.status_code == 201
     assert made.json()["event"]["id"] == 1
+
+
+@pytest.mark.postgres
+def test_a_fenced_off_writer_moves_no_senders_position(postgres_url: str) -> None:
+    """The senders' positions (the webhook outbox's, MQTT's) move only under the active
+    writer: one that lost the lock cannot add outbox rows or set a position back."""
+    database = writer_lock(postgres_url, "a").database
+    old = SqlStore(postgres_url, writer=ProcessLock(database, "a").acquire())
+    new = SqlStore(postgres_url)
+    now = datetime.now(UTC)
+    try:
+        WebhookStore(old).enqueue([], 5, now, now)
+        old.set_meta_fenced(MQTT_POSITION_KEY, "5")
+        new.take_writer(ProcessLock(database, "b").acquire())
+        WebhookStore(new).enqueue([], 7, now, now)
+        new.set_meta_fenced(MQTT_POSITION_KEY, "7")
+        with pytest.raises(NotTheWriter):
+            WebhookStore(old).enqueue([], 6, now, now)
+        with pytest.raises(NotTheWriter):
+            old.set_meta_fenced(MQTT_POSITION_KEY, "6")
+        assert WebhookStore(new).position() == 7
+        assert new.get_meta(MQTT_POSITION_KEY) == "7"
+    finally:
+        new.close()
+        old.close()

@@ -31,4 +31,6 @@ class StoredPosition:
         return None if value is None else int(value)
 
     async def save(self, log_id: int) -> None:
-        await self.hub.write(self.hub.store.set_meta, self.key, str(log_id))
+        """Only while this hub is the active writer (`NotTheWriter` otherwise): a writer that
+        lost its lock never moves the position back under its successor."""
+        await self.hub.write(self.hub.store.set_meta_fenced, self.key, str(log_id))

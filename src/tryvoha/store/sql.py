@@ -12,6 +12,7 @@ the log (and may write the side tables: tokens, meta).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -160,6 +161,21 @@ class SqlStore:
         self.epoch = claim_epoch(self.engine)
         self._last_id = self._read_last_id()
         return self._last_id
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[Connection]:
+        """A transaction that commits only while this store's writer holds the latest epoch
+        (`NotTheWriter`, nothing written, otherwise): for what only the active writer may
+        move, such as a sender's position in the log. A store without the lock: a plain one."""
+        with self.engine.begin() as conn:
+            if self.epoch is not None:
+                check_epoch(conn, self.epoch)
+            yield conn
+
+    def set_meta_fenced(self, key: str, value: str) -> None:
+        """`set_meta` by the active writer only (see `fenced`)."""
+        with self.fenced() as conn:
+            put_meta(conn, key, value)
 
     def check_writer(self) -> None:
         """`NotTheWriter` when this store's writer lost its lock or was fenced off by a newer
