@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -27,6 +28,8 @@ from tryvoha.hub import Hub
 from tryvoha.standby import WriterRole
 from tryvoha.store.positions import MQTT_POSITION_KEY, StoredPosition
 from tryvoha.store.webhooks import WebhookStore
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -85,5 +88,9 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
 
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:  # it ended on its own, and shutdown goes on
+        log.exception("the writer role ended with an error")

@@ -66,8 +66,14 @@ class WriterRole:
         if not self.hub.is_writer:
             await self._wait_and_take_over()
             started = time.monotonic()
-            await start_senders()
-            self.say(f"standby: webhooks and MQTT started in {time.monotonic() - started:.2f} s")
+            try:
+                await start_senders()
+            except Exception:  # writing matters most: keep it, and say what does not run
+                log.exception("standby: the senders could not all be started")
+                self.say("standby: webhooks or MQTT could not be started (see the log above)")
+            else:
+                took = time.monotonic() - started
+                self.say(f"standby: webhooks and MQTT started in {took:.2f} s")
         guarded = self.hub.store.writer is not None and not self.hub.store.is_sqlite
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
@@ -83,12 +89,35 @@ class WriterRole:
     async def _wait_and_take_over(self) -> None:
         assert self.lock is not None, "a standby needs the lock it waits for"
         lock, hub = self.lock, self.hub
+        while True:
+            await self._wait_for_lock(lock)
+            started = time.monotonic()
+            try:
+                missed = await hub.take_over(lock)
+                break
+            except Exception as exc:  # the database went away meanwhile: let go, wait again
+                await asyncio.to_thread(lock.release)
+                self.say(f"standby: could not take over ({type(exc).__name__}); waiting again")
+                log.debug("takeover failed", exc_info=True)
+                await asyncio.sleep(self.poll)
+            except BaseException:
+                await asyncio.to_thread(lock.release)
+                raise
+        self.took_over_at = time.monotonic()
+        self.say(
+            f"standby: took over as the writer at log id {hub.last_event_id} "
+            f"({len(missed)} events caught up, {1000 * (self.took_over_at - started):.0f} ms)"
+        )
+
+    async def _wait_for_lock(self, lock: WriterLock) -> None:
+        """Follow the log and try the lock every poll until it is taken; say once whom it
+        waits for, and once when the database cannot be reached."""
         announced = unreachable = False
         while True:
             try:
                 await self.follow()
                 if await asyncio.to_thread(lock.try_acquire):
-                    break
+                    return
                 unreachable = False
                 if not announced:
                     holder = await asyncio.to_thread(lock.holder)
@@ -100,17 +129,6 @@ class WriterRole:
                     unreachable = True
                 log.debug("standby poll failed", exc_info=True)
             await asyncio.sleep(self.poll)
-        started = time.monotonic()
-        try:
-            missed = await hub.take_over(lock)
-        except BaseException:
-            await asyncio.to_thread(lock.release)
-            raise
-        self.took_over_at = time.monotonic()
-        self.say(
-            f"standby: took over as the writer at log id {hub.last_event_id} "
-            f"({len(missed)} events caught up, {1000 * (self.took_over_at - started):.0f} ms)"
-        )
 
     async def follow(self) -> int:
         """Fold what the writer committed since the last look; how many events that was."""
