@@ -3,8 +3,10 @@
 What runs depends on what the process is:
 - every process: the streams' broadcaster (built with the app, so stream requests can be taken
   over at once; stopped here), and the stream workers when `--workers` asks for more processes;
-- the writer only (one sender per channel for the whole deployment): the webhook dispatcher and
-  its durable outbox, MQTT when a broker is configured, the ukrainealarm webhook delivery.
+- the writer only (one sender per channel for the whole deployment): the relay of the log to NATS
+  JetStream when `--nats` is given (first, so edges hear of a commit as early as possible), the
+  webhook dispatcher and its durable outbox, MQTT when a broker is configured, the ukrainealarm
+  webhook delivery.
 
 Each is started in that order and stopped in the reverse one; nothing else starts a way out.
 """
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 from tryvoha.channels.mqtt import MqttPublisher
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.channels.webhooks import WebhookDispatcher
+from tryvoha.cluster.relay import relaying
 from tryvoha.config import Settings
 from tryvoha.store.webhooks import WebhookStore
 
@@ -35,6 +38,8 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             followers = start_followers(model, state.broadcaster, settings)
             stack.callback(followers.stop)
         if writer is not None:
+            if settings.nats:
+                state.relay = await stack.enter_async_context(relaying(writer, settings.nats))
             dispatcher = WebhookDispatcher(
                 model, WebhookStore(writer.store), settings.webhooks, state.signing
             )
