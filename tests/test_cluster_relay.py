@@ -40,6 +40,7 @@ def server(tmp_path: Path) -> Iterator[NatsServer]:
 class Writer:
     def __init__(self, hub: Hub, client: httpx.AsyncClient, admin: str, oblast: str) -> None:
         self.hub, self.client, self.admin, self.oblast = hub, client, admin, oblast
+        self.headers = auth(admin)
 
     async def declare_and_end(self) -> None:
         """Two events: an alert declared over the oblast, then ended."""

@@ -58,6 +58,8 @@ class Settings:
     mqtt_prefix: str = "tryvoha"
     nats: str | None = None
     """NATS server(s) whose JetStream carries the log: the writer publishes it, edges follow it."""
+    max_lag: float = 5.0
+    """Seconds an edge may be behind the stream before its health says stale (503)."""
     keys: str | None = None
     """Signing key directory; beside a SQLite database by default (see tryvoha.signing.hub)."""
     hub_id: str | None = None
@@ -226,6 +228,7 @@ VARIABLES: tuple[Variable, ...] = (
     V("TRYVOHA_MQTT", "mqtt", "url", help="MQTT broker, e.g. mqtt://127.0.0.1:1883"),
     V("TRYVOHA_MQTT_PREFIX", "mqtt_prefix", "text", help="first level of every MQTT topic"),
     V("TRYVOHA_NATS", "nats", "nats", help="NATS with JetStream, e.g. nats://127.0.0.1:4222"),
+    V("TRYVOHA_MAX_LAG", "max_lag", "float", 0.1, 3600, "seconds behind before an edge is stale"),
     V("TRYVOHA_KEYS", "keys", "text", help="signing key directory"),
     V("TRYVOHA_HUB_ID", "hub_id", "text", help="the hub's name in signatures and CAP"),
     V("TRYVOHA_CAP_KEY", "cap_key", "text", help="key file that signs CAP"),
