@@ -55,18 +55,34 @@ async def health(client: httpx.AsyncClient) -> tuple[int, dict]:
     return r.status_code, r.json()
 
 
-async def same_reads(w: Writer, e: httpx.AsyncClient, alert_id: int) -> None:
-    """Every read the writer answers at its log id, the edge answers alike (bodies and ETags)."""
-    for path in (
+async def same_reads(w: Writer, e: httpx.AsyncClient, alert_id: int, keyed: bool) -> None:
+    """Every read the writer answers at its log id, the edge answers alike (bodies and ETags);
+    `keyed`: the compatible APIs with a key, and the history API (an edge with the database)."""
+    paths = [
         "/api/v1/status/compact",
         "/api/v1/status",
         "/api/v1/alerts/active",
         f"/api/v1/alerts/{alert_id}",
         "/api/v1/log?after=0",
-    ):
+        "/api/v3/alerts",
+        "/api/v3/alerts/status",
+    ]
+    if keyed:
+        paths += [
+            f"/v1/alerts/active.json?token={w.admin}",
+            f"/v1/iot/active_air_raid_alerts_by_oblast.json?token={w.admin}",
+            "/api/v1/alerts/history",
+        ]
+    for path in paths:
         mine, theirs = await w.client.get(path), await e.get(path)
-        assert (theirs.status_code, theirs.json()) == (mine.status_code, mine.json()), path
+        assert mine.status_code == 200, (path, mine.text)
+        assert (theirs.status_code, theirs.content) == (mine.status_code, mine.content), path
         assert theirs.headers.get("etag") == mine.headers.get("etag"), path
+    etag = (await e.get("/api/v1/status/compact")).headers["etag"]
+    again = await e.get("/api/v1/status/compact", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    page = await e.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
 
 @pytest.mark.parametrize("with_db", [True, False], ids=["db-then-stream", "stream-only"])
@@ -94,8 +110,9 @@ async def test_an_edge_serves_the_writers_reads_and_says_when_it_is_stale(
             code, doc = await health(e)
             assert doc["role"] == "edge" and not doc["stale"]
             assert (doc["stream_last_seq"], doc["lag_events"]) == (9, 0)
-            await same_reads(w, e, open_id)
-            await same_reads(w, e, open_id - 1)  # an ended alert: from the store or replica
+            await same_reads(w, e, open_id, with_db)
+            ended_id = open_id - 2  # alert ids are their declarations' log ids
+            await same_reads(w, e, ended_id, with_db)  # ended: from the store or the replica
 
             refused = await e.post(
                 "/api/v1/alerts", json={"region_id": w.oblast}, headers=w.headers
@@ -117,7 +134,7 @@ async def test_an_edge_serves_the_writers_reads_and_says_when_it_is_stale(
 
             server.start()
             await until(caught_up, "edge caught up after NATS came back", timeout=30)
-            await same_reads(w, e, open_id)
+            await same_reads(w, e, open_id, with_db)
         code, doc = await health(w.client)
         assert (code, doc["role"], doc["stale"]) == (200, "writer", False)
         assert doc["nats"]["connected"] and doc["stream_last_seq"] == 11
@@ -137,3 +154,22 @@ def test_edge_refuses_to_start_without_nats_and_on_a_taken_port(tmp_path: Path) 
         )
     assert result.exit_code == 2
     assert "already in use" in result.output
+
+
+def test_an_edge_without_the_writers_keys_refuses_to_start(tmp_path: Path) -> None:
+    keys, port = str(tmp_path / "none"), str(free_port())
+    result = CliRunner().invoke(
+        cli, ["edge", "--nats", "nats://127.0.0.1:1", "--keys", keys, "--port", port]
+    )
+    assert result.exit_code == 2
+    assert "no signing keys" in result.output
+
+
+async def test_health_is_in_the_openapi_document_with_its_503(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    answers = spec["paths"]["/api/v1/health"]["get"]["responses"]
+    assert {"200", "503"} <= set(answers)
+    code, doc = await health(client)  # a writer without NATS
+    assert (code, doc["role"], doc["stale"], doc["nats"]) == (200, "writer", False, None)
