@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tryvoha.cli import app as cli
-from tryvoha.cluster.edge import EdgeNode, edge_app
+from tryvoha.cluster.edge import EdgeNode, edge_app, nats_reachable
 from tryvoha.config import Settings
 from tryvoha.regions import Catalogue
 from tryvoha.signing.hub import key_directory, open_signing
@@ -173,3 +173,27 @@ async def test_health_is_in_the_openapi_document_with_its_503(
     assert {"200", "503"} <= set(answers)
     code, doc = await health(client)  # a writer without NATS
     assert (code, doc["role"], doc["stale"], doc["nats"]) == (200, "writer", False, None)
+
+
+async def test_an_edge_started_while_nats_is_down_says_stale_then_catches_up(
+    catalogue: Catalogue, sqlite_url: str, tmp_path: Path
+) -> None:
+    late = NatsServer(tmp_path / "late")  # not started yet
+    keys = key_directory(Settings(db=sqlite_url))
+    try:
+        async with writer(catalogue, sqlite_url, late.url) as w:
+            await w.declare_and_end()  # the writer accepts while NATS is down
+            assert not nats_reachable([late.url], timeout=0.2)
+            async with edge(catalogue, None, late.url, keys) as e:
+                code, doc = await health(e)
+                assert (code, doc["stale"], doc["nats"]["connected"]) == (503, True, False)
+                assert doc["reason"] == "not connected to NATS"
+                late.start()
+
+                async def caught_up() -> bool:
+                    code, doc = await health(e)
+                    return code == 200 and doc["last_applied_id"] == 2
+
+                await until(caught_up, "edge caught up once NATS came", timeout=30)
+    finally:
+        late.kill()
