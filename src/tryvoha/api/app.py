@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tryvoha import __version__, compat
 from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
-from tryvoha.api import errors, operator, proposals, public, streams
+from tryvoha.api import errors, health, operator, proposals, public, streams
 from tryvoha.api import stats as stats_api
 from tryvoha.api import web as map_web
 from tryvoha.api import webhooks as webhooks_api
@@ -76,6 +76,7 @@ def create_app(
     app.state.edge = edge
     errors.install(app)
     describe_errors_truly(app)
+    app.include_router(health.router)  # every node, without a token: for load balancers
     app.include_router(operator.router)
     app.include_router(proposals.router)  # declarations waiting for a second operator
     app.include_router(public.router, dependencies=[Depends(gate.check)])

@@ -6,8 +6,9 @@ request is parsed and admitted there, then the socket itself is passed to the le
 (`SCM_RIGHTS` over a Unix `SOCK_SEQPACKET` pair), which answers it and streams to it from then on.
 
 Each follower is a read-only follower of the log: it folds the log from the database at start,
-then applies every committed event the hub sends down the same ordered channel (gaps, should any
-appear, are filled from the log). It runs the very same broadcaster as the hub, so snapshots,
+then applies every committed event the hub sends down the same ordered channel, through the
+follower core edges use too (`tryvoha.cluster.follower`: gaps, should any appear, are filled
+from the log). It runs the very same broadcaster as the hub, so snapshots,
 resume, filters, heartbeats and slow-consumer drops behave identically in every process, and
 every process delivers each event exactly once, in log order, to each of its subscribers.
 """
@@ -31,6 +32,7 @@ from tryvoha.bus.codec import decode_event, encode_event
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.channels.streams.spec import parse_spec
+from tryvoha.cluster.follower import LogFollower
 from tryvoha.config import Settings
 from tryvoha.readmodel import LogView, ReadModel
 from tryvoha.signing.hub import UNSIGNED, key_directory, open_signing
@@ -243,6 +245,7 @@ class Follower:
         self.hub = hub
         self.sock = sock
         self.broadcaster = broadcaster
+        self.core = LogFollower(hub, fill=hub.store.events_after)
         self.failed = 0
         self.reported: tuple[int, int, int] | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -267,18 +270,8 @@ class Follower:
                     asyncio.get_running_loop().create_task(self.adopt(orjson.loads(body), fd))
 
     def apply(self, event: Event) -> None:
-        hub = self.hub
-        if event.id <= hub.last_event_id:
-            return
-        if event.id > hub.last_event_id + 1:  # never expected: fill from the log, in order
-            for missing in hub.store.events_after(
-                hub.last_event_id, event.id - 1 - hub.last_event_id
-            ):
-                self._apply_one(missing)
-        self._apply_one(event)
-
-    def _apply_one(self, event: Event) -> None:
-        self.hub.apply(event)  # folds, then publishes to the broadcaster that follows the view
+        """Gaps (never expected) are filled from the log; the core says how."""
+        self.core.offer(event)
 
     async def adopt(self, order: dict[str, Any], fd: int) -> None:
         sock = socket.socket(fileno=fd)
