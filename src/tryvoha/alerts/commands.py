@@ -341,19 +341,21 @@ def _declare(
             _check_order(state, region_id, occurred_at)
             _check_free(state, region_id, command.threat, command.status)
     why = policy.why(catalogue, regions, command.threat, command.status)
-    common = {
-        "threat": command.threat,
-        "status": command.status,
-        "occurred_at": occurred_at,
-        "originator": actor.originator,
-        "details": _unique(command.details),
-        "notes": command.notes or None,
-    }
+    first = EventDraft(
+        EventKind.DECLARED,
+        region_id=regions[0],
+        threat=command.threat,
+        status=command.status,
+        occurred_at=occurred_at,
+        originator=actor.originator,
+        details=_unique(command.details),
+        notes=command.notes or None,
+    )
     if why is None:
-        return tuple(EventDraft(EventKind.DECLARED, region_id=r, **common) for r in regions)
+        return tuple(replace(first, region_id=r) for r in regions)
     deadline = now + policy.ttl
     return tuple(
-        EventDraft(EventKind.PROPOSED, region_id=r, deadline=deadline, **common) for r in regions
+        replace(first, kind=EventKind.PROPOSED, region_id=r, deadline=deadline) for r in regions
     )
 
 
@@ -406,14 +408,13 @@ class _naming:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, Rejected):
             exc.extra.setdefault("region_id", self.region_id)
         elif isinstance(exc, OutOfRange):
             raise Rejected(
                 422, exc.code, exc.message, field=exc.field, region_id=self.region_id[:40]
             ) from None
-        return False
 
 
 def _check_free(state: AlertState, region_id: str, threat: Threat, status: AlertStatus) -> None:
