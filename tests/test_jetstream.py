@@ -19,8 +19,7 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from tryvoha import metrics
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventDraft, EventKind, Threat
 from tryvoha.bus.codec import CodecError, decode_event, encode_event
 from tryvoha.bus.jetstream import (
     LogFollowerFeed,

@@ -11,8 +11,7 @@ import orjson
 import pytest
 import websockets
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.channels.streams import StreamConfig
 from tryvoha.config import Settings
 from tryvoha.hub import Hub

@@ -14,8 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher, verify
 from tryvoha.channels.webhooks.receiver import Receiver

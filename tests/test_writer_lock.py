@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.cli import app as cli
 from tryvoha.history.bundled import OFFICIAL_DATA
 from tryvoha.regions import Catalogue

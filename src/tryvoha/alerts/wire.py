@@ -8,11 +8,6 @@ from typing import Any
 
 from tryvoha.alerts.model import Alert, Event, Proposal
 
-OPTIONAL_EVENT_FIELDS = ("reason", "correction", "proposal_id", "proposed_by", "deadline")
-"""Present in an event document only when the event carries them (a retraction's reason and
-correction, an approved declaration's proposal and proposer, a proposal's deadline): documents of
-every other event are exactly what they always were, and so are their signatures."""
-
 
 def iso(value: datetime | None) -> str | None:
     """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse.
@@ -28,6 +23,10 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_doc(event: Event) -> dict[str, Any]:
+    """The last five fields are present only when the event carries them (a retraction's reason
+    and correction, an approved declaration's proposal and proposer, a proposal's deadline):
+    documents of every other event are exactly what they always were, and so are their
+    signatures."""
     doc: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind.value,

@@ -33,7 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -141,7 +141,7 @@ def region_threats(statuses: dict[Threat, ThreatStatus], region_id: str) -> dict
 
 def changed_regions(
     before: dict[Threat, ThreatStatus] | None, after: dict[Threat, ThreatStatus]
-) -> dict[Threat, set[str]] | None:
+) -> dict[Threat, frozenset[str]] | None:
     """Per threat, the regions whose status for it differs; None means everything."""
     if before is None:
         return None
@@ -467,14 +467,15 @@ def _no_delay(client: aiomqtt.Client) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[None]) -> None:
+async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[object]) -> None:
     """Await `awaitable`, but raise at once when the connection drops meanwhile: a publish waiting
     for its ack would otherwise wait out its timeout, and an idle publisher would not notice a
     restarted broker that has lost the retained statuses."""
     task = asyncio.ensure_future(awaitable)
     lost = client._disconnected  # aiomqtt's own "connection ended" future
     try:
-        await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {task, lost}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not task.done():
             task.cancel()

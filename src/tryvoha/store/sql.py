@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft, assign
 from tryvoha.alerts.model import (
     PROPOSAL_KINDS,
     PUBLIC_KINDS,
@@ -31,8 +30,10 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     Threat,
+    assign,
 )
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair

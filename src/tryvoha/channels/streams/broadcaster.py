@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from tryvoha.alerts.model import Event
-from tryvoha.alerts.wire import alert_doc, event_doc
+from tryvoha.alerts.wire import alert_doc
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.config import StreamConfig
@@ -42,16 +42,17 @@ STARTING, LIVE, CLOSED = 0, 1, 2
 
 
 class Entry:
-    """A live event, encoded once for each channel, with the hub's signature when it has one."""
+    """A live event, encoded once for each channel, with the hub's signature when it has one.
+
+    The document is `Signing.signed_event_doc`, the one that MQTT publishes too: the SSE `data`
+    and an MQTT event payload are the same bytes, and the WebSocket message the same fields."""
 
     __slots__ = ("event", "id", "sse", "ws")
 
-    def __init__(self, event: Event, sig: dict[str, Any] | None = None) -> None:
+    def __init__(self, event: Event, signing: Signing = UNSIGNED) -> None:
         self.id = event.id
         self.event = event
-        doc = event_doc(event)
-        if sig is not None:
-            doc["sig"] = sig  # made once at commit (tryvoha.signing), never per subscriber
+        doc = signing.signed_event_doc(event)  # signed once at commit, never per subscriber
         self.sse = frames.sse("alert", orjson.dumps(doc), event.id)
         self.ws = frames.ws_json("alert", doc)
 
@@ -188,7 +189,7 @@ class Broadcaster:
     def publish(self, event: Event) -> None:
         if not event.is_broadcast:
             return
-        entry = Entry(event, self.signing.sig_doc(event))
+        entry = Entry(event, self.signing)
         self.ring.append(entry)
         self.ring_ids.append(entry.id)
         if len(self.ring) > 2 * self.config.ring_size:
@@ -303,7 +304,7 @@ class Broadcaster:
         if index < len(self.ring_ids) and self.ring_ids[index] == event.id:
             entry = self.ring[index]
             return entry.sse, entry.ws
-        entry = Entry(event, self.signing.sig_doc(event))
+        entry = Entry(event, self.signing)
         return entry.sse, entry.ws
 
     def _go_live(self, sub: Subscriber) -> None:
