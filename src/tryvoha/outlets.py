@@ -42,7 +42,11 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             await stack.enter_async_context(dispatcher.running_context())
             if settings.mqtt:
                 publisher = MqttPublisher(
-                    model, settings.mqtt, prefix=settings.mqtt_prefix, signing=state.signing
+                    model,
+                    settings.mqtt,
+                    prefix=settings.mqtt_prefix,
+                    signing=state.signing,
+                    receipts=state.receipts,
                 )
                 state.mqtt = publisher
                 await stack.enter_async_context(publisher.running())
