@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor
+from tryvoha.alerts.correction import correction_text
 from tryvoha.alerts.model import AlertStatus
 from tryvoha.alerts.wire import event_doc
 from tryvoha.api.auth import operator
+from tryvoha.api.errors import ApiError
 from tryvoha.api.operator import writer_of
 from tryvoha.api.responses import JSONResponse
-from tryvoha.api.schemas import Actions, TokenSelf, documented
+from tryvoha.api.schemas import Actions, Correction, TokenSelf, documented
 from tryvoha.readmodel import ReadModel
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operator"])
@@ -83,5 +86,27 @@ async def actions(
     own.reverse()
     return JSONResponse(
         {"events": [event_doc(e) for e in own[:limit]], "log_id": head},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}/correction",
+    summary="The bilingual correction a retraction of this open alert would carry",
+    **documented(Correction, 401, 403, 404, 422, 503),
+)
+async def correction(
+    request: Request,
+    actor: OperatorActor,
+    alert_id: Annotated[int, Path(ge=1, le=ranges.MAX_ID, description="An open alert's id.")],
+) -> JSONResponse:
+    """The very text `POST /api/v1/alerts/{id}/retract` would put in the `retracted` event (the
+    hub writes it from the alert), so the person retracting reads it before confirming."""
+    hub = writer_of(request)
+    alert = hub.open_alert(alert_id)
+    if alert is None:
+        raise ApiError(404, "alert_not_open", f"alert {alert_id} is not open")
+    return JSONResponse(
+        {"alert_id": alert.id, "correction": correction_text(hub.catalogue, alert)},
         headers={"Cache-Control": "no-store"},
     )

@@ -266,6 +266,11 @@ class TokenSelf(BaseModel):
     approval_rule: dict[str, Any] = Field(description="The hub's second-person rule.")
 
 
+class Correction(BaseModel):
+    alert_id: int
+    correction: str = Field(description="Ukrainian, a newline, English.")
+
+
 class Actions(BaseModel):
     """This token's own recent events, newest first."""
 
