@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -14,6 +16,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+import websockets
 
 from tryvoha.api.app import create_app
 from tryvoha.channels.receipts import DeliveryReceipts
@@ -26,7 +29,8 @@ from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
 from .test_mqtt import prefix  # noqa: F401  (fixture)
-from .test_streams_support import SSEClient, free_port
+from .test_streams_reliability import stop
+from .test_streams_support import SSEClient, free_port, spawn_serve
 from .test_webhooks import FAST
 from .waiting import until
 
@@ -224,3 +228,52 @@ def test_receipts_are_bounded_to_the_newest_events() -> None:
     for bad in (99, 100_001):
         with pytest.raises(ValueError, match="100 to 100000"):
             DeliveryReceipts(keep=bad)
+
+
+@pytest.mark.slow
+async def test_a_receipt_counts_subscribers_of_every_worker_process(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """With `--workers 3` the subscribers sit in three processes; the receipt counts them all,
+    SSE and WebSocket apart."""
+    db_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = SqlStore(db_url)
+    token, _ = store.create_token("admin", None)
+    store.close()
+    port = free_port()
+    proc = spawn_serve(db_url, port, workers=3)
+    subs: list[SSEClient] = []
+    sockets: list[Any] = []
+    try:
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        assert len(children.stdout.split()) == 2
+        subs = [await SSEClient.open(port) for _ in range(12)]
+        for sub in subs:
+            assert (await sub.next(timeout=20)).kind == "snapshot"
+        sockets = [await websockets.connect(f"ws://127.0.0.1:{port}/api/v1/ws") for _ in range(6)]
+        for ws in sockets:
+            assert orjson.loads(await ws.recv())["type"] == "snapshot"
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=auth(token)
+        ) as api:
+            r = await api.post("/api/v1/alerts", json={"region_id": catalogue.oblasts[2].id})
+            assert r.status_code == 201, r.text
+            event_id = r.json()["event"]["id"]
+            for sub in subs:
+                assert (await sub.alerts(1, timeout=20))[0].id == event_id
+            for ws in sockets:
+                assert orjson.loads(await ws.recv())["id"] == event_id
+
+            async def counted() -> dict[str, Any] | None:
+                doc = (await api.get(f"/api/v1/events/{event_id}/delivery")).json()
+                streams = doc["channels"]["streams"]
+                return streams if streams["reached"] == 18 else None
+
+            streams = await until(counted, "every process's subscribers counted")
+            assert (streams["sse"]["reached"], streams["ws"]["reached"]) == (12, 6)
+    finally:
+        for sub in subs:
+            sub.close()
+        for ws in sockets:
+            await ws.close()
+        stop(proc)

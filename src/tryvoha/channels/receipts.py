@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 KEEP_RANGE = (100, 100_000)
 DEFAULT_KEEP = 1000
+MAX_FORWARD = 10_000
+"""Hand-overs a stream follower holds for the hub between two reports; older ones are dropped."""
 
 
 @dataclass(slots=True)
@@ -97,3 +99,32 @@ class DeliveryReceipts:
         """The oldest log id with a receipt kept."""
         with self._lock:
             return next(iter(self._events), None)
+
+
+class ForwardingReceipts(DeliveryReceipts):
+    """A stream follower's receipts (`--workers`): each hand-over is also queued for the hub,
+    which adds it to its own (`tryvoha.channels.streams.workers`), so a receipt counts the
+    subscribers of every process."""
+
+    def __init__(self, keep: int = DEFAULT_KEEP) -> None:
+        super().__init__(keep)
+        self.pending: deque[tuple[str, int, float, int, float]] = deque(maxlen=MAX_FORWARD)
+
+    def handed(
+        self,
+        channel: str,
+        event_id: int,
+        recorded_at: float,
+        reached: int = 0,
+        at: float | None = None,
+    ) -> None:
+        now = time.time() if at is None else at
+        super().handed(channel, event_id, recorded_at, reached, now)
+        self.pending.append((channel, event_id, recorded_at, reached, now))
+
+    def take(self, limit: int) -> list[tuple[str, int, float, int, float]]:
+        """Up to `limit` queued hand-overs, oldest first, removed from the queue."""
+        out = []
+        while self.pending and len(out) < limit:
+            out.append(self.pending.popleft())
+        return out

@@ -173,7 +173,7 @@ class Broadcaster:
         self._pass_pos = 0
         self._frames_cache: dict[tuple, tuple[bytes, tuple[int, ...]]] = {}
         self._reached: dict[tuple, int] = {}
-        """Subscribers written to in this pass, per (frames cache key, channel)."""
+        """Subscribers written to in this pass, per frames cache key (its `key` says ws or not)."""
         self._observed = self.floor
         self._last_publish = 0.0
         self._burst = False
@@ -380,8 +380,7 @@ class Broadcaster:
                     self._drop(sub, "too far behind")
                     continue
                 transport.write(data)
-                tally = (ckey, sub.channel)
-                reached[tally] = reached.get(tally, 0) + 1
+                reached[ckey] = reached.get(ckey, 0) + 1
             sub.cursor = head
         self._pass_pos = end
         if end < len(subs):
@@ -413,7 +412,8 @@ class Broadcaster:
             return
         now = time.time()
         per_event: dict[tuple[int, str], int] = {}
-        for (ckey, channel), n in self._reached.items():
+        for ckey, n in self._reached.items():
+            channel = "ws" if ckey[0][1] else "sse"
             for event_id in self._frames_cache[ckey][1]:
                 per_event[(event_id, channel)] = per_event.get((event_id, channel), 0) + n
         self._reached = {}
