@@ -225,3 +225,36 @@ def test_the_console_routes_are_documented(hub: Hub, settings) -> None:  # noqa:
     assert "/api/v1/operator/me" in schema["paths"]
     assert "/api/v1/operator/actions" in schema["paths"]
     assert "/api/v1/events/{event_id}/delivery" in schema["paths"]
+
+
+async def test_correction_is_what_a_retraction_would_carry(
+    client: httpx.AsyncClient,  # noqa: F811
+    hub: Hub,  # noqa: F811
+    tokens: Tokens,  # noqa: F811
+    catalogue: Catalogue,
+) -> None:
+    kyiv = oblast(catalogue, "Kyivska oblast")
+    declared = await post(client, "/api/v1/alerts", tokens.kyiv, 201, json={"region_id": kyiv})
+    alert_id = declared.json()["alert"]["id"]
+    path = f"/api/v1/operator/alerts/{alert_id}/correction"
+    before = hub.last_event_id
+    r = await client.get(path, headers=auth(tokens.kyiv))
+    assert r.status_code == 200 and hub.last_event_id == before
+    shown = r.json()
+    assert shown["alert_id"] == alert_id
+    assert shown["correction"].startswith("Скасовано: Повітряна тривога — Київська область")
+    retracted = await post(
+        client, f"/api/v1/alerts/{alert_id}/retract", tokens.kyiv, 200, json={"reason": "wrong"}
+    )
+    assert retracted.json()["event"]["correction"] == shown["correction"]
+    await refused(client, hub, "GET", path, tokens.kyiv, 404, "alert_not_open")
+    await refused(client, hub, "GET", path, tokens.reader, 403, "token_read_only")
+    await refused(
+        client,
+        hub,
+        "GET",
+        "/api/v1/operator/alerts/0/correction",
+        tokens.kyiv,
+        422,
+        "invalid_request",
+    )

@@ -356,6 +356,7 @@ def test_drills_look_different_and_a_drill_token_cannot_send_actual(
     assert drill.page.get_attribute("body", "data-mode") == "exercise"
     banner = drill.page.locator("#mode-banner")
     assert banner.is_visible() and "NOT a real alert" in banner.inner_text()
+    assert drill.page.title().startswith("EXERCISE")
     drill.choose("Lviv", lviv)
     drill.preview()
     assert drill.page.text_content("#confirm-btn") == "Send EXERCISE alert"

@@ -219,6 +219,8 @@ function setMode(status) {
   const banner = $("mode-banner");
   banner.hidden = !DRILLS.has(status);
   banner.textContent = DRILLS.has(status) ? tr(`banner_${status}`) : "";
+  // Even the tab's title says so: a drill is never mistaken for the real thing.
+  document.title = DRILLS.has(status) ? `${tr(`mode_${status}`).toUpperCase()} — ${tr("page_title")}` : tr("page_title");
   state.preview = null;
   $("preview").hidden = true;
 }
@@ -495,7 +497,7 @@ function renderLists() {
     list.append(
       h("li", { "data-proposal": p.id, "data-state": p.state, "data-can-approve": p.can_approve ? "1" : "0" },
         h("span", { class: "what" }, tag(p.status), " ", `#${p.id} ${threatName(p.threat)} — ${names}`,
-          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${p.rule ?? ""} · ⌛ ${kyivTime(p.expires_at)}`)),
+          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${p.rule ?? ""} · ${tr("until")} ${kyivTime(p.expires_at)}`)),
         controls,
       ),
     );
