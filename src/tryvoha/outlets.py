@@ -80,6 +80,7 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
             prefix=settings.mqtt_prefix,
             signing=state.signing,
             position=StoredPosition(writer, MQTT_POSITION_KEY),
+            receipts=state.receipts,
         )
         state.mqtt = publisher
         await stack.enter_async_context(publisher.running())

@@ -1,4 +1,5 @@
-"""Browser security headers on every page and static file the hub serves: the map and the docs.
+"""Browser security headers on every page and static file the hub serves: the map, the console
+and the docs.
 
 The map keeps to a strict Content-Security-Policy: its own scripts, styles and data only, no
 inline code, no eval, no string-to-DOM sinks (Trusted Types), and images only from itself and the
@@ -66,7 +67,8 @@ def docs_policy(body: bytes) -> str:
 
 
 def is_map_path(path: str) -> bool:
-    return path == "/" or path.startswith("/map/")
+    """The map and the dispatcher's console: pages held to the same strict policy."""
+    return path in ("/", "/console") or path.startswith(("/map/", "/console/"))
 
 
 class SecurityHeaders:

@@ -95,6 +95,18 @@ async def asset(request: Request, name: str) -> Response:
     return _static_response(request, name, "no-cache")
 
 
+@page.get("/console")
+async def console(request: Request) -> Response:
+    """The dispatcher's console (docs/console.md): static, it talks to the operator API only.
+    Never stored by a cache: it is where tokens are typed."""
+    return _static_response(request, "console.html", "no-store")
+
+
+@page.get("/console/{name}")
+async def console_asset(request: Request, name: str) -> Response:
+    return _static_response(request, name, "no-cache")
+
+
 api = APIRouter(prefix="/api/v1/map", tags=["map"])
 
 

@@ -44,6 +44,7 @@ from prometheus_client import Counter, Gauge
 from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.alerts.wire import iso
+from tryvoha.channels.receipts import DeliveryReceipts
 from tryvoha.metrics import observe_handover, registry
 from tryvoha.readmodel import ReadModel
 from tryvoha.signing.hub import UNSIGNED, Signing
@@ -169,10 +170,13 @@ class MqttPublisher:
         per_threat_topics: bool = True,
         signing: Signing = UNSIGNED,
         position: Position | None = None,
+        receipts: DeliveryReceipts | None = None,
     ) -> None:
         self.hub = hub
         self.signing = signing
         self.position = position
+        self.receipts = receipts
+        """Where each event's hand-over to the broker is noted (the operators' receipts)."""
         self.address = parse_broker_url(url)
         self.prefix = prefix.rstrip("/")
         self.reconnect_max = reconnect_max
@@ -441,6 +445,8 @@ class MqttPublisher:
         self._fire(client, self.event_topic(event), payload, 1)
         self._fired_upto = event.id
         observe_handover(CHANNEL, event)
+        if self.receipts is not None:
+            self.receipts.handed(CHANNEL, event.id, event.recorded_at.timestamp())
         mqtt_published.labels("event").inc()
 
     @staticmethod
