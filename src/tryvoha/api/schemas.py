@@ -268,10 +268,21 @@ class Nationwide(BaseModel):
     log_id: int
 
 
+class ReplayInfo(BaseModel):
+    """A demo hub fed by `tryvoha replay --serve`: events now re-enact the period since–until,
+    `speed` times faster than it happened, from the wall time `began`."""
+
+    since: Time
+    until: Time
+    speed: float
+    began: Time
+
+
 class MapConfig(BaseModel):
     tile_url: str | None
     tile_attribution: str | None
     log_id: int
+    replay: ReplayInfo | None = None
 
 
 class AlertsAt(BaseModel):

@@ -50,7 +50,36 @@ function label(region) {
 }
 
 function now() {
-  return state.mode === "history" ? state.history.time : Date.now();
+  return state.mode === "history" ? state.history.time : shown(Date.now());
+}
+
+/** A live moment as the map shows it: on a demo hub fed by `tryvoha replay --serve`, the
+ * replayed time (events are written at the hub's clock, the period plays `speed` times faster). */
+function shown(ms) {
+  const r = state.replay;
+  if (!r || state.mode !== "live") return ms;
+  return Math.min(r.until, Math.max(r.since, r.since + (ms - r.began) * r.speed));
+}
+
+function showReplay(replay) {
+  if (!replay) return;
+  state.replay = {
+    since: Date.parse(replay.since), until: Date.parse(replay.until), began: Date.parse(replay.began), speed: replay.speed,
+  };
+  document.documentElement.dataset.replay = "1";
+  renderReplayBanner();
+}
+
+function renderReplayBanner() {
+  const r = state.replay;
+  if (!r) return;
+  const day = (ms) => kyivTime(ms, true).split(/,?\s+/)[0];
+  const sameDay = day(r.since) === day(r.until);
+  $("replay-banner").hidden = false;
+  $("replay-banner").textContent = t("replay_banner")
+    .replace("{from}", kyivTime(r.since, true))
+    .replace("{to}", sameDay ? kyivTime(r.until) : kyivTime(r.until, true))
+    .replace("{speed}", String(r.speed));
 }
 
 /** Open alerts at the moment shown: the live mirror, or the log's alerts at the history time. */
@@ -140,7 +169,7 @@ function renderList(alerts) {
       "button",
       { type: "button", "data-region": alert.region_id, "data-alert": alert.id, onclick: () => select(region.i, true) },
       h("span", { class: "name" }, drill ? h("span", { class: "badge d" }, t(alert.status)) : null, drill ? " " : null, label(region)),
-      h("span", { class: "when" }, `${t("since")} ${kyivTime(Date.parse(alert.started_at))}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
+      h("span", { class: "when" }, `${t("since")} ${kyivTime(shown(Date.parse(alert.started_at)))}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
       parents || details ? h("span", { class: "sub" }, [parents, details].filter(Boolean).join(" · ")) : null,
     );
     list.append(h("li", { class: drill ? "drill" : "" }, button));
@@ -151,11 +180,12 @@ function renderList(alerts) {
 function updateTimers() {
   const at = now();
   if (state.mode === "live") {
-    $("history-label").textContent = t("live");
+    $("history-label").textContent = state.replay ? t("replay_at") : t("live");
     $("history-time").textContent = kyivTime(at, true);
   }
   for (const node of document.querySelectorAll(".timer[data-since]")) {
-    node.textContent = duration(at - Date.parse(node.dataset.since));
+    const start = Date.parse(node.dataset.since);
+    node.textContent = duration(at - shown(start));
   }
 }
 
@@ -190,7 +220,7 @@ function renderCard() {
     const covering = coveringAlerts(geo, state.actual, i);
     const since = Math.min(...covering.map((a) => Date.parse(a.started_at)));
     card.append(
-      h("div", { class: "row" }, `${t("since")} ${kyivTime(since)}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
+      h("div", { class: "row" }, `${t("since")} ${kyivTime(shown(since))}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
     );
     appendDetails(card, covering);
   } else if (value === PARTIAL) {
@@ -403,6 +433,7 @@ function setupControls() {
     fillThreats();
     state.view?.setLabels((r, full) => (full ? label(r) : shortName(r)));
     state.listKey = "";
+    renderReplayBanner();
     $("h-play").textContent = state.history.playing ? t("pause") : t("play");
     schedule();
   };
@@ -466,6 +497,7 @@ async function main() {
     state.signatures.loadKeys().catch(() => null), // a hub without keys still has a map
   ]);
   state.geo = geo;
+  showReplay(config.replay);
   state.view = new MapView($("map"), geo, {
     tileUrl: config.tile_url,
     onHover: (i) => {
