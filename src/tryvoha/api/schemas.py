@@ -203,6 +203,24 @@ class LogPage(BaseModel):
     last_event_id: int
 
 
+class Missing(BaseModel):
+    from_: Time = Field(alias="from")
+    to: Time
+
+
+class Coverage(BaseModel):
+    """What the log's record covers: the Kyiv days of the imported record (the bundled one is
+    2022-03-15 … 2023-12-31) and the hub's first live event. `missing`: the parts of the asked
+    period in neither, where figures count no alerts for want of data; `warning` says so."""
+
+    record_first_day: str | None
+    record_last_day: str | None
+    live_since: Time | None
+    complete: bool
+    missing: list[Missing]
+    warning: str | None
+
+
 class Summary(BaseModel):
     region_id: str
     threat: Threat
@@ -223,6 +241,7 @@ class Summary(BaseModel):
     duration_minutes: dict[Literal["median", "p90", "max"], float | None]
     start_hours: list[int] = Field(min_length=24, max_length=24)
     log_id: int
+    coverage: Coverage
 
 
 class LongAlert(BaseModel):
@@ -238,6 +257,7 @@ class LongAlert(BaseModel):
 class Longest(BaseModel):
     alerts: list[LongAlert]
     log_id: int
+    coverage: Coverage
 
 
 class Day(BaseModel):
@@ -250,6 +270,7 @@ class Calendar(BaseModel):
     region_id: str
     days: list[Day]
     log_id: int
+    coverage: Coverage
 
 
 class NationwideRow(BaseModel):
@@ -266,6 +287,7 @@ class Nationwide(BaseModel):
     nationwide: int
     rows: list[NationwideRow]
     log_id: int
+    coverage: Coverage
 
 
 class ReplayInfo(BaseModel):
@@ -278,11 +300,20 @@ class ReplayInfo(BaseModel):
     began: Time
 
 
+class Record(BaseModel):
+    """What the log's record covers (see `Coverage`): history shown outside it shows no data."""
+
+    first_day: str | None
+    last_day: str | None
+    live_since: Time | None
+
+
 class MapConfig(BaseModel):
     tile_url: str | None
     tile_attribution: str | None
     log_id: int
     replay: ReplayInfo | None = None
+    record: Record
 
 
 class AlertsAt(BaseModel):

@@ -25,6 +25,7 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import AlertsAt, AlertsSpan, Located, MapConfig, Today, documented
+from tryvoha.api.stats import current_coverage
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, Region
 from tryvoha.server.conditional import etag_of
@@ -155,12 +156,18 @@ async def alerts_overlapping(hub: ReadModel, since: datetime, until: datetime) -
 async def config(request: Request) -> JSONResponse:
     hub = _hub(request)
     replay = getattr(request.app.state, "replay", None)  # set by `tryvoha replay --serve`
+    record = await current_coverage(request)
     return JSONResponse(
         {
             "tile_url": request.app.state.settings.map_tile_url,
             "tile_attribution": request.app.state.settings.map_tile_attribution,
             "log_id": hub.last_event_id,
             "replay": None if replay is None else replay.doc(),
+            "record": {
+                "first_day": None if record.first is None else record.first.isoformat(),
+                "last_day": None if record.last is None else record.last.isoformat(),
+                "live_since": iso(record.live_since),
+            },
         }
     )
 

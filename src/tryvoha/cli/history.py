@@ -265,6 +265,7 @@ def stats(
     """
     from tryvoha.history import charts
     from tryvoha.history import stats as st
+    from tryvoha.history.coverage import Coverage
     from tryvoha.history.engine import StatsEngine
     from tryvoha.regions import load_catalogue
 
@@ -275,6 +276,7 @@ def stats(
     engine = StatsEngine(catalogue, store)
     with err.status("Reading the alert record…"):
         engine.refresh()
+        coverage = Coverage.of(store)
     store.close()
     if engine.count() == 0:
         err.print(
@@ -297,6 +299,11 @@ def stats(
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     name = catalogue.get(scope.region_id).name_en
+    said = Console(stderr=True, highlight=False, soft_wrap=True)
+    said.print(f"Record: {coverage.describe()}.", style="dim", markup=False)
+    warning = coverage.warning(scope.since, scope.until, now)
+    if warning is not None:
+        said.print(f"Warning: {warning}.", style="yellow", markup=False)
     if nationwide:
         rows = st.nationwide(engine, scope.since, scope.until, threat, now=now)
         _emit_rows(rows, as_json, as_csv, "Most oblasts under alert at once, per night")
@@ -325,6 +332,7 @@ def stats(
     doc = result.doc()
     if as_json:
         doc["longest"] = top
+        doc["coverage"] = coverage.doc(scope.since, scope.until, now)
         typer.echo(orjson.dumps(doc).decode())
         return
     if as_csv:

@@ -70,6 +70,40 @@ function showReplay(replay) {
   renderReplayBanner();
 }
 
+/** What the log has a record of: the imported days (Kyiv) and live time since the first live
+ * event; the history panel says so, and says when a chosen time is outside it. */
+function showRecord(record) {
+  if (!record) return;
+  const midnight = (day) => kyivToUtc(day, "00:00");
+  const spans = [];
+  if (record.first_day) {
+    const [y, m, d] = record.last_day.split("-").map(Number);
+    const after = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+    spans.push([midnight(record.first_day), midnight(after)]);
+  }
+  if (record.live_since) spans.push([Date.parse(record.live_since), Infinity]);
+  state.record = { ...record, spans };
+  renderRecord();
+}
+
+function dayText(day) {
+  return kyivTime(kyivToUtc(day, "12:00"), true).split(/,?\s+/)[0];
+}
+
+function renderRecord() {
+  const r = state.record;
+  if (!r) return;
+  const parts = [r.first_day ? t("record").replace("{first}", dayText(r.first_day)).replace("{last}", dayText(r.last_day)) : t("record_none")];
+  if (r.live_since) parts.push(t("live_since").replace("{since}", kyivTime(Date.parse(r.live_since), true)));
+  $("h-record").hidden = false;
+  $("h-record").textContent = parts.join(" · ");
+  const gap = $("h-gap");
+  const at = state.history.time;
+  const outside = state.mode === "history" && !r.spans.some(([a, b]) => a <= at && at < b);
+  gap.hidden = !outside;
+  gap.textContent = outside ? t("no_data").replace("{when}", kyivTime(at, true)) : "";
+}
+
 function renderReplayBanner() {
   const r = state.replay;
   if (!r) return;
@@ -392,6 +426,7 @@ function stopPlay() {
 
 function enterHistory(updateHash = true) {
   state.mode = "history";
+  renderRecord();
   $("history-banner").classList.add("past");
   $("history-label").textContent = t("history_at");
   $("history-time").textContent = kyivTime(state.history.time, true);
@@ -406,6 +441,7 @@ function enterHistory(updateHash = true) {
 function backToLive() {
   stopPlay();
   state.mode = "live";
+  renderRecord();
   $("history-banner").classList.remove("past");
   $("h-scrub").hidden = true;
   history.replaceState(null, "", location.pathname + location.search);
@@ -434,6 +470,7 @@ function setupControls() {
     state.view?.setLabels((r, full) => (full ? label(r) : shortName(r)));
     state.listKey = "";
     renderReplayBanner();
+    renderRecord();
     $("h-play").textContent = state.history.playing ? t("pause") : t("play");
     schedule();
   };
@@ -498,6 +535,7 @@ async function main() {
   ]);
   state.geo = geo;
   showReplay(config.replay);
+  showRecord(config.record);
   state.view = new MapView($("map"), geo, {
     tileUrl: config.tile_url,
     onHover: (i) => {
