@@ -3,7 +3,9 @@
 
 import { LiveFeed, getJson } from "./feed.js";
 import { lineage, loadGeo } from "./geo.js";
-import { detailName, duration, getLang, kyivTime, setLang, t, threatName } from "./i18n.js";
+import {
+  PERMANENT_MS, detailName, duration, getLang, kyivTime, setLang, sinceText, t, threatName,
+} from "./i18n.js";
 import { MapView } from "./mapview.js";
 import { SignatureCheck } from "./verify.js";
 import {
@@ -199,11 +201,14 @@ function renderList(alerts) {
     const drill = DRILL_STATUSES.has(alert.status);
     const parents = lineage(state.geo, region.i).slice(1).map(label).join(", ");
     const details = alert.details.map(detailName).join(", ");
+    const started = Date.parse(alert.started_at);
+    const permanent = now() - shown(started) >= PERMANENT_MS;
     const button = h(
       "button",
       { type: "button", "data-region": alert.region_id, "data-alert": alert.id, onclick: () => select(region.i, true) },
       h("span", { class: "name" }, drill ? h("span", { class: "badge d" }, t(alert.status)) : null, drill ? " " : null, label(region)),
-      h("span", { class: "when" }, `${t("since")} ${kyivTime(shown(Date.parse(alert.started_at)))}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
+      h("span", { class: "when" }, `${t("since")} ${sinceText(shown(started), now())}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
+      permanent ? h("span", { class: "sub permanent", title: t("permanent_note") }, t("permanent")) : null,
       parents || details ? h("span", { class: "sub" }, [parents, details].filter(Boolean).join(" · ")) : null,
     );
     list.append(h("li", { class: drill ? "drill" : "" }, button));
@@ -254,8 +259,9 @@ function renderCard() {
     const covering = coveringAlerts(geo, state.actual, i);
     const since = Math.min(...covering.map((a) => Date.parse(a.started_at)));
     card.append(
-      h("div", { class: "row" }, `${t("since")} ${kyivTime(shown(since))}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
+      h("div", { class: "row" }, `${t("since")} ${sinceText(shown(since), now())}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
     );
+    if (now() - shown(since) >= PERMANENT_MS) card.append(h("div", { class: "row permanent-note" }, t("permanent_note")));
     appendDetails(card, covering);
   } else if (value === PARTIAL) {
     const within = alertsWithin(geo, state.actual, i);
