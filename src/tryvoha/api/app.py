@@ -78,6 +78,9 @@ def create_app(
         description=DESCRIPTION,
         default_response_class=JSONResponse,
         lifespan=running,
+        docs_url=None,  # served from the package by tryvoha.api.web, not from a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.model = model
     app.state.hub = writer
@@ -121,8 +124,9 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        """Prometheus text format: delivery latency per channel, subscribers, webhook backlog."""
-        return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus text format: delivery latency per channel, subscribers, webhook backlog,
+        and the MQTT connection when MQTT is configured."""
+        return Response(render_metrics(mqtt=bool(settings.mqtt)), media_type=CONTENT_TYPE_LATEST)
 
     map_web.install(app)  # the alarm map at `/`: explicit paths, after the API
 

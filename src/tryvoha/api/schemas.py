@@ -321,6 +321,24 @@ class LogPage(BaseModel):
     last_event_id: int
 
 
+class Missing(BaseModel):
+    from_: Time = Field(alias="from")
+    to: Time
+
+
+class Coverage(BaseModel):
+    """What the log's record covers: the Kyiv days of the imported record (the bundled one is
+    2022-03-15 … 2023-12-31) and the hub's first live event. `missing`: the parts of the asked
+    period in neither, where figures count no alerts for want of data; `warning` says so."""
+
+    record_first_day: str | None
+    record_last_day: str | None
+    live_since: Time | None
+    complete: bool
+    missing: list[Missing]
+    warning: str | None
+
+
 class Summary(BaseModel):
     region_id: str
     threat: Threat
@@ -341,6 +359,7 @@ class Summary(BaseModel):
     duration_minutes: dict[Literal["median", "p90", "max"], float | None]
     start_hours: list[int] = Field(min_length=24, max_length=24)
     log_id: int
+    coverage: Coverage
 
 
 class LongAlert(BaseModel):
@@ -356,6 +375,7 @@ class LongAlert(BaseModel):
 class Longest(BaseModel):
     alerts: list[LongAlert]
     log_id: int
+    coverage: Coverage
 
 
 class Day(BaseModel):
@@ -368,6 +388,7 @@ class Calendar(BaseModel):
     region_id: str
     days: list[Day]
     log_id: int
+    coverage: Coverage
 
 
 class NationwideRow(BaseModel):
@@ -384,12 +405,33 @@ class Nationwide(BaseModel):
     nationwide: int
     rows: list[NationwideRow]
     log_id: int
+    coverage: Coverage
+
+
+class ReplayInfo(BaseModel):
+    """A demo hub fed by `tryvoha replay --serve`: events now re-enact the period since–until,
+    `speed` times faster than it happened, from the wall time `began`."""
+
+    since: Time
+    until: Time
+    speed: float
+    began: Time
+
+
+class Record(BaseModel):
+    """What the log's record covers (see `Coverage`): history shown outside it shows no data."""
+
+    first_day: str | None
+    last_day: str | None
+    live_since: Time | None
 
 
 class MapConfig(BaseModel):
     tile_url: str | None
     tile_attribution: str | None
     log_id: int
+    replay: ReplayInfo | None = None
+    record: Record
 
 
 class AlertsAt(BaseModel):

@@ -45,7 +45,8 @@ from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.alerts.wire import iso
 from tryvoha.channels.receipts import DeliveryReceipts
-from tryvoha.metrics import observe_handover, registry
+from tryvoha.metrics import mqtt_registry as registry
+from tryvoha.metrics import observe_handover
 from tryvoha.readmodel import ReadModel
 from tryvoha.signing.hub import UNSIGNED, Signing
 
