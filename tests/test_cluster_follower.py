@@ -3,6 +3,7 @@ gaps filled from the store; and an edge's private replica holding exactly the ap
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from tryvoha.alerts.commands import EventDraft
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.cluster.edge import Copier
 from tryvoha.cluster.follower import LogFollower, LogGap
 from tryvoha.cluster.replica import Replica
 from tryvoha.readmodel import LogView
@@ -108,4 +110,26 @@ def test_the_replica_holds_exactly_the_applied_log(
         replica.copy([replace(log[0], id=log[-1].id + 2)])  # a gap is refused
     replica.close()
     assert not folder.exists()
+    store.close()
+
+
+async def test_the_copier_holds_the_feed_back_at_its_bound_and_reads_wait_for_it(
+    catalogue: Catalogue, sqlite_url: str, tmp_path: Path
+) -> None:
+    store = SqlStore(sqlite_url)
+    log = committed_log(store, catalogue)
+    replica = Replica(tmp_path)
+    copier = Copier(replica, backlog=3)
+    for event in log[:3]:
+        copier.add(event)
+    held = asyncio.create_task(copier.room())
+    await asyncio.sleep(0)
+    assert not held.done()  # three waiting: the feed must wait
+    running = asyncio.create_task(copier.run())
+    await asyncio.wait_for(held, 15)  # bounds a hang only
+    copier.add(log[3])
+    await asyncio.wait_for(copier.synced(4), 15)
+    assert [e.id for e in replica.store.events_after(0)] == [1, 2, 3, 4]
+    running.cancel()
+    replica.close()
     store.close()

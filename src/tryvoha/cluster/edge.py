@@ -43,14 +43,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 COPY_BATCH = 5000
+COPY_BACKLOG = 50_000
+"""Events applied but not yet in the replica before the feed waits for the copy (a bound)."""
 
 
 class Copier:
     """Copies applied events to the replica off the event loop, in batches, in order; reads that
     need the store wait until it holds what the view holds (`synced`)."""
 
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: Replica, backlog: int = COPY_BACKLOG) -> None:
         self.replica = replica
+        self.backlog = backlog
         self.pending: list[Event] = []
         self._more = asyncio.Event()
         self._copied = asyncio.Event()
@@ -67,6 +70,12 @@ class Copier:
                 batch, self.pending = self.pending[:COPY_BATCH], self.pending[COPY_BATCH:]
                 await asyncio.to_thread(self.replica.copy, batch)
                 self._copied.set()
+
+    async def room(self) -> None:
+        """Wait while `backlog` events or more wait for the replica (the feed calls this)."""
+        while len(self.pending) >= self.backlog:
+            self._copied.clear()
+            await self._copied.wait()
 
     async def synced(self, log_id: int) -> None:
         while self.replica.last_id < log_id:
@@ -125,7 +134,9 @@ class EdgeNode:
     @contextlib.asynccontextmanager
     async def following(self) -> AsyncIterator[None]:
         """Follow the stream (and copy to the replica) until the block ends; every stop bounded."""
-        tasks = [asyncio.create_task(self.follower.follow_stream(self.feed), name="edge-feed")]
+        room = self.view.copier.room if isinstance(self.view, ReplicaView) else None
+        following = self.follower.follow_stream(self.feed, room=room)
+        tasks = [asyncio.create_task(following, name="edge-feed")]
         if isinstance(self.view, ReplicaView):
             tasks.append(asyncio.create_task(self.view.copier.run(), name="edge-replica"))
         for task in tasks:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from tryvoha.alerts.model import Event
 from tryvoha.bus.codec import CodecError
@@ -80,18 +80,27 @@ class LogFollower:
         if self.copy is not None:
             self.copy(event)
 
-    async def follow_stream(self, feed: LogFollowerFeed, retry: float = 1.0) -> None:
+    async def follow_stream(
+        self,
+        feed: LogFollowerFeed,
+        retry: float = 1.0,
+        room: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Follow the log's stream from the view's last id until cancelled or `feed.close()`.
 
         A stream recreated or truncated behind this node (`ResyncNeeded`) is followed again
         from the last applied id once it holds it again (the relay republishes the log, which the
         database keeps); until then `feed.health()` says stale and why. An event this node cannot
-        read stops following (the node must be upgraded); it is never skipped.
+        read stops following (the node must be upgraded); it is never skipped. `room()`, awaited
+        after each event, holds the feed back while the node's copy of the log is behind (the
+        stream keeps what is not yet read).
         """
         while True:
             try:
                 async for event in feed.events(self.view.last_event_id):
                     self.offer(event)
+                    if room is not None:
+                        await room()
                 return  # the feed was closed
             except ResyncNeeded as problem:
                 log.error("edge: %s; following again from %d", problem, self.last_id)
