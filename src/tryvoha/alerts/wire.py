@@ -4,11 +4,17 @@ CLI."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from tryvoha.alerts.model import Alert, Event, Proposal
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse.
 

@@ -23,8 +23,8 @@ from lxml import etree
 from shapely.geometry import mapping
 
 from tryvoha.alerts.approval import oblasts_touched
-from tryvoha.alerts.commands import Actor, Declare, DeclareMany, EventDraft, assign, decide
-from tryvoha.alerts.model import Event, EventKind
+from tryvoha.alerts.commands import Actor, Declare, DeclareMany, decide
+from tryvoha.alerts.model import Event, EventDraft, EventKind, assign
 from tryvoha.alerts.wire import event_doc
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
@@ -142,19 +142,17 @@ async def preview(
             422, "region_missing", "name the region: region_id, or region_ids (not both)"
         )
     hub = writer_of(request)
-    common = {
-        "threat": body.threat,
-        "status": body.status,
-        "details": tuple(body.details),
-        "notes": body.notes,
-        "occurred_at": body.occurred_at,
-    }
+    details = tuple(body.details)
     command: Declare | DeclareMany
     if body.region_ids is not None:
-        command = DeclareMany(region_ids=tuple(body.region_ids), **common)
+        command = DeclareMany(
+            tuple(body.region_ids), body.threat, body.status, details, body.notes, body.occurred_at
+        )
     else:
         assert body.region_id is not None
-        command = Declare(region_id=body.region_id, **common)
+        command = Declare(
+            body.region_id, body.threat, body.status, details, body.notes, body.occurred_at
+        )
     now = hub.clock()
     drafts = decide(hub.state, hub.catalogue, actor, command, now, hub.policy)
     regions = [d.region_id for d in drafts]

@@ -124,7 +124,7 @@ class ForwardingReceipts(DeliveryReceipts):
 
     def take(self, limit: int) -> list[tuple[str, int, float, int, float]]:
         """Up to `limit` queued hand-overs, oldest first, removed from the queue."""
-        out = []
+        out: list[tuple[str, int, float, int, float]] = []
         while self.pending and len(out) < limit:
             out.append(self.pending.popleft())
         return out
