@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -26,11 +25,11 @@ import aiomqtt
 import httpx
 import orjson
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from tryvoha.alerts.commands import Actor, Declare, Rejected
-from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat, assign
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.cli import app as cli
@@ -39,9 +38,6 @@ from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, Level
 from tryvoha.standby import WriterRole
 from tryvoha.store import NotTheWriter, SqlStore
-from tryvoha.store.fencing import check_epoch
-from tryvoha.store.schema import events
-from tryvoha.store.sql import _event_row
 from tryvoha.store.url import driver_url
 from tryvoha.store.writer import WRITER_LOCK_KEY, ProcessLock, writer_lock
 
@@ -465,71 +461,3 @@ async def test_a_standby_hub_follows_refuses_and_takes_over(
     finally:
         standby.close()
         active.close()
-
-
-@pytest.mark.postgres
-def test_a_successors_claim_waits_for_the_append_in_flight(postgres_url: str) -> None:
-    """The claim queues behind an append transaction that passed its epoch check, so what that
-    append commits is visible to the successor, and every later append of the old writer is
-    refused: no event is lost or doubled at the moment of a takeover."""
-    database = writer_lock(postgres_url, "a").database
-    old = SqlStore(postgres_url, writer=ProcessLock(database, "a").acquire())
-    new = SqlStore(postgres_url)
-    try:
-        assert old.epoch is not None
-        conn = old.engine.connect()
-        in_flight = conn.begin()
-        check_epoch(conn, old.epoch)  # an append of the old writer, between check and commit
-        claimed: list[int] = []
-        claim = threading.Thread(
-            target=lambda: claimed.append(new.take_writer(ProcessLock(database, "b").acquire()))
-        )
-        claim.start()
-
-        def claim_waits() -> bool:
-            with new.engine.connect() as probe:
-                return bool(
-                    probe.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                            "'Lock' AND datname = current_database()"
-                        )
-                    ).scalar_one()
-                )
-
-        wait_for(claim_waits, "the claim waiting on the epoch row")
-        assert not claimed
-        appended = assign([declared("UA80000000000093317")], 1, T0)
-        conn.execute(insert(events), [_event_row(e) for e in appended])
-        in_flight.commit()
-        conn.close()
-        claim.join(timeout=30)
-        assert claimed == [1]  # the successor sees the append that was in flight
-        with pytest.raises(NotTheWriter):
-            old.append(declared("UA46000000000026241"), T0)
-        assert new.append(declared("UA46000000000026241"), T0).id == 2
-    finally:
-        new.close()
-        old.close()
-
-
-@pytest.mark.slow
-@pytest.mark.postgres
-async def test_a_standby_that_finds_no_writer_writes_at_once(
-    postgres_url: str, tmp_path: Path, nodes: list[Node]
-) -> None:
-    """Both nodes may run with --standby: the first to find the lock free is the writer."""
-    env = {"TRYVOHA_LOAD_HISTORY": "0", "TRYVOHA_KEYS": str(tmp_path / "keys")}
-    node = start_node(postgres_url, tmp_path, "first", env, "--standby")
-    nodes.append(node)
-    token = make_token(postgres_url)
-    await until(lambda: node.said("standby: took over as the writer at log id 0"), "took over")
-    assert not node.said("standby: waiting for")
-    async with httpx.AsyncClient(timeout=10) as http:
-        made = await http.post(
-            f"{node.url}/api/v1/alerts",
-            json={"region_id": "UA80000000000093317", "threat": "air_raid"},
-            headers=auth(token),
-        )
-    assert made.status_code == 201
-    assert made.json()["event"]["id"] == 1
