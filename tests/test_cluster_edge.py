@@ -188,6 +188,7 @@ async def test_an_edge_started_while_nats_is_down_says_stale_then_catches_up(
                 code, doc = await health(e)
                 assert (code, doc["stale"], doc["nats"]["connected"]) == (503, True, False)
                 assert doc["reason"] == "not connected to NATS"
+                assert doc["error"] == {"code": "stale", "message": "not connected to NATS"}
                 late.start()
 
                 async def caught_up() -> bool:

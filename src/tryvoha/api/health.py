@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tryvoha.api.responses import JSONResponse
+from tryvoha.api.schemas import ErrorBody
 from tryvoha.cluster.health import edge_health, writer_health
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
@@ -46,11 +47,18 @@ class Health(BaseModel):
     "/health",
     summary="This node's role, its position in the log, its lag, and whether it is stale",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The node is stale: its answers may be old"}},
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "The node is stale, its answers may be old: `error.code` is `stale`, "
+            "`error.message` says why, and every field of the 200 answer is there too.",
+        }
+    },
 )
 async def health(request: Request) -> Response:
     """200 while this node is current, 503 while it is stale: an edge whose NATS feed is
-    disconnected or silent, or behind the stream for longer than `TRYVOHA_MAX_LAG` seconds.
+    disconnected or silent, or behind the stream for longer than `TRYVOHA_MAX_LAG` seconds (the
+    503 carries the same fields, and the usual `error` object with code `stale`).
     The writer holds the log and is never stale; it reports its relay to JetStream."""
     state = request.app.state
     feed = getattr(state, "feed", None)
@@ -60,4 +68,7 @@ async def health(request: Request) -> Response:
         relay = getattr(state, "relay", None)
         role = getattr(state, "role", None) or ("writer" if state.hub is not None else "standby")
         doc = writer_health(role, state.model.last_event_id, relay.status() if relay else None)
-    return JSONResponse(doc, status_code=503 if doc["stale"] else 200)
+    if not doc["stale"]:
+        return JSONResponse(doc)
+    error = {"code": "stale", "message": doc["reason"]}
+    return JSONResponse({"error": error, **doc}, status_code=503)
