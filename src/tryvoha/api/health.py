@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import ErrorBody
-from tryvoha.cluster.health import edge_health, writer_health
+from tryvoha.cluster.health import writer_health
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -61,9 +61,9 @@ async def health(request: Request) -> Response:
     503 carries the same fields, and the usual `error` object with code `stale`).
     The writer holds the log and is never stale; it reports its relay to JetStream."""
     state = request.app.state
-    feed = getattr(state, "feed", None)
-    if feed is not None:
-        doc = edge_health(feed.health(), state.settings.max_lag)
+    edge = getattr(state, "edge_health", None)
+    if edge is not None:
+        doc = edge.doc()
     else:
         relay = getattr(state, "relay", None)
         role = getattr(state, "role", None) or ("writer" if state.hub is not None else "standby")

@@ -30,6 +30,7 @@ from tryvoha.alerts.model import Alert, Event
 from tryvoha.api.app import create_app
 from tryvoha.bus.jetstream import LogFollowerFeed
 from tryvoha.cluster.follower import LogFollower
+from tryvoha.cluster.health import EdgeHealth
 from tryvoha.cluster.replica import Replica
 from tryvoha.config import Settings, nats_servers
 from tryvoha.readmodel import LogView
@@ -190,7 +191,7 @@ def edge_app(node: EdgeNode, settings: Settings, signing: Signing) -> FastAPI:
     """The app `tryvoha serve` runs, over the edge's view, following the stream while it runs."""
     app = create_app(node.view, settings, signing)
     app.state.role = "edge"
-    app.state.feed = node.feed
+    app.state.edge_health = EdgeHealth(node.feed, settings.max_lag)
     app.add_middleware(NotTheWriter)
     outlets = app.router.lifespan_context
 
