@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tryvoha.alerts.model import Alert, Event
+from tryvoha.alerts.model import Event
 from tryvoha.api.app import create_app
 from tryvoha.bus.jetstream import LogFollowerFeed
 from tryvoha.cluster.follower import LogFollower
@@ -38,7 +38,7 @@ from tryvoha.regions import Catalogue, load_catalogue
 from tryvoha.serve import PortTaken, check_port, uvicorn_config
 from tryvoha.signing.hub import Signing, open_signing
 from tryvoha.signing.keys import KeyFileError
-from tryvoha.store import AlertQuery, SqlStore, UnreadableEvent
+from tryvoha.store import SqlStore, UnreadableEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,7 +85,8 @@ class Copier:
 
 
 class ReplicaView(LogView):
-    """A `LogView` over the replica: store reads see every event the view has applied."""
+    """A `LogView` over the replica: store reads (`read`, which every async read of `LogView`
+    goes through) see every event the view has applied."""
 
     def __init__(self, catalogue: Catalogue, replica: Replica) -> None:
         super().__init__(catalogue, replica.store)
@@ -94,18 +95,6 @@ class ReplicaView(LogView):
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         await self.copier.synced(self.last_event_id)
         return await super().read(fn, *args)
-
-    async def alert(self, alert_id: int) -> Alert | None:
-        found = self.open_alert(alert_id)
-        return found if found is not None else await self.read(self.store.get_alert, alert_id)
-
-    async def events_after(
-        self, after_id: int, limit: int | None = None, public_only: bool = False
-    ) -> list[Event]:
-        return await self.read(self.store.events_after, after_id, limit, public_only)
-
-    async def query_alerts(self, query: AlertQuery) -> list[Alert]:
-        return await self.read(self.store.query_alerts, query)
 
 
 class EdgeNode:
