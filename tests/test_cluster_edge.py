@@ -198,3 +198,14 @@ async def test_an_edge_started_while_nats_is_down_says_stale_then_catches_up(
                 await until(caught_up, "edge caught up once NATS came", timeout=30)
     finally:
         late.kill()
+
+
+def test_an_edge_whose_database_cannot_be_read_says_so_in_one_line(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    open_signing(Settings(keys=str(keys)))  # the writer's keys, made as on its first start
+    nowhere = f"postgresql://127.0.0.1:{free_port()}/tryvoha"
+    args = ["edge", "--nats", "nats://127.0.0.1:1", "--keys", str(keys), "--db", nowhere]
+    result = CliRunner().invoke(cli, [*args, "--port", str(free_port())])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot read the database" in lines[0], result.output
