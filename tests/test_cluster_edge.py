@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from typer.testing import CliRunner
 
+from tryvoha.bus.jetstream import DEFAULT_STREAM
 from tryvoha.cli import app as cli
 from tryvoha.cluster.edge import EdgeNode, edge_app, nats_reachable
 from tryvoha.config import Settings
@@ -209,3 +211,34 @@ def test_an_edge_whose_database_cannot_be_read_says_so_in_one_line(tmp_path: Pat
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot read the database" in lines[0], result.output
+
+
+async def test_an_edge_follows_a_stream_deleted_and_republished_by_the_writer(
+    catalogue: Catalogue, sqlite_url: str, server: NatsServer
+) -> None:
+    keys = key_directory(Settings(db=sqlite_url))
+    async with writer(catalogue, sqlite_url, server.url) as w:
+        await w.declare_and_end()
+        async with edge(catalogue, None, server.url, keys) as e:
+
+            async def at(log_id: int) -> bool:
+                code, doc = await health(e)
+                return code == 200 and doc["last_applied_id"] == log_id
+
+            await until(lambda: at(2), "edge at 2")
+            nc = await nats.connect(server.url)
+            try:
+                await nc.jetstream().delete_stream(DEFAULT_STREAM)  # an operator's mistake
+            finally:
+                await nc.close()
+            for _ in range(2):
+                await w.declare_and_end()  # the relay recreates the stream, republishes 1..
+            await until(lambda: at(6), "edge went on after the stream came back", timeout=30)
+            assert [x["id"] for x in (await e.get("/api/v1/log?after=0")).json()["events"]] == [
+                1,
+                2,
+                3,
+                4,
+                5,
+                6,
+            ]
