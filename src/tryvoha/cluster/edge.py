@@ -58,6 +58,7 @@ class Copier:
         self.replica = replica
         self.backlog = backlog
         self.pending: list[Event] = []
+        self.failed: str | None = None
         self._more = asyncio.Event()
         self._copied = asyncio.Event()
 
@@ -66,24 +67,40 @@ class Copier:
         self._more.set()
 
     async def run(self) -> None:
-        while True:
-            await self._more.wait()
-            self._more.clear()
-            while self.pending:
-                batch, self.pending = self.pending[:COPY_BATCH], self.pending[COPY_BATCH:]
-                await asyncio.to_thread(self.replica.copy, batch)
-                self._copied.set()
+        try:
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                while self.pending:
+                    batch, self.pending = self.pending[:COPY_BATCH], self.pending[COPY_BATCH:]
+                    await asyncio.to_thread(self.replica.copy, batch)
+                    self._copied.set()
+        except Exception as exc:  # e.g. the disk is full: reads must fail, not wait forever
+            self.failed = f"the edge's copy of the log failed: {exc}"
+            self._copied.set()
+            raise
 
     async def room(self) -> None:
         """Wait while `backlog` events or more wait for the replica (the feed calls this)."""
         while len(self.pending) >= self.backlog:
+            self._check()
             self._copied.clear()
             await self._copied.wait()
 
     async def synced(self, log_id: int) -> None:
+        """Return once the replica holds `log_id`; `ReplicaFailed` if it never will."""
         while self.replica.last_id < log_id:
+            self._check()
             self._copied.clear()
             await self._copied.wait()
+
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise ReplicaFailed(self.failed)
+
+
+class ReplicaFailed(RuntimeError):
+    """The replica can no longer be written: restart the edge (it folds the stream again)."""
 
 
 class ReplicaView(LogView):
