@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tryvoha.alerts.model import Event
 from tryvoha.api.app import create_app
+from tryvoha.api.errors import ApiError
 from tryvoha.bus.jetstream import LogFollowerFeed
 from tryvoha.cluster.follower import LogFollower
 from tryvoha.cluster.health import EdgeHealth
@@ -99,8 +100,12 @@ class Copier:
             raise ReplicaFailed(self.failed)
 
 
-class ReplicaFailed(RuntimeError):
-    """The replica can no longer be written: restart the edge (it folds the stream again)."""
+class ReplicaFailed(ApiError):
+    """The replica can no longer be written: reads that need it answer 503 `replica_failed`;
+    restart the edge (it folds the stream again)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "replica_failed", message)
 
 
 class ReplicaView(LogView):
