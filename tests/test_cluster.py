@@ -1,6 +1,7 @@
 """The cluster as real processes: a writer on PostgreSQL relaying to a real nats-server, three
-edges (two folding from the database, one from the stream alone), a steady stream of declares
-and 1,000 SSE subscribers spread over the edges. Then the failures, one after another:
+edges (two folding from the database, one from the stream alone), a steady stream of declares,
+1,000 SSE subscribers spread over the edges and a WebSocket subscriber on two of them. Then
+the failures, one after another:
 
 - an edge killed with -9: its subscribers resume on another edge with `Last-Event-ID`;
 - the same region status (body and ETag) from every node at the same log id;
@@ -24,7 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+import websockets
 
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
@@ -150,6 +153,24 @@ class Subscriber:
             self.ids.append(event_id)
 
 
+class WsSubscriber:
+    """One WebSocket subscriber on one edge, kept for the whole test."""
+
+    def __init__(self, edge: Node) -> None:
+        self.start: int | None = None
+        self.ids: list[int] = []
+        self.task = asyncio.create_task(self.run(edge))
+
+    async def run(self, edge: Node) -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{edge.port}/api/v1/ws") as ws:
+            async for raw in ws:
+                message = orjson.loads(raw)
+                if message["type"] == "snapshot":
+                    self.start = message["log_id"]
+                elif message["type"] == "alert":
+                    self.ids.append(message["id"])
+
+
 class Declarer:
     """A steady stream of declares (and ends) on the writer, pausable; counts what it got."""
 
@@ -211,6 +232,7 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
     )
     nodes = [writer]
     subscribers: list[Subscriber] = []
+    sockets: list[WsSubscriber] = []
     declarer: Declarer | None = None
     try:
         await until(writer.ready, "writer up", timeout=60)
@@ -233,6 +255,8 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
             subscribers += wave
             await asyncio.gather(*(s.connected.wait() for s in wave))
         await until(lambda: all(s.start is not None for s in subscribers), "every snapshot")
+        sockets = [WsSubscriber(edge) for edge in edges[1:]]
+        await until(lambda: all(w.start is not None for w in sockets), "WebSocket snapshots")
 
         async def everyone_past(log_id: int) -> bool:
             declarer.check()
@@ -291,6 +315,7 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
         await declarer.pause()
         final = await writer_last()
         await until(lambda: everyone_past(final), "every event delivered", timeout=30)
+        await until(lambda: all(w.ids and w.ids[-1] == final for w in sockets), "on WebSockets")
         writer.kill()
         for edge in edges[1:]:
             assert (await edge.get("/api/v1/status/compact")).status_code == 200
@@ -299,9 +324,9 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
     finally:
         if declarer is not None:
             declarer.task.cancel()
-        for s in subscribers:
+        for s in [*subscribers, *sockets]:
             s.task.cancel()
-        await asyncio.gather(*(s.task for s in subscribers), return_exceptions=True)
+        await asyncio.gather(*(s.task for s in [*subscribers, *sockets]), return_exceptions=True)
         for node in nodes:
             node.kill()
 
@@ -317,3 +342,5 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
         wanted = [i for i in log if i > (s.start or 0)]
         assert list(s.ids) == wanted, f"subscriber {s.number} (resumed {s.resumed} times)"
     assert sum(1 for s in subscribers if s.resumed) >= len(cut_off)
+    for w in sockets:
+        assert w.ids == [i for i in log if i > (w.start or 0)]

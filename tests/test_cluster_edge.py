@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from typer.testing import CliRunner
 
+from tryvoha.bus.jetstream import DEFAULT_STREAM
 from tryvoha.cli import app as cli
 from tryvoha.cluster.edge import EdgeNode, edge_app, nats_reachable
 from tryvoha.config import Settings
@@ -188,6 +190,7 @@ async def test_an_edge_started_while_nats_is_down_says_stale_then_catches_up(
                 code, doc = await health(e)
                 assert (code, doc["stale"], doc["nats"]["connected"]) == (503, True, False)
                 assert doc["reason"] == "not connected to NATS"
+                assert doc["error"] == {"code": "stale", "message": "not connected to NATS"}
                 late.start()
 
                 async def caught_up() -> bool:
@@ -197,3 +200,45 @@ async def test_an_edge_started_while_nats_is_down_says_stale_then_catches_up(
                 await until(caught_up, "edge caught up once NATS came", timeout=30)
     finally:
         late.kill()
+
+
+def test_an_edge_whose_database_cannot_be_read_says_so_in_one_line(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    open_signing(Settings(keys=str(keys)))  # the writer's keys, made as on its first start
+    nowhere = f"postgresql://127.0.0.1:{free_port()}/tryvoha"
+    args = ["edge", "--nats", "nats://127.0.0.1:1", "--keys", str(keys), "--db", nowhere]
+    result = CliRunner().invoke(cli, [*args, "--port", str(free_port())])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot read the database" in lines[0], result.output
+
+
+async def test_an_edge_follows_a_stream_deleted_and_republished_by_the_writer(
+    catalogue: Catalogue, sqlite_url: str, server: NatsServer
+) -> None:
+    keys = key_directory(Settings(db=sqlite_url))
+    async with writer(catalogue, sqlite_url, server.url) as w:
+        await w.declare_and_end()
+        async with edge(catalogue, None, server.url, keys) as e:
+
+            async def at(log_id: int) -> bool:
+                code, doc = await health(e)
+                return code == 200 and doc["last_applied_id"] == log_id
+
+            await until(lambda: at(2), "edge at 2")
+            nc = await nats.connect(server.url)
+            try:
+                await nc.jetstream().delete_stream(DEFAULT_STREAM)  # an operator's mistake
+            finally:
+                await nc.close()
+            for _ in range(2):
+                await w.declare_and_end()  # the relay recreates the stream, republishes 1..
+            await until(lambda: at(6), "edge went on after the stream came back", timeout=30)
+            assert [x["id"] for x in (await e.get("/api/v1/log?after=0")).json()["events"]] == [
+                1,
+                2,
+                3,
+                4,
+                5,
+                6,
+            ]

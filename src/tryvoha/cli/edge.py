@@ -62,12 +62,13 @@ def edge(
     the map, history with --db) from the log followed over NATS JetStream. No write path:
     commands answer 503 not_the_writer; send them to the writer.
 
-    Start as many as you need, on any machine that reaches NATS. If NATS is down the edge keeps
-    serving what it has, says stale on /api/v1/health (503), and catches up with no gap once
-    NATS is back. docs/cluster.md explains the whole topology.
+    Start as many as you need, on any machine that reaches NATS. If NATS is down the edge
+    keeps serving what it has, says stale on /api/v1/health (503), and catches up with no gap
+    once NATS is back. docs/cluster.md explains the whole topology.
 
-    Example: tryvoha edge --nats nats://127.0.0.1:4222 --db postgresql://127.0.0.1/tryvoha
-    --port 8081
+    Examples (the writer runs tryvoha serve --nats nats://10.0.0.3:4222):
+      tryvoha edge --nats nats://10.0.0.3:4222 --db postgresql://10.0.0.2/tryvoha
+      tryvoha edge --nats nats://10.0.0.3:4222 --keys ./writer-keys --port 8081
     """
     from tryvoha.cluster.edge import serve_edge
 

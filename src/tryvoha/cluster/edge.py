@@ -24,12 +24,15 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tryvoha.alerts.model import Alert, Event
+from tryvoha.alerts.model import Event
 from tryvoha.api.app import create_app
+from tryvoha.api.errors import ApiError
 from tryvoha.bus.jetstream import LogFollowerFeed
 from tryvoha.cluster.follower import LogFollower
+from tryvoha.cluster.health import EdgeHealth
 from tryvoha.cluster.replica import Replica
 from tryvoha.config import Settings, nats_servers
 from tryvoha.readmodel import LogView
@@ -37,7 +40,8 @@ from tryvoha.regions import Catalogue, load_catalogue
 from tryvoha.serve import PortTaken, check_port, uvicorn_config
 from tryvoha.signing.hub import Signing, open_signing
 from tryvoha.signing.keys import KeyFileError
-from tryvoha.store import AlertQuery, SqlStore, UnreadableEvent
+from tryvoha.store import SqlStore, UnreadableEvent
+from tryvoha.store.url import database_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +59,7 @@ class Copier:
         self.replica = replica
         self.backlog = backlog
         self.pending: list[Event] = []
+        self.failed: str | None = None
         self._more = asyncio.Event()
         self._copied = asyncio.Event()
 
@@ -63,28 +68,49 @@ class Copier:
         self._more.set()
 
     async def run(self) -> None:
-        while True:
-            await self._more.wait()
-            self._more.clear()
-            while self.pending:
-                batch, self.pending = self.pending[:COPY_BATCH], self.pending[COPY_BATCH:]
-                await asyncio.to_thread(self.replica.copy, batch)
-                self._copied.set()
+        try:
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                while self.pending:
+                    batch, self.pending = self.pending[:COPY_BATCH], self.pending[COPY_BATCH:]
+                    await asyncio.to_thread(self.replica.copy, batch)
+                    self._copied.set()
+        except Exception as exc:  # e.g. the disk is full: reads must fail, not wait forever
+            self.failed = f"the edge's copy of the log failed: {exc}"
+            self._copied.set()
+            raise
 
     async def room(self) -> None:
         """Wait while `backlog` events or more wait for the replica (the feed calls this)."""
         while len(self.pending) >= self.backlog:
+            self._check()
             self._copied.clear()
             await self._copied.wait()
 
     async def synced(self, log_id: int) -> None:
+        """Return once the replica holds `log_id`; `ReplicaFailed` if it never will."""
         while self.replica.last_id < log_id:
+            self._check()
             self._copied.clear()
             await self._copied.wait()
 
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise ReplicaFailed(self.failed)
+
+
+class ReplicaFailed(ApiError):
+    """The replica can no longer be written: reads that need it answer 503 `replica_failed`;
+    restart the edge (it folds the stream again)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "replica_failed", message)
+
 
 class ReplicaView(LogView):
-    """A `LogView` over the replica: store reads see every event the view has applied."""
+    """A `LogView` over the replica: store reads (`read`, which every async read of `LogView`
+    goes through) see every event the view has applied."""
 
     def __init__(self, catalogue: Catalogue, replica: Replica) -> None:
         super().__init__(catalogue, replica.store)
@@ -93,18 +119,6 @@ class ReplicaView(LogView):
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         await self.copier.synced(self.last_event_id)
         return await super().read(fn, *args)
-
-    async def alert(self, alert_id: int) -> Alert | None:
-        found = self.open_alert(alert_id)
-        return found if found is not None else await self.read(self.store.get_alert, alert_id)
-
-    async def events_after(
-        self, after_id: int, limit: int | None = None, public_only: bool = False
-    ) -> list[Event]:
-        return await self.read(self.store.events_after, after_id, limit, public_only)
-
-    async def query_alerts(self, query: AlertQuery) -> list[Alert]:
-        return await self.read(self.store.query_alerts, query)
 
 
 class EdgeNode:
@@ -190,7 +204,7 @@ def edge_app(node: EdgeNode, settings: Settings, signing: Signing) -> FastAPI:
     """The app `tryvoha serve` runs, over the edge's view, following the stream while it runs."""
     app = create_app(node.view, settings, signing)
     app.state.role = "edge"
-    app.state.feed = node.feed
+    app.state.edge_health = EdgeHealth(node.feed, settings.max_lag)
     app.add_middleware(NotTheWriter)
     outlets = app.router.lifespan_context
 
@@ -228,6 +242,15 @@ def serve_edge(settings: Settings, db_url: str | None, console: Console | None =
             node = EdgeNode(settings, load_catalogue(), db_url)
     except (ValueError, KeyFileError, PortTaken, UnreadableEvent) as exc:
         console.print(f"[bold red]Cannot start the edge:[/] {escape(str(exc))}", soft_wrap=True)
+        raise SystemExit(2) from None
+    except SQLAlchemyError as exc:
+        shown = database_of(db_url).shown if db_url else "its replica"
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        console.print(
+            f"[bold red]Cannot start the edge:[/] cannot read the database {escape(shown)}: "
+            f"{escape(first)}",
+            soft_wrap=True,
+        )
         raise SystemExit(2) from None
     servers = nats_servers(settings.nats)
     if not nats_reachable(servers):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tryvoha.alerts.wire import iso
-from tryvoha.bus.feed import FeedHealth
+from tryvoha.bus.feed import FeedHealth, LogFollowerFeed
 from tryvoha.bus.relay import RelayStatus
 
 
@@ -38,15 +38,35 @@ def writer_health(role: str, last_id: int, relay: RelayStatus | None) -> dict[st
         doc["stream_last_seq"] = relay.position
         doc["nats"] = {
             "connected": relay.connected,
-            "relay_lag_events": relay.lag_events,
+            "relay_lag_events": max(0, last_id - relay.position),  # the relay may not know yet
             "last_error": relay.last_error,
             "last_error_at": _when(relay.last_error_at),
         }
     return doc
 
 
-def edge_health(feed: FeedHealth, max_lag: float, now: float | None = None) -> dict[str, Any]:
-    """An edge: stale while its feed is, or while it is behind for longer than `max_lag` s."""
+class EdgeHealth:
+    """An edge's health over its feed. A node that has not caught up with the stream once since
+    it started is stale however young its lag: it may be folding a long log, and a load balancer
+    must not send it readers before it holds what the others hold."""
+
+    def __init__(self, feed: LogFollowerFeed, max_lag: float) -> None:
+        self.feed = feed
+        self.max_lag = max_lag
+        self.caught_up = False
+
+    def doc(self) -> dict[str, Any]:
+        health = self.feed.health()
+        if health.fresh and health.lag_events == 0 and health.stream_last_seq is not None:
+            self.caught_up = True
+        return edge_health(health, self.max_lag, caught_up=self.caught_up)
+
+
+def edge_health(
+    feed: FeedHealth, max_lag: float, *, caught_up: bool = True, now: float | None = None
+) -> dict[str, Any]:
+    """An edge: stale while its feed is, before it first caught up, or while it is behind for
+    longer than `max_lag` s."""
     now = time.time() if now is None else now
     reason = None
     if feed.resync_needed:
@@ -55,6 +75,8 @@ def edge_health(feed: FeedHealth, max_lag: float, now: float | None = None) -> d
         reason = "not connected to NATS"
     elif not feed.fresh:
         reason = "no word from the stream (consumer lost or server restarting)"
+    elif not caught_up:
+        reason = f"catching up since start: {feed.lag_events} events behind"
     elif feed.lag_events > 0 and feed.lag_seconds > max_lag:
         reason = f"{feed.lag_events} events behind for {feed.lag_seconds:.1f} s"
     stale_since = feed.stale_since

@@ -18,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 
 from tryvoha.alerts.model import Event
 from tryvoha.store import SqlStore
-from tryvoha.store.schema import events
-from tryvoha.store.sql import _event_row
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +49,11 @@ class Replica:
         return self.store.last_event_id
 
     def copy(self, batch: Sequence[Event]) -> None:
-        """Append events the log committed elsewhere, with their own ids; gapless, in order."""
+        """Append events the log committed elsewhere, with their own ids; gapless, in order
+        (events the copy already holds are skipped, so overlapping batches are harmless)."""
         with self._lock:
             last = self.store.last_event_id
-            batch = [e for e in batch if e.id > last]
-            if not batch:
-                return
-            if batch[0].id != last + 1 or batch[-1].id != last + len(batch):
-                raise ValueError(f"replica at {last}: events {batch[0].id}..{batch[-1].id}")
-            with self.store.engine.begin() as conn:
-                conn.execute(insert(events), [_event_row(e) for e in batch])
-                self.store._project(conn, batch)
-            self.store._last_id = batch[-1].id
+            self.store.copy_events([e for e in batch if e.id > last])
 
     def close(self) -> None:
         self.store.close()

@@ -253,6 +253,22 @@ class SqlStore:
         self._last_id = next_id - 1
         return appended
 
+    def copy_events(self, committed: Sequence[Event]) -> None:
+        """Append events another log committed, with their own ids (an edge's private copy of
+        the log): gapless after this store's last id, in one transaction, projected as usual."""
+        if not committed:
+            return
+        last = self._last_id
+        if committed[0].id != last + 1 or committed[-1].id != last + len(committed):
+            raise ValueError(
+                f"the copy ends at {last}: events {committed[0].id}..{committed[-1].id} "
+                "do not follow it without a gap"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(insert(events), [_event_row(e) for e in committed])
+            self._project(conn, committed)
+        self._last_id = committed[-1].id
+
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
         # An alert declared and changed in the same batch (imported history) is inserted in its
         # final form: one INSERT per alert instead of an INSERT and an UPDATE. Proposals are no
