@@ -219,7 +219,7 @@ class SqlStore:
         `OutOfRange` (nothing written) when an event holds a value the log could not read back;
         `StoreConflict` when an answer was rendered for other ids than these; `NotTheWriter`
         (nothing written) when this writer lost its lock or was fenced off."""
-        if self.writer is not None and not self.writer.held:
+        if self.writer is not None and not self.writer.still_held():
             raise NotTheWriter("the writer lock was lost (its database connection ended)")
         appended: list[list[Event]] = []
         next_id = self._last_id + 1
