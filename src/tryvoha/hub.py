@@ -10,6 +10,11 @@ decided against the state the ones before it leave, and answered once it is dura
 Proposals expire by the hub's clock: before every command the hub appends the `expired` events
 of proposals whose time ran out, and a timer does the same at the earliest deadline, so an
 operator reading the proposals sees them go (see `expire_due`).
+
+A hub may start as a standby (`standby=True`): it folds and follows the log but refuses commands
+(503 `not_the_writer`, with Retry-After) until `take_over` makes it the writer. A writer that
+loses its lock (`tryvoha.store.fencing`) stops writing at once, answers 503 from then on and
+tells its `on_lost` listeners (the server exits, the senders stop).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from tryvoha.bus import InProcessBus
 from tryvoha.metrics import commit_batch, events_committed
 from tryvoha.readmodel import LogView, utcnow
 from tryvoha.regions import Catalogue
-from tryvoha.store import IdempotencyRecord, SqlStore
+from tryvoha.store import IdempotencyRecord, NotTheWriter, SqlStore, WriterLock
 from tryvoha.store.group_commit import CommitQueue
 
 if TYPE_CHECKING:
@@ -56,6 +61,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 1
+"""What a node that is not the writer asks operator clients to wait before retrying (to it or
+to the other node): a standby takes over within a few seconds of the writer's death."""
+
+
+def not_the_writer(why: str) -> Rejected:
+    """503 `not_the_writer` with a Retry-After (`RETRY_AFTER_SECONDS`): retry, here or at the
+    other writer node; nothing was written."""
+    return Rejected(503, "not_the_writer", why, retry_after=RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +157,14 @@ class Hub(LogView):
         clock: Callable[[], datetime] = utcnow,
         renderer: Callable[[Hub], SurfaceRenderer] | None = None,
         policy: ApprovalPolicy | None = None,
+        standby: bool = False,
     ) -> None:
         super().__init__(catalogue, store, bus, clock)
+        self._writing = not standby
+        self.standby_lock: WriterLock | None = None
+        """The writer lock a standby waits for (taken by `tryvoha.standby.WriterRole`)."""
+        self.on_lost: list[Callable[[str], None]] = []
+        """Called once, with the reason, when this writer loses the lock and stops writing."""
         self.policy = policy if policy is not None else ApprovalPolicy()
         """The second-person rule (`Settings.approvals`, from `TRYVOHA_APPROVAL_*`)."""
         if renderer is None:
@@ -175,6 +196,70 @@ class Hub(LogView):
         SQLite no two of them wait on each other's database lock."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
+    # The writer role ----------------------------------------------------------------------------
+
+    @property
+    def is_writer(self) -> bool:
+        """False on a standby before its takeover, and on a writer that lost its lock."""
+        return self._writing
+
+    async def take_over(self, lock: WriterLock) -> list[Event]:
+        """On a standby, with the writer lock just taken: fence off every earlier writer, fold
+        what it committed since the standby last looked (published in log order), and start
+        taking commands. Returns the events caught up."""
+        loop = asyncio.get_running_loop()
+        async with self._write_lock:
+            last = await loop.run_in_executor(self._writer, self.store.take_writer, lock)
+            missed: list[Event] = []
+            if last > self.state.last_event_id:
+                missed = await loop.run_in_executor(
+                    self._writer, self.store.events_after, self.state.last_event_id
+                )
+            for event in missed:
+                self.apply(event)
+            self._writing = True
+        self.arm_expiry()
+        return missed
+
+    async def check_writer(self) -> bool:
+        """Whether this hub still holds the writer lock and the latest epoch; a writer that lost
+        either stops writing here (see `on_lost`)."""
+        if not self._writing:
+            return False
+        try:
+            await self.write(self.store.check_writer)
+        except NotTheWriter as lost:
+            self._lose(str(lost))
+            return False
+        return True
+
+    def _lose(self, why: str) -> None:
+        if not self._writing:
+            return
+        self._writing = False
+        log.error("no longer the writer: %s; every write is refused from now on", why)
+        for listener in tuple(self.on_lost):
+            try:
+                listener(why)
+            except Exception:
+                log.exception("a listener failed on losing the writer lock")
+
+    def _refuse_unless_writing(self) -> None:
+        if not self._writing:
+            raise not_the_writer(
+                "this node does not hold the writer lock (a standby, or a writer that lost it): "
+                "retry after the Retry-After seconds, here or at the other writer"
+            )
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """An append in the writer's thread; a lost lock (`NotTheWriter`) stops this writer and
+        becomes a 503 `not_the_writer` (nothing written)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        except NotTheWriter as lost:
+            self._lose(str(lost))
+            raise not_the_writer(f"this node stopped being the writer: {lost}") from None
+
     # Writing ------------------------------------------------------------------------------------
 
     async def submit(
@@ -194,16 +279,17 @@ class Hub(LogView):
                 ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
             except ranges.OutOfRange as problem:
                 raise Rejected.out_of_range(problem) from None
+        self._refuse_unless_writing()
         request = _Request(command, actor, idempotency_key, _request_hash(command))
         return await self.commits.submit(request)
 
     async def _commit_batch(self, requests: Sequence[_Request]) -> list[Outcome | Exception]:
         """One transaction for a batch of commands; then fold and publish what it appended."""
-        loop = asyncio.get_running_loop()
         commit_batch.observe(len(requests))
         async with self._write_lock:
+            self._refuse_unless_writing()
             await self._expire_locked()
-            results, events = await loop.run_in_executor(self._writer, self._commit, requests)
+            results, events = await self._in_writer(self._commit, requests)
             for event in events:
                 self.state.apply(event)
         self._publish(events)
@@ -220,6 +306,8 @@ class Hub(LogView):
         results, groups, fold = self._decide_all(requests)
         try:
             self.store.append_groups(groups, fold.recorded_at)
+        except NotTheWriter:
+            raise  # the whole batch is refused: this node stopped being the writer
         except Exception as exc:
             if len(requests) > 1:
                 return self._commit_one_by_one(requests)
@@ -239,6 +327,8 @@ class Hub(LogView):
             (result,), groups, fold = self._decide_all([request], base)
             try:
                 self.store.append_groups(groups, fold.recorded_at)
+            except NotTheWriter:
+                raise
             except ranges.OutOfRange as exc:
                 problem = f"the log cannot hold it: {exc.message}"
                 result = Rejected(422, "unrenderable_event", problem)
@@ -369,10 +459,9 @@ class Hub(LogView):
     async def _expire_locked(self) -> list[Event]:
         """With the write lock held: commit and publish the expirations due now."""
         drafts = expirations(self.state, self.clock())
-        if not drafts:
+        if not drafts or not self._writing:
             return []
-        loop = asyncio.get_running_loop()
-        events = await loop.run_in_executor(self._writer, self._append_expired, drafts)
+        events = await self._in_writer(self._append_expired, drafts)
         for event in events:
             self.state.apply(event)
         self._publish(events)  # now, in log order: whatever the command that follows does
@@ -417,10 +506,10 @@ class Hub(LogView):
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Append past events (imports, replays) in one transaction; see `EventDraft.source`."""
-        loop = asyncio.get_running_loop()
+        self._refuse_unless_writing()
         async with self._write_lock:
-            appended = await loop.run_in_executor(
-                self._writer, self.store.append_many, list(drafts), self.clock()
+            appended = await self._in_writer(
+                self.store.append_many, list(drafts), self.clock()
             )  # the store refuses (OutOfRange, nothing written) what it could not read back
             for event in appended:
                 self.state.apply(event)
