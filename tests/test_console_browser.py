@@ -238,6 +238,7 @@ def test_two_person_flow_in_two_contexts(
     item = second.page.locator(f"#proposal-list li[data-proposal='{proposal_id}']")
     item.wait_for()
     assert item.get_attribute("data-can-approve") == "1"
+    assert "«Радіаційна загроза» потребує другого оператора" in item.inner_text()
     second.shot(artefacts, "04-proposal-second-uk")
     item.locator("button[data-act='approve']").click()
     second.page.wait_for_selector("#ask[open]")

@@ -210,6 +210,20 @@ function drawArea(geometry) {
   state.areaLayer.dataset.drawn = d ? "1" : "0";
 }
 
+/** The hub's reason for a second operator (English), in the page's language. */
+function ruleText(rule) {
+  if (!rule || getLang() === "en") return rule ?? "";
+  const level = { oblast: "області", raion: "району", hromada: "громади" };
+  let m = /^an actual (\w+) alert needs a second operator$/.exec(rule);
+  if (m) return `справжня тривога «${threatName(m[1])}» потребує другого оператора`;
+  if (/^an alert for the whole country/.test(rule)) return "тривога для всієї країни потребує другого оператора";
+  m = /^an alert touching (\d+) oblasts \(more than (\d+)\)/.exec(rule);
+  if (m) return `тривога для ${m[1]} областей (більше ніж ${m[2]}) потребує другого оператора`;
+  m = /^an alert at ([\w ]+) level needs/.exec(rule);
+  if (m) return `тривога рівня ${m[1].split(" and ").map((x) => level[x] ?? x).join(" і ")} потребує другого оператора`;
+  return rule;
+}
+
 // Mode ----------------------------------------------------------------------------------------
 
 function setMode(status) {
@@ -288,7 +302,7 @@ function renderPreview() {
   const rule = $("preview-rule");
   rule.hidden = !doc.second_person;
   rule.textContent = doc.second_person
-    ? `${tr("second_person")} ${doc.rule}. ${tr("expires_in")} ${doc.expires_in_seconds} ${tr("seconds")}.`
+    ? `${tr("second_person")} ${ruleText(doc.rule)}. ${tr("expires_in")} ${doc.expires_in_seconds} ${tr("seconds")}.`
     : "";
   const channels = $("preview-channels");
   channels.textContent = "";
@@ -497,7 +511,7 @@ function renderLists() {
     list.append(
       h("li", { "data-proposal": p.id, "data-state": p.state, "data-can-approve": p.can_approve ? "1" : "0" },
         h("span", { class: "what" }, tag(p.status), " ", `#${p.id} ${threatName(p.threat)} — ${names}`,
-          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${p.rule ?? ""} · ${tr("until")} ${kyivTime(p.expires_at)}`)),
+          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${ruleText(p.rule)} · ${tr("until")} ${kyivTime(p.expires_at)}`)),
         controls,
       ),
     );
