@@ -188,6 +188,7 @@ def test_compose_preview_confirm_and_receipt(
     c.page.wait_for_selector("#receipt[data-done='1']", timeout=30_000)
     assert int(receipt.get_attribute("data-reached")) >= 1  # the console's own live stream
     assert "Reached" in c.page.text_content("#receipt-text")
+    assert c.page.text_content("#receipt-what") == "declared: Air raid — Kharkivska oblast"
     active = hub.call("GET", "/api/v1/alerts/active", "anna").json()["alerts"]
     [alert] = [a for a in active if a["region_id"] == kharkiv]
     assert alert["details"] == ["drones"] and alert["notes"] == "Shahed group from the north-east"

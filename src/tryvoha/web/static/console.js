@@ -31,6 +31,7 @@ const state = {
   actions: [],
   refreshing: null,
   source: null,
+  poll: null,
 };
 
 function h(tag, attrs = {}, ...children) {
@@ -357,6 +358,7 @@ function showProposed(proposal) {
   const box = $("receipt");
   box.hidden = false;
   box.dataset.kind = "proposal";
+  $("receipt-what").textContent = "";
   const until = new Date(Date.parse(proposal.expires_at)).toLocaleTimeString(getLang() === "uk" ? "uk-UA" : "en-GB");
   $("receipt-text").textContent = tr("proposed", { id: proposal.id, until });
   box.focus();
@@ -370,6 +372,10 @@ async function showReceipt(events, status) {
   box.dataset.done = "0";
   const text = $("receipt-text");
   text.textContent = tr("sending");
+  const kinds = tr("kinds");
+  $("receipt-what").textContent = events
+    .map((e) => `${kinds[e.kind] ?? e.kind}: ${threatName(e.threat)} — ${regionName(e.region_id)}`)
+    .join("; ");
   box.focus();
   const ids = events.map((e) => e.id);
   for (let n = 0; n < RECEIPT_POLLS; n++) {
@@ -741,7 +747,7 @@ function follow() {
   } catch {
     state.source = null;
   }
-  setInterval(() => state.me && refreshLists(), 5000);
+  state.poll ??= setInterval(() => state.me && refreshLists(), 5000);
 }
 
 // Language -----------------------------------------------------------------------------------
