@@ -31,7 +31,6 @@ from tryvoha.alerts.model import Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import WebhookConfig
 from tryvoha.channels.webhooks.receiver import Received, Receiver
-from tryvoha.compat.config import CompatConfig
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
@@ -117,12 +116,11 @@ async def run(cycles: int, subscribers: int, mqtt: bool) -> dict[str, dict[str, 
         mqtt="mqtt://127.0.0.1:1883" if mqtt else None,
         mqtt_prefix=prefix,
         webhooks=WebhookConfig(allow_networks=parse_networks("127.0.0.0/8")),
-        # the bench polls the compatible API far beyond its limits
-        compat=CompatConfig(
-            aiu_per_minute=0, aiu_history_per_minute=0, ua_per_minute=0, keyless_per_5min=0
-        ),
     )
     app = create_app(hub, settings)
+    limits = app.state.compat.config  # the bench polls the compatible API far beyond its limits
+    limits.aiu_per_minute = limits.aiu_history_per_minute = limits.ua_per_minute = 10**6
+    limits.keyless_per_5min = 10**6
     admin, _ = hub.store.create_token("bench-admin", None)
     reader_key, _ = hub.store.create_token("bench-reader", None, role=TokenRole.READ_ONLY)
     port = free_port()

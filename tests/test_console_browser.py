@@ -188,6 +188,7 @@ def test_compose_preview_confirm_and_receipt(
     c.page.wait_for_selector("#receipt[data-done='1']", timeout=30_000)
     assert int(receipt.get_attribute("data-reached")) >= 1  # the console's own live stream
     assert "Reached" in c.page.text_content("#receipt-text")
+    assert c.page.text_content("#receipt-what") == "declared: Air raid — Kharkivska oblast"
     active = hub.call("GET", "/api/v1/alerts/active", "anna").json()["alerts"]
     [alert] = [a for a in active if a["region_id"] == kharkiv]
     assert alert["details"] == ["drones"] and alert["notes"] == "Shahed group from the north-east"
@@ -238,6 +239,7 @@ def test_two_person_flow_in_two_contexts(
     item = second.page.locator(f"#proposal-list li[data-proposal='{proposal_id}']")
     item.wait_for()
     assert item.get_attribute("data-can-approve") == "1"
+    assert "«Радіаційна загроза» потребує другого оператора" in item.inner_text()
     second.shot(artefacts, "04-proposal-second-uk")
     item.locator("button[data-act='approve']").click()
     second.page.wait_for_selector("#ask[open]")
@@ -497,3 +499,44 @@ def test_the_console_page_has_the_maps_strict_policy(hub: Hub) -> None:
         assert "script-src 'self';" in policy and "require-trusted-types-for 'script'" in policy
         assert "unsafe-inline" not in policy
     assert httpx.get(hub.url + "/console").headers["cache-control"] == "no-store"
+
+
+def test_several_regions_on_the_map_and_by_search(
+    browser,  # noqa: F811
+    hub: Hub,
+    consoles: list[Console],
+    catalogue: Catalogue,
+    artefacts: Path,
+) -> None:
+    """A click on the map takes the oblast (or the raion, as chosen) under the pointer; search
+    adds more; the preview covers all of them."""
+    vinnytsia = oblast(catalogue, "Vinnytska")
+    zhytomyr = oblast(catalogue, "Zhytomyrska")
+    c = open_console(consoles, browser, hub, "anna")
+    hromada = hromadas_of(catalogue, vinnytsia)[0]
+    raion = catalogue.get(catalogue.by_index(hromada).parent_id)
+
+    def click_hromada(index: int) -> None:
+        box = c.page.locator(f'path.h[data-i="{index}"]').bounding_box()
+        assert box is not None
+        c.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    click_hromada(hromada)
+    c.page.wait_for_selector(f"#chosen li[data-region='{vinnytsia}']")
+    click_hromada(hromada)  # a second click takes it back
+    c.page.wait_for_selector(f"#chosen li[data-region='{vinnytsia}']", state="detached")
+    c.page.select_option("#pick-level", "2")
+    click_hromada(hromada)
+    c.page.wait_for_selector(f"#chosen li[data-region='{raion.id}']")
+    c.choose("Zhytomyr", zhytomyr)
+    c.preview()
+    summary = c.page.locator("#preview-summary")
+    expected = len(hromadas_of(catalogue, raion.id)) + len(hromadas_of(catalogue, zhytomyr))
+    assert summary.get_attribute("data-hromadas") == str(expected)
+    assert "2 oblasts" in summary.inner_text()
+    assert c.page.locator("#preview-channels details[data-channel='stream']").count() == 2
+    c.shot(artefacts, "13-two-regions-en")
+    # Taking the whole oblast replaces the raion inside it (the hub refuses nesting).
+    c.choose("Vinnyts", vinnytsia)
+    assert c.page.locator(f"#chosen li[data-region='{raion.id}']").count() == 0
+    assert c.page.locator("#chosen li").count() == 2

@@ -362,6 +362,11 @@ class Broadcaster:
         cache = self._frames_cache
         reached = self._reached
         limit = self.config.max_buffer
+        # Writes are counted in runs of subscribers that got the same frames (usually all of a
+        # slice), so counting costs an identity check per subscriber, not a dict update.
+        run_key: tuple | None = None
+        run_found: tuple | None = None
+        run = 0
         for i in range(start, end):
             sub = subs[i]
             cursor = sub.cursor
@@ -381,8 +386,15 @@ class Broadcaster:
                     self._drop(sub, "too far behind")
                     continue
                 transport.write(data)
-                reached[ckey] = reached.get(ckey, 0) + 1
+                if found is run_found:
+                    run += 1
+                else:
+                    if run:
+                        reached[run_key] = reached.get(run_key, 0) + run
+                    run_key, run_found, run = ckey, found, 1
             sub.cursor = head
+        if run:
+            reached[run_key] = reached.get(run_key, 0) + run
         self._pass_pos = end
         if end < len(subs):
             self._loop.call_soon(self._step)  # type: ignore[union-attr]

@@ -31,6 +31,7 @@ const state = {
   actions: [],
   refreshing: null,
   source: null,
+  poll: null,
 };
 
 function h(tag, attrs = {}, ...children) {
@@ -210,6 +211,20 @@ function drawArea(geometry) {
   state.areaLayer.dataset.drawn = d ? "1" : "0";
 }
 
+/** The hub's reason for a second operator (English), in the page's language. */
+function ruleText(rule) {
+  if (!rule || getLang() === "en") return rule ?? "";
+  const level = { oblast: "області", raion: "району", hromada: "громади" };
+  let m = /^an actual (\w+) alert needs a second operator$/.exec(rule);
+  if (m) return `справжня тривога «${threatName(m[1])}» потребує другого оператора`;
+  if (/^an alert for the whole country/.test(rule)) return "тривога для всієї країни потребує другого оператора";
+  m = /^an alert touching (\d+) oblasts \(more than (\d+)\)/.exec(rule);
+  if (m) return `тривога для ${m[1]} областей (більше ніж ${m[2]}) потребує другого оператора`;
+  m = /^an alert at ([\w ]+) level needs/.exec(rule);
+  if (m) return `тривога рівня ${m[1].split(" and ").map((x) => level[x] ?? x).join(" і ")} потребує другого оператора`;
+  return rule;
+}
+
 // Mode ----------------------------------------------------------------------------------------
 
 function setMode(status) {
@@ -288,7 +303,7 @@ function renderPreview() {
   const rule = $("preview-rule");
   rule.hidden = !doc.second_person;
   rule.textContent = doc.second_person
-    ? `${tr("second_person")} ${doc.rule}. ${tr("expires_in")} ${doc.expires_in_seconds} ${tr("seconds")}.`
+    ? `${tr("second_person")} ${ruleText(doc.rule)}. ${tr("expires_in")} ${doc.expires_in_seconds} ${tr("seconds")}.`
     : "";
   const channels = $("preview-channels");
   channels.textContent = "";
@@ -343,6 +358,7 @@ function showProposed(proposal) {
   const box = $("receipt");
   box.hidden = false;
   box.dataset.kind = "proposal";
+  $("receipt-what").textContent = "";
   const until = new Date(Date.parse(proposal.expires_at)).toLocaleTimeString(getLang() === "uk" ? "uk-UA" : "en-GB");
   $("receipt-text").textContent = tr("proposed", { id: proposal.id, until });
   box.focus();
@@ -356,6 +372,10 @@ async function showReceipt(events, status) {
   box.dataset.done = "0";
   const text = $("receipt-text");
   text.textContent = tr("sending");
+  const kinds = tr("kinds");
+  $("receipt-what").textContent = events
+    .map((e) => `${kinds[e.kind] ?? e.kind}: ${threatName(e.threat)} — ${regionName(e.region_id)}`)
+    .join("; ");
   box.focus();
   const ids = events.map((e) => e.id);
   for (let n = 0; n < RECEIPT_POLLS; n++) {
@@ -497,7 +517,7 @@ function renderLists() {
     list.append(
       h("li", { "data-proposal": p.id, "data-state": p.state, "data-can-approve": p.can_approve ? "1" : "0" },
         h("span", { class: "what" }, tag(p.status), " ", `#${p.id} ${threatName(p.threat)} — ${names}`,
-          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${p.rule ?? ""} · ${tr("until")} ${kyivTime(p.expires_at)}`)),
+          h("span", { class: "sub" }, ` · ${p.proposed_by} · ${ruleText(p.rule)} · ${tr("until")} ${kyivTime(p.expires_at)}`)),
         controls,
       ),
     );
@@ -727,7 +747,7 @@ function follow() {
   } catch {
     state.source = null;
   }
-  setInterval(() => state.me && refreshLists(), 5000);
+  state.poll ??= setInterval(() => state.me && refreshLists(), 5000);
 }
 
 // Language -----------------------------------------------------------------------------------
