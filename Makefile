@@ -41,5 +41,6 @@ test-clock: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check src tests bench scripts && $(BIN)/mypy
 
+# .venv-compat: where older test runs left the compat clients' venvs (now ~/.cache/tryvoha-tests).
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .venv-compat

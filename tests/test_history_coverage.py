@@ -38,16 +38,14 @@ def _csv(tmp_path: Path) -> Path:
 def test_the_parts_of_a_period_outside_the_record() -> None:
     coverage = Coverage(date(2022, 3, 15), date(2023, 12, 31), utc(2026, 11, 1, 12))
     now = utc(2026, 12, 1)
-    # Inside the record: complete. Kyiv days: 2023-12-31 ends at 22:00 UTC (UTC+2 in winter).
-    assert coverage.missing(utc(2023, 1, 1), utc(2023, 12, 31, 22), now) == []
-    assert coverage.warning(utc(2023, 1, 1), utc(2024, 1, 1), now) is not None
+    # Inside the record (UTC days, as the data sets are cut): complete.
+    assert coverage.missing(utc(2023, 1, 1), utc(2024, 1, 1), now) == []
+    assert coverage.warning(utc(2023, 1, 1), utc(2024, 1, 1, 0, 1), now) is not None
     # From the end of the record to the first live event: missing; live time: covered.
-    assert coverage.missing(utc(2023, 6, 1), now, now) == [
-        (utc(2023, 12, 31, 22), utc(2026, 11, 1, 12))
-    ]
-    # Before the record starts (2022-03-15 00:00 Kyiv = 2022-03-14 22:00 UTC).
+    assert coverage.missing(utc(2023, 6, 1), now, now) == [(utc(2024, 1, 1), utc(2026, 11, 1, 12))]
+    # Before the record starts.
     assert coverage.missing(utc(2022, 2, 24), utc(2022, 6, 1), now) == [
-        (utc(2022, 2, 24), utc(2022, 3, 14, 22))
+        (utc(2022, 2, 24), utc(2022, 3, 15))
     ]
     said = coverage.warning(utc(2024, 1, 1), utc(2025, 1, 1), now)
     assert said is not None and "2022-03-15 – 2023-12-31" in said and "docs/history.md" in said
@@ -77,7 +75,7 @@ async def test_every_statistics_answer_says_what_the_record_covers(
             doc = (await c.get(f"/api/v1/stats/{path}", params=past)).json()
             assert doc["coverage"]["complete"] is False, path
             assert doc["coverage"]["missing"] == [
-                {"from": "2023-03-12T22:00:00.000Z", "to": "2024-01-01T00:00:00.000Z"}
+                {"from": "2023-03-13T00:00:00.000Z", "to": "2024-01-01T00:00:00.000Z"}
             ]
             assert "2023-03-09 – 2023-03-12" in doc["coverage"]["warning"]
         # A live alert: the hub records from now on; the time since is covered.
@@ -94,9 +92,8 @@ def test_cli_stats_warns_when_the_period_reaches_past_the_record(tmp_path: Path)
     runner = CliRunner()
     imported = runner.invoke(app, ["import", "official", str(_csv(tmp_path)), "--db", db])
     assert imported.exit_code == 0, imported.output
-    inside = runner.invoke(
-        app, ["stats", "Kyiv City", "--from", "2023-03-09", "--to", "2023-03-12", "--db", db]
-    )
+    period = ["--from", "2023-03-09T00:00Z", "--to", "2023-03-13T00:00Z"]
+    inside = runner.invoke(app, ["stats", "Kyiv City", *period, "--db", db])
     assert inside.exit_code == 0, inside.output
     assert "Warning" not in inside.stderr
     assert "imported record covers 2023-03-09 – 2023-03-12" in inside.stderr

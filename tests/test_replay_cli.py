@@ -34,7 +34,7 @@ def _source(folder: Path) -> Path:
 
 def _replay(args: list[str], scratch: Path) -> subprocess.Popen[str]:
     """The command in its own process, its temporary folders under `scratch`."""
-    env = {**os.environ, "TMPDIR": str(scratch), "COLUMNS": "200"}
+    env = {**os.environ, "TMPDIR": str(scratch), "COLUMNS": "80"}  # one line even when narrow
     return subprocess.Popen(
         [sys.executable, "-m", "tryvoha.cli", "replay", *args],
         env=env,
@@ -60,7 +60,8 @@ def test_a_taken_port_is_one_line_naming_it_and_the_way_out(tmp_path: Path) -> N
     assert process.returncode == 2, said
     lines = [line for line in said.splitlines() if line.strip()]
     assert len(lines) == 1, said
-    assert f"127.0.0.1:{port} is already in use" in lines[0] and "--port" in lines[0]
+    assert f"127.0.0.1:{port} is already in use" in lines[0] and "--port 8081" in lines[0]
+    assert "TRYVOHA_PORT" not in lines[0]  # replay's port is --port alone
     assert "Traceback" not in said and out == ""
     assert _leftovers(scratch) == []
 

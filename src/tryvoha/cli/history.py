@@ -154,9 +154,9 @@ def replay(
         raise typer.Exit(2)
     if serve:
         try:
-            check_port("127.0.0.1", port)
+            check_port("127.0.0.1", port, choose="--port, e.g. --port 8081")
         except PortTaken as exc:
-            err.print(f"[bold red]Cannot serve the replay:[/] {escape(str(exc))}")
+            err.print(f"[bold red]Cannot serve the replay:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
     with contextlib.ExitStack() as scratch:
         if db is None:  # removed on every way out, Ctrl+C included

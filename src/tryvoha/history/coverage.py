@@ -25,8 +25,9 @@ SMALLEST_GAP = timedelta(minutes=1)
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """The Kyiv days of the imported record (`first` … `last`, both whole days) and the time of
-    the hub's first live event; None where there is none."""
+    """The days (UTC, as the data sets are cut) on which the imported record's alerts start
+    (`first` … `last`, both whole days) and the time of the hub's first live event; None where
+    there is none."""
 
     first: date | None
     last: date | None
@@ -34,14 +35,16 @@ class Coverage:
 
     @classmethod
     def of(cls, store: SqlStore) -> Coverage:
-        """Two aggregates over the events table (one pass each). The permanent alerts an import
-        adds are not rows of the data set: they say nothing of what it covers."""
+        """Two aggregates over the events table (one pass each). What a data set covers is the
+        days its alerts start on (an alert that starts on its last day may end the next); the
+        permanent alerts an import adds are not rows of the data set."""
         from tryvoha.history.importer import PERMANENT_ALERTS
         from tryvoha.history.sources import row_key
 
         permanent = [row_key(a.region_id, a.started_at, None) for a in PERMANENT_ALERTS]
         imported = select(func.min(events.c.occurred_at), func.max(events.c.occurred_at)).where(
             events.c.source.like(IMPORTED),
+            events.c.kind == "declared",
             events.c.idempotency_key.is_(None) | events.c.idempotency_key.not_in(permanent),
         )
         live = select(func.min(events.c.recorded_at)).where(events.c.source.not_like(IMPORTED))
@@ -49,8 +52,8 @@ class Coverage:
             lo, hi = conn.execute(imported).one()
             first_live = conn.execute(live).scalar()
         return cls(
-            first=None if lo is None else from_us(lo).astimezone(KYIV).date(),
-            last=None if hi is None else from_us(hi).astimezone(KYIV).date(),
+            first=None if lo is None else from_us(lo).date(),
+            last=None if hi is None else from_us(hi).date(),
             live_since=None if first_live is None else from_us(first_live),
         )
 
@@ -58,7 +61,7 @@ class Coverage:
         """The stretches of time the log has a record of, in order."""
         out = []
         if self.first is not None and self.last is not None:
-            out.append((_kyiv_midnight(self.first), _kyiv_midnight(self.last + timedelta(days=1))))
+            out.append((_midnight(self.first), _midnight(self.last + timedelta(days=1))))
         if self.live_since is not None and self.live_since < now:
             out.append((self.live_since, now))
         out.sort()
@@ -90,7 +93,7 @@ class Coverage:
         """One line: "the imported record covers 2022-03-15 – 2023-12-31; live since …"."""
         parts = []
         if self.first is not None:
-            parts.append(f"the imported record covers {self.first} – {self.last} (Kyiv days)")
+            parts.append(f"the imported record covers {self.first} – {self.last} (UTC days)")
         else:
             parts.append("no imported record")
         if self.live_since is not None:
@@ -125,8 +128,8 @@ class Coverage:
         }
 
 
-def _kyiv_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=KYIV).astimezone(UTC)
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _day(moment: datetime) -> str:

@@ -76,7 +76,7 @@ function showReplay(replay) {
  * event; the history panel says so, and says when a chosen time is outside it. */
 function showRecord(record) {
   if (!record) return;
-  const midnight = (day) => kyivToUtc(day, "00:00");
+  const midnight = (day) => Date.parse(`${day}T00:00:00Z`); // the data sets are cut in UTC
   const spans = [];
   if (record.first_day) {
     const [y, m, d] = record.last_day.split("-").map(Number);
@@ -89,7 +89,7 @@ function showRecord(record) {
 }
 
 function dayText(day) {
-  return kyivTime(kyivToUtc(day, "12:00"), true).split(/,?\s+/)[0];
+  return kyivTime(Date.parse(`${day}T12:00:00Z`), true).split(/,?\s+/)[0];
 }
 
 function renderRecord() {

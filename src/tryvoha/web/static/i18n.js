@@ -75,7 +75,7 @@ const STRINGS = {
     mo: "міс",
     d: "дн",
     permanent: "Постійна тривога",
-    permanent_note: "Постійна тривога: без перерви 7 днів і довше — окуповані або прифронтові території (Луганщина з 04.04.2022, Крим з 10.12.2022).",
+    permanent_note: "Постійна тривога: без перерви 7 днів і довше — окуповані або прифронтові території (Луганщина з 04.04.2022, Крим з 11.12.2022, за київським часом).",
     threats: {
       air_raid: "Повітряна тривога",
       artillery_shelling: "Загроза артобстрілу",
@@ -164,7 +164,7 @@ const STRINGS = {
     mo: "mo",
     d: "d",
     permanent: "Permanent alert",
-    permanent_note: "Permanent alert: without a break for 7 days or more — occupied or front-line territory (Luhansk oblast since 04/04/2022, Crimea since 10/12/2022).",
+    permanent_note: "Permanent alert: without a break for 7 days or more — occupied or front-line territory (Luhansk oblast since 04/04/2022, Crimea since 11/12/2022, Kyiv time).",
     threats: {
       air_raid: "Air raid",
       artillery_shelling: "Artillery shelling",
