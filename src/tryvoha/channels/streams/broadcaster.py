@@ -364,7 +364,7 @@ class Broadcaster:
         limit = self.config.max_buffer
         # Writes are counted in runs of subscribers that got the same frames (usually all of a
         # slice), so counting costs an identity check per subscriber, not a dict update.
-        run_key: tuple | None = None
+        run_key: tuple = ()  # set with the first run; read only once run > 0
         run_found: tuple | None = None
         run = 0
         for i in range(start, end):
