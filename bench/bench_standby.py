@@ -35,8 +35,7 @@ import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.regions import Level, load_catalogue
 from tryvoha.store import SqlStore, acquire_writer

@@ -29,8 +29,8 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 from typer.testing import CliRunner
 
-from tryvoha.alerts.commands import Actor, Declare, EventDraft, Rejected, assign
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.commands import Actor, Declare, Rejected
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat, assign
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.cli import app as cli

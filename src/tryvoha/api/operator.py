@@ -176,19 +176,26 @@ async def declare(
         raise ApiError(
             422, "region_missing", "name the region: region_id, or region_ids (not both)"
         )
-    common = {
-        "threat": body.threat,
-        "status": body.status,
-        "details": tuple(body.details),
-        "notes": body.notes,
-        "occurred_at": body.occurred_at,
-    }
     command: Command
     if body.region_ids is not None:
-        command = DeclareMany(region_ids=tuple(body.region_ids), **common)
+        command = DeclareMany(
+            region_ids=tuple(body.region_ids),
+            threat=body.threat,
+            status=body.status,
+            details=tuple(body.details),
+            notes=body.notes,
+            occurred_at=body.occurred_at,
+        )
     else:
         assert body.region_id is not None
-        command = Declare(region_id=body.region_id, **common)
+        command = Declare(
+            region_id=body.region_id,
+            threat=body.threat,
+            status=body.status,
+            details=tuple(body.details),
+            notes=body.notes,
+            occurred_at=body.occurred_at,
+        )
     return await run_command(request, command, actor, key)
 
 

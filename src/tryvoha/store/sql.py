@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft, assign
 from tryvoha.alerts.model import (
     PROPOSAL_KINDS,
     PUBLIC_KINDS,
@@ -32,8 +31,10 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     Threat,
+    assign,
 )
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
@@ -267,6 +268,22 @@ class SqlStore:
             raise
         self._last_id = next_id - 1
         return appended
+
+    def copy_events(self, committed: Sequence[Event]) -> None:
+        """Append events another log committed, with their own ids (an edge's private copy of
+        the log): gapless after this store's last id, in one transaction, projected as usual."""
+        if not committed:
+            return
+        last = self._last_id
+        if committed[0].id != last + 1 or committed[-1].id != last + len(committed):
+            raise ValueError(
+                f"the copy ends at {last}: events {committed[0].id}..{committed[-1].id} "
+                "do not follow it without a gap"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(insert(events), [_event_row(e) for e in committed])
+            self._project(conn, committed)
+        self._last_id = committed[-1].id
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
         # An alert declared and changed in the same batch (imported history) is inserted in its
