@@ -30,7 +30,7 @@ from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import Change, Changes, Proposed, documented
-from tryvoha.hub import Hub
+from tryvoha.hub import RETRY_AFTER_SECONDS, Hub
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
 IdempotencyKey = Annotated[
@@ -120,6 +120,14 @@ def writer_of(request: Request) -> Hub:
             503,
             "not_the_writer",
             "this node follows the log and takes no commands: send them to the hub's writer",
+        )
+    if not hub.is_writer:
+        raise ApiError(
+            503,
+            "not_the_writer",
+            "this node is a standby writer (or lost the writer lock) and takes no commands now: "
+            "retry after the Retry-After seconds, here or at the other writer",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return hub
 

@@ -14,6 +14,7 @@ from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.alerts.wire import iso
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
+from tryvoha.api.operator import writer_of
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import (
     Deleted,
@@ -64,6 +65,9 @@ class CreateBody(BaseModel):
 
 
 def _dispatcher(request: Request) -> WebhookDispatcher:
+    hub = request.app.state.hub
+    if hub is not None and not hub.is_writer:
+        writer_of(request)  # a standby: 503 not_the_writer with Retry-After, as for commands
     dispatcher = getattr(request.app.state, "webhooks", None)
     if dispatcher is None or not dispatcher.running:
         raise ApiError(503, "webhooks_unavailable", "webhook delivery is not running on this hub")
