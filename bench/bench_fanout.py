@@ -80,7 +80,12 @@ def start_server(db_url: str, port: int, workers: int, log_path: Path) -> subpro
         str(workers),
     ]
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The harness keeps one publisher connection for all runs at an N; at 19,000 subscribers
+    # the pause between two runs can pass the default 5 s keep-alive, so it is set to its most.
+    env = {**os.environ, "TRYVOHA_HTTP_KEEPALIVE_TIMEOUT": "300"}
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    )
 
 
 def server_pids(proc: subprocess.Popen) -> list[str]:

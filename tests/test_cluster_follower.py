@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventDraft, EventKind, Threat
 from tryvoha.cluster.edge import Copier, ReplicaFailed
 from tryvoha.cluster.follower import LogFollower, LogGap
 from tryvoha.cluster.replica import Replica

@@ -19,8 +19,7 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from tryvoha import metrics
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventDraft, EventKind, Threat
 from tryvoha.bus.codec import CodecError, decode_event, encode_event
 from tryvoha.bus.jetstream import (
     LogFollowerFeed,
@@ -31,6 +30,7 @@ from tryvoha.bus.jetstream import (
 )
 from tryvoha.store import SqlStore
 
+from . import waiting
 from .nats_server import NatsServer
 
 STREAM, SUBJECT = "LOG", "log.events"
@@ -138,11 +138,8 @@ class Following:
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
+    """`waiting.until` with a deadline that allows for a NATS server restarting."""
+    await waiting.until(check, what, timeout)
 
 
 @contextlib.asynccontextmanager

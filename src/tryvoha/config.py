@@ -69,6 +69,8 @@ class Settings:
     """The hub's address as the world sees it, for links in CAP feeds."""
     signature_ttl: int = 300
     """Seconds a signed event stays fresh for its receivers."""
+    receipts_keep: int = 1000
+    """Events whose live delivery receipts are kept in memory (tryvoha.channels.receipts)."""
     map_tile_url: str | None = None
     map_tile_attribution: str | None = None
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -235,6 +237,7 @@ VARIABLES: tuple[Variable, ...] = (
     V("TRYVOHA_CAP_CERT", "cap_cert", "text", help="certificate of the CAP key"),
     V("TRYVOHA_PUBLIC_URL", "public_url", "url", help="the hub's address for links"),
     V("TRYVOHA_SIGNATURE_TTL", "signature_ttl", "int", 10, 86_400, "seconds a signature is fresh"),
+    V("TRYVOHA_RECEIPTS_KEEP", "receipts_keep", "int", 100, 100_000, "events with receipts kept"),
     V("TRYVOHA_MAP_TILE_URL", "map_tile_url", "url", help="background tiles for the map"),
     V("TRYVOHA_MAP_TILE_ATTRIBUTION", "map_tile_attribution", "text", help="the tiles' credit"),
     V("TRYVOHA_WEBHOOK_BACKOFF_BASE", "webhooks.backoff_base", "float", 0.01, 3600, "first retry"),

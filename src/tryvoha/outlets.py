@@ -7,7 +7,7 @@ What runs depends on what the process is:
   JetStream when `--nats` is given (first, so edges hear of a commit as early as possible), the
   webhook dispatcher and its durable outbox, MQTT when a broker is configured, the ukrainealarm
   webhook delivery. A standby starts them when it takes over, and a writer that loses its lock
-  stops them at once (`tryvoha.standby.WriterRole`).
+  stops them at once (`tryvoha.standby.WriterRole`); each continues from its durable position.
 
 Each is started in that order and stopped in the reverse one; nothing else starts a way out.
 """
@@ -80,6 +80,7 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
             prefix=settings.mqtt_prefix,
             signing=state.signing,
             position=StoredPosition(writer, MQTT_POSITION_KEY),
+            receipts=state.receipts,
         )
         state.mqtt = publisher
         await stack.enter_async_context(publisher.running())

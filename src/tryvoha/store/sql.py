@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft, assign
 from tryvoha.alerts.model import (
     PROPOSAL_KINDS,
     PUBLIC_KINDS,
@@ -31,8 +30,10 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     Threat,
+    assign,
 )
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
@@ -218,7 +219,7 @@ class SqlStore:
         `OutOfRange` (nothing written) when an event holds a value the log could not read back;
         `StoreConflict` when an answer was rendered for other ids than these; `NotTheWriter`
         (nothing written) when this writer lost its lock or was fenced off."""
-        if self.writer is not None and not self.writer.held:
+        if self.writer is not None and not self.writer.still_held():
             raise NotTheWriter("the writer lock was lost (its database connection ended)")
         appended: list[list[Event]] = []
         next_id = self._last_id + 1

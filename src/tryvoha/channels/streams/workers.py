@@ -29,6 +29,7 @@ import orjson
 
 from tryvoha.alerts.model import Event
 from tryvoha.bus.codec import decode_event, encode_event
+from tryvoha.channels.receipts import DeliveryReceipts, ForwardingReceipts
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.channels.streams.spec import parse_spec
@@ -38,8 +39,10 @@ from tryvoha.readmodel import LogView, ReadModel
 from tryvoha.signing.hub import UNSIGNED, key_directory, open_signing
 
 log = logging.getLogger(__name__)
-EVENT, SUBSCRIBER, COUNTS = b"E", b"S", b"C"
+EVENT, SUBSCRIBER, COUNTS, RECEIPTS = b"E", b"S", b"C", b"R"
 MAX_MESSAGE = 256 * 1024
+RECEIPTS_PER_MESSAGE = 2000
+"""Hand-overs per receipts message: well under MAX_MESSAGE (each is about 60 bytes of JSON)."""
 
 
 class Channel:
@@ -54,6 +57,8 @@ class Channel:
         self.counts = {"sse": 0, "ws": 0}
         self.broken = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.receipts: DeliveryReceipts | None = None
+        """The hub's receipts, where the follower's hand-overs are added."""
 
     @property
     def load(self) -> int:
@@ -127,6 +132,9 @@ class Channel:
                 report = orjson.loads(message[1:])
                 self.closed = report["closed"]
                 self.counts = {"sse": report["sse"], "ws": report["ws"]}
+            elif message[:1] == RECEIPTS and self.receipts is not None:
+                for channel, event_id, recorded_at, reached, at in orjson.loads(message[1:]):
+                    self.receipts.handed(channel, event_id, recorded_at, reached, at)
 
     def _break(self) -> None:
         if not self.broken:
@@ -150,6 +158,8 @@ class Followers:
         self.local = local
         local.extra_counts = self.remote_counts
         local.place = self.place
+        for channel in channels:
+            channel.receipts = local.receipts
         self._unsubscribe = hub.subscribe(self.feed, whole_log=True)
 
     def feed(self, event: Event) -> None:
@@ -298,7 +308,22 @@ class Follower:
                 self.reported = None
             except OSError:
                 pass
+        self.report_receipts()
         asyncio.get_running_loop().call_later(0.2, self.report)
+
+    def report_receipts(self) -> None:
+        """Send the hub the hand-overs since the last report (they count in its receipts)."""
+        receipts = self.broadcaster.receipts
+        if not isinstance(receipts, ForwardingReceipts):
+            return
+        while batch := receipts.take(RECEIPTS_PER_MESSAGE):
+            try:
+                self.sock.send(RECEIPTS + orjson.dumps(batch))
+            except BlockingIOError:  # the hub is busy: the next report tries again
+                receipts.pending.extendleft(reversed(batch))
+                return
+            except OSError:  # the hub is gone
+                return
 
 
 async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
@@ -312,7 +337,9 @@ async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
     settings = Settings.from_env(db=db_url, keys=keys)
     # The hub's own keys: a follower signs exactly what the hub signs.
     signing = open_signing(settings, create=False) if keys is not None else UNSIGNED
-    broadcaster = Broadcaster(view, settings.streams, signing)
+    broadcaster = Broadcaster(
+        view, settings.streams, signing, ForwardingReceipts(settings.receipts_keep)
+    )
     broadcaster.follow()
     follower = Follower(view, sock, broadcaster)
     loop = asyncio.get_running_loop()
