@@ -1,12 +1,13 @@
-"""The cluster as real processes: a writer on PostgreSQL relaying to a real nats-server, three
-edges (two folding from the database, one from the stream alone), a steady stream of declares,
-1,000 SSE subscribers spread over the edges and a WebSocket subscriber on two of them. Then
-the failures, one after another:
+"""The cluster as real processes: a writer on PostgreSQL relaying to a real nats-server, a
+standby writer, three edges (two folding from the database, one from the stream alone), a
+steady stream of declares, 1,000 SSE subscribers spread over the edges and a WebSocket
+subscriber on two of them. Then the failures, one after another:
 
 - an edge killed with -9: its subscribers resume on another edge with `Last-Event-ID`;
 - the same region status (body and ETag) from every node at the same log id;
 - NATS killed and started again: edges say stale meanwhile, then catch up with no gap;
-- the writer killed with -9: edges keep answering reads.
+- the writer killed with -9: edges keep answering reads, a standby writer takes over, and its
+  relay goes on from where the dead writer's stopped.
 
 At the end every subscriber must have received every live event after its snapshot exactly
 once, in log order, whatever happened to it on the way.
@@ -226,23 +227,22 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
     token = store.create_token("cluster-test", None)[0]
     store.close()
     keys = str(tmp_path / "keys")
-    nats = nats_server.url
-    writer = Node(
-        "writer", ["serve", "--db", postgres_url, "--nats", nats, "--keys", keys], tmp_path
-    )
+    nats, pg = nats_server.url, postgres_url
+    writer = Node("writer", ["serve", "--db", pg, "--nats", nats, "--keys", keys], tmp_path)
     nodes = [writer]
     subscribers: list[Subscriber] = []
     sockets: list[WsSubscriber] = []
     declarer: Declarer | None = None
     try:
         await until(writer.ready, "writer up", timeout=60)
+        standby_args = ["serve", "--standby", "--db", pg, "--nats", nats, "--keys", keys]
+        standby = Node("standby", standby_args, tmp_path)
+        nodes.append(standby)
+        await until(standby.ready, "standby up", timeout=60)
+        assert (await standby.health())[1]["role"] == "standby"
         edges = [
-            Node(
-                "edge-0", ["edge", "--nats", nats, "--db", postgres_url, "--keys", keys], tmp_path
-            ),
-            Node(
-                "edge-1", ["edge", "--nats", nats, "--db", postgres_url, "--keys", keys], tmp_path
-            ),
+            Node("edge-0", ["edge", "--nats", nats, "--db", pg, "--keys", keys], tmp_path),
+            Node("edge-1", ["edge", "--nats", nats, "--db", pg, "--keys", keys], tmp_path),
             Node("edge-2", ["edge", "--nats", nats, "--keys", keys, "--max-lag", "1"], tmp_path),
         ]
         nodes += edges
@@ -311,16 +311,28 @@ async def test_cluster_survives_an_edge_nats_and_the_writer(
         await until(edges_current, "edges caught up after NATS came back", timeout=45)
         await until(lambda: everyone_past(mark), "subscribers caught up", timeout=30)
 
-        # 4. The writer dies: edges keep answering reads.
+        # 4. The writer dies: edges keep answering reads; the standby takes over and relays on.
         await declarer.pause()
-        final = await writer_last()
-        await until(lambda: everyone_past(final), "every event delivered", timeout=30)
-        await until(lambda: all(w.ids and w.ids[-1] == final for w in sockets), "on WebSockets")
+        before = await writer_last()
+        await until(lambda: everyone_past(before), "every event delivered", timeout=30)
         writer.kill()
         for edge in edges[1:]:
             assert (await edge.get("/api/v1/status/compact")).status_code == 200
             assert (await edge.get("/api/v1/alerts/active")).status_code == 200
-            assert (await edge.health())[1]["last_applied_id"] == final
+            assert (await edge.health())[1]["last_applied_id"] == before
+
+        async def standby_writes() -> bool:
+            return (await standby.health())[1]["role"] == "writer"
+
+        await until(standby_writes, "the standby took over", timeout=30)
+        declarer.task.cancel()
+        declarer = Declarer(standby, token, [o.id for o in catalogue.oblasts[:20]])
+        await until(lambda: declarer.check() and declarer.acknowledged >= 10, "standby accepts")
+        await declarer.pause()
+        final = (await standby.health())[1]["last_applied_id"]
+        assert final > before
+        await until(lambda: everyone_past(final), "events after the takeover delivered", timeout=30)
+        await until(lambda: all(w.ids and w.ids[-1] == final for w in sockets), "on WebSockets")
     finally:
         if declarer is not None:
             declarer.task.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,8 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
+from tryvoha.alerts.commands import EventDraft
+from tryvoha.alerts.model import AlertStatus, EventKind, Threat
 from tryvoha.api.app import create_app
 from tryvoha.bus.codec import decode_event
 from tryvoha.bus.jetstream import DEFAULT_STREAM
@@ -21,6 +24,7 @@ from tryvoha.config import Settings, SettingsError
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
+from tryvoha.store.writer import writer_lock
 
 from .conftest import auth
 from .nats_server import NatsServer
@@ -141,3 +145,44 @@ def test_a_nats_url_out_of_its_range_is_refused(value: str) -> None:
 def test_nats_urls_are_read_from_the_environment() -> None:
     settings = Settings.from_env({"TRYVOHA_NATS": "nats://a:4222, tls://b:4222"})
     assert settings.nats == "nats://a:4222,tls://b:4222"
+
+
+@pytest.mark.postgres
+async def test_a_standby_starts_relaying_when_it_takes_over(
+    catalogue: Catalogue, postgres_url: str, server: NatsServer
+) -> None:
+    """The relay is one of the writer's senders: a standby does not relay, and on takeover it
+    publishes from the position the last writer's relay saved (here: nothing yet)."""
+    active = SqlStore(postgres_url, writer=writer_lock(postgres_url, "tryvoha serve").acquire())
+    draft = EventDraft(
+        EventKind.DECLARED,
+        catalogue.oblasts[0].id,
+        Threat.AIR_RAID,
+        AlertStatus.ACTUAL,
+        datetime(2026, 2, 24, 4, 0, tzinfo=UTC),
+        "token:t",
+    )
+    active.append(draft, draft.occurred_at)
+    standby = Hub(catalogue, SqlStore(postgres_url), standby=True)
+    standby.load()
+    app = create_app(standby, Settings(db=postgres_url, load_history=False, nats=server.url))
+    app.state.standby_lock = writer_lock(postgres_url, "tryvoha serve --standby")
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+                doc = (await client.get("/api/v1/health")).json()
+                assert (doc["role"], doc["nats"]) == ("standby", None)
+                assert getattr(app.state, "relay", None) is None
+                active.writer.release()  # type: ignore[union-attr]  # the writer is gone
+
+                async def relaying_as_writer() -> bool:
+                    doc = (await client.get("/api/v1/health")).json()
+                    return doc["role"] == "writer" and doc["stream_last_seq"] == 1
+
+                await until(relaying_as_writer, "the standby took over and relayed", timeout=30)
+                log = standby.store.events_after(0, None)
+        assert await stream_events(server.url) == log
+    finally:
+        standby.close()
+        active.close()

@@ -69,7 +69,7 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
     state = app.state
     settings: Settings = state.settings
     model = state.model
-    if settings.nats:
+    if settings.nats:  # continues from the position the last writer's relay saved
         state.relay = await stack.enter_async_context(relaying(writer, settings.nats))
     dispatcher = WebhookDispatcher(
         model, WebhookStore(writer.store), settings.webhooks, state.signing

@@ -59,16 +59,16 @@ async def health(request: Request) -> Response:
     """200 while this node is current, 503 while it is stale: an edge whose NATS feed is
     disconnected or silent, or behind the stream for longer than `TRYVOHA_MAX_LAG` seconds (the
     503 carries the same fields, and the usual `error` object with code `stale`).
-    The writer holds the log and is never stale; it reports its relay to JetStream."""
+    The writer holds the log and is never stale; it reports its relay to JetStream. A standby
+    (`serve --standby`) follows the log from the database and says so."""
     state = request.app.state
     edge = getattr(state, "edge_health", None)
     if edge is not None:
         doc = edge.doc()
     else:
-        relay = getattr(state, "relay", None)
         hub = state.hub
-        writing = hub is not None and hub.is_writer
-        role = getattr(state, "role", None) or ("writer" if writing else "standby")
+        role = "writer" if hub is not None and hub.is_writer else "standby"
+        relay = getattr(state, "relay", None) if role == "writer" else None
         doc = writer_health(role, state.model.last_event_id, relay.status() if relay else None)
     if not doc["stale"]:
         return JSONResponse(doc)

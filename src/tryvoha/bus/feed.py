@@ -300,10 +300,9 @@ class LogFollowerFeed:
             try:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                try:
-                    item = await asyncio.wait_for(
-                        self._queue.get(), max(0.0, deadline - time.monotonic())
-                    )
+                try:  # a timeout scope, not wait_for: no task per message on the live path
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        item = await self._queue.get()
                 except TimeoutError:
                     return None
             if item is _RESET:

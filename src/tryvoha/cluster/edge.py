@@ -203,7 +203,6 @@ class NotTheWriter:
 def edge_app(node: EdgeNode, settings: Settings, signing: Signing) -> FastAPI:
     """The app `tryvoha serve` runs, over the edge's view, following the stream while it runs."""
     app = create_app(node.view, settings, signing)
-    app.state.role = "edge"
     app.state.edge_health = EdgeHealth(node.feed, settings.max_lag)
     app.add_middleware(NotTheWriter)
     outlets = app.router.lifespan_context
