@@ -3,7 +3,6 @@ subscriber gauges follow, and `tryvoha serve --mqtt` wiring (the app's lifespan)
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
@@ -19,6 +18,7 @@ from tryvoha.store import SqlStore
 from .conftest import auth, need_service
 from .test_mqtt import clear_retained
 from .test_webhooks import FAST
+from .waiting import until
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple], float]:
@@ -31,14 +31,14 @@ async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple], float]:
     return samples
 
 
-async def scrape_until(client: httpx.AsyncClient, ready, timeout: float = 10.0) -> dict:
+async def scrape_until(client: httpx.AsyncClient, ready, what: str) -> dict:
     """Scrape until `ready(samples)` holds: the follower and senders run on their own time."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+
+    async def samples_when_ready() -> dict | None:
         samples = await scrape(client)
-        if ready(samples) or asyncio.get_running_loop().time() > deadline:
-            return samples
-        await asyncio.sleep(0.02)
+        return samples if ready(samples) else None
+
+    return await until(samples_when_ready, what)
 
 
 def latency_count(samples: dict, channel: str) -> float:
@@ -79,7 +79,9 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
                     assert r.status_code == 201
                 await receiver.wait_for(lambda x: len(x.received) >= 2)
                 backlog = ("tryvoha_webhook_backlog", ())
-                stuck = await scrape_until(client, lambda m: m.get(backlog) == 3)
+                stuck = await scrape_until(
+                    client, lambda m: m.get(backlog) == 3, "three deliveries in the backlog"
+                )
                 assert stuck[backlog] == 3
                 assert stuck[("tryvoha_subscribers", (("channel", "webhook"),))] == 1
                 assert stuck[("tryvoha_mqtt_connected", ())] == 1
@@ -91,6 +93,7 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
                 after = await scrape_until(
                     client,
                     lambda m: m.get(ok, 0) - before.get(ok, 0) == 3 and m.get(backlog) == 0,
+                    "three deliveries succeeded and the backlog emptied",
                 )
     finally:
         await receiver.stop()

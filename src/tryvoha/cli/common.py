@@ -42,6 +42,7 @@ def _flags_without_a_type() -> None:
     def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
         return None if self.is_flag else rendered(self, ctx)
 
+    # A patch of typer's class (see above): neither the marker nor the method is typed there.
     display_type_rich.skips_flags = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 

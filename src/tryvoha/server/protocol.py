@@ -76,6 +76,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     # Connection life ---------------------------------------------------------------------------
 
+    # uvicorn's protocol narrows asyncio.Protocol's transport the same way, typed as an override.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._since = self.loop.time()
@@ -221,13 +222,14 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _hand_over(self) -> None:
         """Give the connection to the stream short cut; this protocol is done with it."""
-        take, head = self._stream  # type: ignore[misc]
+        assert self._stream is not None  # set by the short cut that matched
+        take, head = self._stream
         self._done = True
         self._disarm()
         self.connections.discard(self)
         self._unset_keepalive_if_required()
         transport = self.transport
-        self.parser = None  # type: ignore[assignment]
+        self.parser = None  # type: ignore[assignment]  # uvicorn types it as never None
         try:
             take(head, transport)
         except Exception:

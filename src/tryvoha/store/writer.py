@@ -262,6 +262,7 @@ class AdvisoryLock(WriterLock):
         if not self._held or self._conn is None:
             return False
         try:
+            # SQLAlchemy types the DBAPI connection as optional (None once detached).
             fd = self._conn.connection.dbapi_connection.fileno()  # type: ignore[union-attr]
             poller = select.poll()
             poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)

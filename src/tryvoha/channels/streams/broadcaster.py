@@ -242,7 +242,7 @@ class Broadcaster:
         else:
             sub.cursor = since
             self.starting.add(sub)
-            self._loop.create_task(self._catch_up(sub))  # type: ignore[union-attr]
+            self._ensure_loop().create_task(self._catch_up(sub))
         return sub
 
     def _send_snapshot(self, sub: Subscriber) -> None:
@@ -306,7 +306,7 @@ class Broadcaster:
         self.live.pop(sub, None)
         sub.state = STARTING
         self.starting.add(sub)
-        self._loop.create_task(self._catch_up(sub))  # type: ignore[union-attr]
+        self._ensure_loop().create_task(self._catch_up(sub))
 
     def _encode(self, event: Event) -> tuple[bytes, bytes]:
         index = bisect.bisect_left(self.ring_ids, event.id)
@@ -325,10 +325,12 @@ class Broadcaster:
 
     # The pass -----------------------------------------------------------------------------------
 
-    def _ensure_loop(self) -> None:
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the broadcaster runs on: the one of its first subscriber or event."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._heartbeat = self._loop.call_later(self.config.heartbeat, self._beat)
+        return self._loop
 
     def _schedule(self) -> None:
         if not self._running:
@@ -397,7 +399,7 @@ class Broadcaster:
             reached[run_key] = reached.get(run_key, 0) + run
         self._pass_pos = end
         if end < len(subs):
-            self._loop.call_soon(self._step)  # type: ignore[union-attr]
+            self._ensure_loop().call_soon(self._step)
             return
         self._finish_pass()
 
