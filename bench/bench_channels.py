@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import re
@@ -218,6 +219,31 @@ async def receivers(port: int, broker: tuple[str, int], prefix: str, poll_ms: fl
     await receiver.stop()
 
 
+class GcPauses:
+    """The hub process's garbage collections during the run: a full one stops every channel."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            f"gen{g}_{k}": round(v, 2)
+            for g, found in self.pauses.items()
+            for k, v in (("n", len(found)), ("max_ms", max(found, default=0.0)))
+        }
+
+
 class Arrivals:
     """In the hub's process: when each event was committed, and when each channel had it."""
 
@@ -249,7 +275,7 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     from tryvoha.config import Settings
     from tryvoha.hub import Hub
     from tryvoha.regions import load_catalogue
-    from tryvoha.serve import uvicorn_config
+    from tryvoha.serve import freeze_startup_heap, uvicorn_config
     from tryvoha.signing.hub import open_signing
     from tryvoha.store import SqlStore, acquire_writer
 
@@ -272,6 +298,9 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     admin, _ = store.create_token("bench-channels", None)
     arrivals = Arrivals()
     hub.bus.subscribe(arrivals.on_commit, whole_log=True)
+    pauses = GcPauses()
+    if not args.no_gc_freeze:
+        freeze_startup_heap()  # as `tryvoha serve` does before serving
     server = uvicorn.Server(uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port))
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -314,7 +343,8 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
         await serving
         hub.close()
     following.cancel()
-    rows = {}
+    pauses.stop()
+    rows: dict = {"gc": pauses.summary()}
     for channel in CHANNELS:
         at = arrivals.at[channel]
         from_commit = [(at[i] - arrivals.committed[i]) * 1000 for i in submitted]
@@ -346,6 +376,9 @@ def main() -> None:
         default="shared",
         help="the shared broker on 127.0.0.1:1883, or an own one with set_tcp_nodelay off/on",
     )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave the start-up heap to the collector"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 1 <= args.cycles <= 100_000 or args.poll_ms < 0.5:
@@ -374,6 +407,7 @@ def main() -> None:
         f"polls every {args.poll_ms:g} ms"
     )
     print(f"  {'channel':14} {'p50':>7} {'p99':>7} {'max':>7}   submit → received p50 / p99")
+    print(f"  hub process garbage collections: {rows.pop('gc')}")
     for channel, f in rows.items():
         print(
             f"  {channel:14} {f['commit_p50_ms']:7.2f} {f['commit_p99_ms']:7.2f} "
