@@ -220,28 +220,32 @@ async def receivers(port: int, broker: tuple[str, int], prefix: str, poll_ms: fl
 
 
 class GcPauses:
-    """The hub process's garbage collections during the run: a full one stops every channel."""
+    """The hub process's garbage collections during the run (a full one stops every channel):
+    how many, and the longest in CPU time (wall time too, which a loaded machine stretches)."""
 
     def __init__(self) -> None:
-        self.started = 0.0
-        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.started = (0.0, 0.0)
+        self.pauses: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict) -> None:
+        now = (time.thread_time(), time.perf_counter())
         if phase == "start":
-            self.started = time.perf_counter()
+            self.started = now
         else:
-            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+            cpu, wall = (now[0] - self.started[0]) * 1000, (now[1] - self.started[1]) * 1000
+            self.pauses[info["generation"]].append((cpu, wall))
 
     def stop(self) -> None:
         gc.callbacks.remove(self._on_gc)
 
     def summary(self) -> dict[str, float]:
-        return {
-            f"gen{g}_{k}": round(v, 2)
-            for g, found in self.pauses.items()
-            for k, v in (("n", len(found)), ("max_ms", max(found, default=0.0)))
-        }
+        found: dict[str, float] = {}
+        for g, pauses in self.pauses.items():
+            found[f"gen{g}_n"] = len(pauses)
+            found[f"gen{g}_max_cpu_ms"] = round(max((c for c, _ in pauses), default=0.0), 2)
+            found[f"gen{g}_max_wall_ms"] = round(max((w for _, w in pauses), default=0.0), 2)
+        return found
 
 
 class Arrivals:
@@ -275,7 +279,7 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     from tryvoha.config import Settings
     from tryvoha.hub import Hub
     from tryvoha.regions import load_catalogue
-    from tryvoha.serve import freeze_startup_heap, uvicorn_config
+    from tryvoha.serve import Server, uvicorn_config
     from tryvoha.signing.hub import open_signing
     from tryvoha.store import SqlStore, acquire_writer
 
@@ -298,13 +302,12 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     admin, _ = store.create_token("bench-channels", None)
     arrivals = Arrivals()
     hub.bus.subscribe(arrivals.on_commit, whole_log=True)
-    pauses = GcPauses()
-    if not args.no_gc_freeze:
-        freeze_startup_heap()  # as `tryvoha serve` does before serving
-    server = uvicorn.Server(uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port))
+    config = uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port)
+    server = uvicorn.Server(config) if args.no_gc_freeze else Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
+    pauses = GcPauses()
     child = await asyncio.create_subprocess_exec(
         "taskset", "-c", "1", sys.executable, __file__, "--receivers", str(port),
         broker[0], str(broker[1]), prefix, str(args.poll_ms),
