@@ -7,7 +7,11 @@ refused or unanswered request at the other node every 50 ms. The active writer i
 SIGKILL; the time until the standby's first 201 is one takeover. The killed node then comes back
 as the standby, and the next round kills the new writer.
 
-Usage: .venv/bin/python bench/bench_standby.py [--rounds 5]
+`--fencing` measures instead what fencing costs each append on PostgreSQL: appends of one event
+through a store that holds the writer lock (the lock checked, the epoch row updated in the
+transaction) beside the same through a store without it.
+
+Usage: .venv/bin/python bench/bench_standby.py [--rounds 5] [--fencing]
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.regions import Level, load_catalogue
+from tryvoha.store import SqlStore, acquire_writer
 
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CLIENTS = 4
@@ -174,10 +181,53 @@ async def main(rounds: int) -> None:
     )
 
 
+def fencing_cost(appends: int) -> None:
+    name = f"tryvoha_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    oblasts = load_catalogue().oblasts
+    try:
+        fenced = SqlStore(db, writer=acquire_writer(db, "bench"))
+        plain = SqlStore(db)
+        figures: dict[str, list[float]] = {"fenced": [], "unfenced": []}
+        try:
+            for n in range(appends):  # interleaved, so both see the same machine
+                for label, store in (("fenced", fenced), ("unfenced", plain)):
+                    store._last_id = store._read_last_id()  # the other store appended meanwhile
+                    draft = EventDraft(
+                        EventKind.DECLARED,
+                        oblasts[n % len(oblasts)].id,
+                        Threat.AIR_RAID,
+                        AlertStatus.ACTUAL,
+                        datetime.now(UTC),
+                        "bench",
+                    )
+                    started = time.perf_counter()
+                    store.append(draft, datetime.now(UTC))
+                    figures[label].append(1000 * (time.perf_counter() - started))
+        finally:
+            plain.close()
+            fenced.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    for label, ms in figures.items():
+        ms.sort()
+        p50, p99 = statistics.median(ms), ms[int(0.99 * (len(ms) - 1))]
+        print(f"append, {label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(ms)} appends)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="takeovers to measure (1 to 20)")
+    parser.add_argument("--fencing", action="store_true", help="the cost of fencing per append")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be 1 to 20")
-    asyncio.run(main(args.rounds))
+    if args.fencing:
+        fencing_cost(2000)
+    else:
+        asyncio.run(main(args.rounds))

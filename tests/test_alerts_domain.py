@@ -8,17 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tryvoha.alerts.commands import (
-    Actor,
-    AlertRef,
-    Declare,
-    End,
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Update, decide
+from tryvoha.alerts.model import (
+    AlertStatus,
+    Detail,
+    Event,
     EventDraft,
-    Rejected,
-    Update,
-    decide,
+    EventKind,
+    RegionStatus,
+    Threat,
 )
-from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, RegionStatus, Threat
 from tryvoha.alerts.state import AlertState, LogOrderError, fold
 from tryvoha.alerts.status import threat_status
 from tryvoha.regions import Catalogue, Level

@@ -1,8 +1,9 @@
 """The real PyPI clients of both APIs against a live hub (uvicorn on a free port, in a thread).
 
-Each client runs in its own venv under `.venv-compat/` (made once with `python -m venv` + pip and
-reused): `alerts-in-ua` 0.4.0 shares its import name with `alerts-in-ua.py`, so they cannot share
-one. The scripts in `tests/compat_clients/` make every call of section E of the compatibility
+Each client runs in its own venv in a cache outside the checkout, `~/.cache/tryvoha-tests/`
+(`$XDG_CACHE_HOME`, or `TRYVOHA_COMPAT_VENVS`; made once with `python -m venv` + pip and
+reused): `alerts-in-ua` 0.4.0 shares its import name with `alerts-in-ua.py`, so they cannot
+share one. The scripts in `tests/compat_clients/` make every call of section E of the compatibility
 spec, declare alerts on the hub in between and check what the client returns against tryvoha's
 own API.
 
@@ -38,7 +39,6 @@ from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue, Level
 from tryvoha.store import SqlStore, TokenRole
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent / "compat_clients"
 VENVS = {
     "alerts-in-ua-0.4.0": ["alerts-in-ua==0.4.0", "ukrainealarm==0.0.1", "uasiren==0.0.1"],
@@ -47,9 +47,18 @@ VENVS = {
 pytestmark = pytest.mark.slow
 
 
+def venv_cache() -> Path:
+    """Where the clients' venvs live: a per-user cache, never the checkout (they are 130 MB)."""
+    if chosen := os.environ.get("TRYVOHA_COMPAT_VENVS"):
+        return Path(chosen)
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "tryvoha-tests" / "compat-venvs"
+
+
 def client_venv(name: str) -> Path:
     """The venv's python, made on first use and reused while its pinned packages are unchanged."""
-    where = Path(os.environ.get("TRYVOHA_COMPAT_VENVS", ROOT / ".venv-compat")) / name
+    where = venv_cache() / name
     python = where / "bin" / "python"
     marker = where / ".installed"
     wanted = "\n".join(VENVS[name])

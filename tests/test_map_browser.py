@@ -486,3 +486,61 @@ def test_history_shows_the_night_of_9_march_2023(
     finally:
         page.close()
         server.stop()
+
+
+LABEL_INSIDE = """() => {
+  const out = {};
+  for (const text of document.querySelectorAll('.lbl:not(.city)')) {
+    const i = Number(text.dataset.i);
+    const box = text.getBBox();
+    const paths = [...document.querySelectorAll('path.h')].filter((p) => {
+      let j = Number(p.dataset.i);
+      const geo = window.tryvohaMap.state.geo;
+      while (j > 0 && j !== i) j = geo.regions[j].parent;
+      return j === i;
+    });
+    const inside = (x, y) => paths.some((p) => p.isPointInFill(new DOMPoint(x, y)));
+    const ys = [box.y + box.height * 0.3, box.y + box.height * 0.5, box.y + box.height * 0.7];
+    const xs = [box.x + box.width * 0.02, box.x + box.width * 0.98];
+    out[text.textContent] = xs.every((x) => ys.every((y) => inside(x, y)));
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 800), (1920, 1080)])
+def test_zakarpatska_ukrainian_label_stays_inside_its_oblast(browser, server: Server, size) -> None:
+    """ "Закарпатська" is long and the oblast narrow: the name is slid and, if need be, made
+    smaller to fit the oblast, never running over Ivano-Frankivska or off the map."""
+    page = Page(browser, server.url + "/?lang=uk", width=size[0], height=size[1])
+    try:
+        page.page.wait_for_function("document.querySelector('.labels').style.display !== 'none'")
+        inside = page.page.evaluate(LABEL_INSIDE)
+        assert inside["Закарпатська"] is True, inside
+        assert [name for name, ok in inside.items() if not ok] == []
+        svg = page.page.locator("#map").bounding_box()
+        label = page.page.locator(".lbl", has_text="Закарпатська").bounding_box()
+        assert svg and label and label["x"] >= svg["x"]
+    finally:
+        page.close()
+    assert page.errors == []
+
+
+def test_the_phone_layout_shows_the_search_placeholder_whole(browser, server: Server) -> None:
+    for lang in ("uk", "en"):
+        page = Page(browser, server.url + f"/?lang={lang}", width=375, height=812)
+        try:
+            room, needed = page.page.evaluate(
+                """() => {
+                  const input = document.getElementById('place');
+                  const style = getComputedStyle(input);
+                  const ctx = document.createElement('canvas').getContext('2d');
+                  ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+                  const room = input.clientWidth - parseFloat(style.paddingLeft)
+                    - parseFloat(style.paddingRight);
+                  return [room, ctx.measureText(input.placeholder).width];
+                }"""
+            )
+        finally:
+            page.close()
+        assert needed <= room, f"{lang}: the placeholder needs {needed} px, the field has {room}"

@@ -102,3 +102,19 @@ async def test_metrics_count_webhook_and_mqtt_deliveries(catalogue, sqlite_url: 
     failed = ("tryvoha_webhook_attempts_total", (("outcome", "http_error"),))
     assert after[ok] - before.get(ok, 0) == 3
     assert after[failed] - before.get(failed, 0) >= 2
+
+
+async def test_a_hub_without_mqtt_shows_no_mqtt_figures(catalogue, sqlite_url: str) -> None:
+    """`tryvoha_mqtt_connected 0` on a hub that never meant to connect reads like a fault."""
+    hub = Hub(catalogue, SqlStore(sqlite_url))
+    hub.load()
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+                samples = await scrape(client)
+    finally:
+        hub.close()
+    assert ("tryvoha_webhook_backlog", ()) in samples  # the other figures are there
+    assert not [name for name, _ in samples if name.startswith("tryvoha_mqtt")]

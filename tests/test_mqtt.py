@@ -192,11 +192,12 @@ class Broker:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)])
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            await asyncio.sleep(0.02)
-        raise RuntimeError("mosquitto did not start")
+        await until(self._listening, f"mosquitto listening on port {self.port}")
+
+    def _listening(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            return True
+        return False
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -396,3 +396,12 @@ async def test_unknown_keys_share_few_database_reads(hub: Hub, sqlite_url: str) 
         )
     assert {r.status_code for r in answers} == {401}
     assert 1 <= len(watched.threads) <= 2
+
+
+def test_the_token_alone_goes_to_stdout_so_a_script_can_keep_it(tmp_path: Path) -> None:
+    """`export TRYVOHA_TOKEN=$(tryvoha token create …)`, as the README tour does."""
+    db = str(hub_database(tmp_path / "hub.db"))
+    made = tokens_cli("create", "kyiv", "--region", "Kyivska oblast", "--db", db)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.strip().startswith("tv_") and len(made.stdout.split()) == 1
+    assert "Token for kyiv" in made.stderr and KYIV_OBLAST_LABEL in made.stderr

@@ -39,14 +39,12 @@ from tryvoha.alerts.commands import (
     Command,
     Declare,
     DeclareMany,
-    EventDraft,
     Reject,
     Rejected,
-    assign,
     decide,
     expirations,
 )
-from tryvoha.alerts.model import Event, EventKind, Proposal
+from tryvoha.alerts.model import Event, EventDraft, EventKind, Proposal, assign
 from tryvoha.alerts.state import AlertState, alert_after, proposal_after
 from tryvoha.alerts.wire import alert_doc, event_doc, proposal_doc
 from tryvoha.bus import InProcessBus

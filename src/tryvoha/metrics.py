@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from tryvoha.alerts.model import Event
 
 registry = CollectorRegistry(auto_describe=True)
+mqtt_registry = CollectorRegistry(auto_describe=True)
+"""The MQTT channel's own figures, shown only by a hub that publishes to MQTT (`--mqtt`)."""
 
 delivery_latency = Histogram(
     "tryvoha_delivery_latency_seconds",
@@ -52,5 +54,8 @@ def observe_handover(channel: str, event: Event) -> None:
     delivery_latency.labels(channel).observe(max(0.0, time.time() - event.recorded_at.timestamp()))
 
 
-def render() -> bytes:
-    return generate_latest(registry)
+def render(mqtt: bool = False) -> bytes:
+    """Every figure of this process; the MQTT ones only when MQTT is configured, so a hub
+    without it shows no `tryvoha_mqtt_connected 0` that reads like a broken connection."""
+    text = generate_latest(registry)
+    return text + generate_latest(mqtt_registry) if mqtt else text

@@ -3,10 +3,11 @@
 What runs depends on what the process is:
 - every process: the streams' broadcaster (built with the app, so stream requests can be taken
   over at once; stopped here), and the stream workers when `--workers` asks for more processes;
-- the writer only (one sender per channel for the whole deployment): the webhook dispatcher and
-  its durable outbox, MQTT when a broker is configured, the ukrainealarm webhook delivery. A
-  standby starts them when it takes over, and a writer that loses its lock stops them at once
-  (`tryvoha.standby.WriterRole`).
+- the writer only (one sender per channel for the whole deployment): the relay of the log to NATS
+  JetStream when `--nats` is given (first, so edges hear of a commit as early as possible), the
+  webhook dispatcher and its durable outbox, MQTT when a broker is configured, the ukrainealarm
+  webhook delivery. A standby starts them when it takes over, and a writer that loses its lock
+  stops them at once (`tryvoha.standby.WriterRole`); each continues from its durable position.
 
 Each is started in that order and stopped in the reverse one; nothing else starts a way out.
 """
@@ -22,6 +23,7 @@ from fastapi import FastAPI
 from tryvoha.channels.mqtt import MqttPublisher
 from tryvoha.channels.streams.workers import start_followers
 from tryvoha.channels.webhooks import WebhookDispatcher
+from tryvoha.cluster.relay import relaying
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.standby import WriterRole
@@ -64,6 +66,8 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
     state = app.state
     settings: Settings = state.settings
     model = state.model
+    if settings.nats:
+        state.relay = await stack.enter_async_context(relaying(writer, settings.nats))
     dispatcher = WebhookDispatcher(
         model, WebhookStore(writer.store), settings.webhooks, state.signing
     )
@@ -76,6 +80,7 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
             prefix=settings.mqtt_prefix,
             signing=state.signing,
             position=StoredPosition(writer, MQTT_POSITION_KEY),
+            receipts=state.receipts,
         )
         state.mqtt = publisher
         await stack.enter_async_context(publisher.running())

@@ -112,7 +112,7 @@ def serve(settings: Settings, console: Console | None = None, standby: bool = Fa
             signing = open_signing(settings)  # made on first start; refuses unsafe key files
         hub = open_hub(settings, console, standby=standby)
     except (ValueError, KeyFileError, WriterLocked, PortTaken) as exc:
-        console.print(f"[bold red]Cannot start:[/] {escape(str(exc))}")
+        console.print(f"[bold red]Cannot start:[/] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
     assert signing.signer is not None and signing.cap_keys is not None
     signing.cap_keys.get()  # the first CAP request waits for nothing
@@ -171,9 +171,9 @@ class PortTaken(Exception):
     """Another program listens on the address: say so in one line, with what to do."""
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, choose: str = "--port (or TRYVOHA_PORT)") -> None:
     """Before anything else, so a taken port is one clear line (uvicorn binds it once the app
-    is ready: a port that answers is a hub that serves)."""
+    is ready: a port that answers is a hub that serves); `choose` says how to pick another."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -184,7 +184,7 @@ def check_port(host: str, port: int) -> None:
         if exc.errno == errno.EADDRINUSE:
             raise PortTaken(
                 f"{host}:{port} is already in use (another tryvoha?); stop it, or choose another "
-                "port with --port (or TRYVOHA_PORT)"
+                f"port with {choose}"
             ) from None
         raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.close()

@@ -26,7 +26,7 @@ from tryvoha.store import WriterLock
 
 log = logging.getLogger(__name__)
 
-FOLLOW_SECONDS = 0.2
+FOLLOW_SECONDS = 0.1
 """How often a standby folds the log's tail and tries the writer lock: the larger part of the
 takeover time after the active writer's death."""
 GUARD_SECONDS = 1.0

@@ -15,6 +15,7 @@ from tryvoha.api.params import checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import Calendar, Longest, Nationwide, Summary, documented
 from tryvoha.history import charts, stats
+from tryvoha.history.coverage import Coverage
 from tryvoha.history.engine import StatsEngine
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import AmbiguousRegion, UnknownRegion
@@ -101,6 +102,25 @@ async def _scope(
 Scoped = Annotated[tuple[StatsEngine, stats.Scope], Depends(_scope)]
 
 
+async def current_coverage(request: Request) -> Coverage:
+    """What the log's record covers: read once per log id (two aggregates over the events
+    table), kept on the app."""
+    hub: ReadModel = request.app.state.model
+    cached = getattr(request.app.state, "stats_coverage", None)
+    if cached is None or cached[0] != hub.last_event_id:
+        log_id = hub.last_event_id
+        cached = (log_id, await hub.read(Coverage.of, hub.store))
+        request.app.state.stats_coverage = cached
+    return cached[1]
+
+
+async def _coverage(request: Request, scope: stats.Scope) -> dict[str, object]:
+    """The `coverage` object: the record, and what of the scope's period it does not cover."""
+    return (await current_coverage(request)).doc(
+        scope.since, scope.until, scope.now or datetime.now(UTC)
+    )
+
+
 async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
     hub: ReadModel = request.app.state.model
     try:
@@ -120,7 +140,7 @@ async def summary(
 ) -> JSONResponse:
     engine, scope = target
     result = await _run(request, stats.summary, engine, scope)
-    return JSONResponse(result.doc())
+    return JSONResponse({**result.doc(), "coverage": await _coverage(request, scope)})
 
 
 @router.get(
@@ -135,7 +155,8 @@ async def longest(
 ) -> JSONResponse:
     engine, scope = target
     rows = await _run(request, stats.longest, engine, scope, limit)
-    return JSONResponse({"alerts": rows, "log_id": engine.log_id})
+    coverage = await _coverage(request, scope)
+    return JSONResponse({"alerts": rows, "log_id": engine.log_id, "coverage": coverage})
 
 
 @router.get(
@@ -149,7 +170,14 @@ async def calendar(
 ) -> JSONResponse:
     engine, scope = target
     days = await _run(request, stats.calendar, engine, scope)
-    return JSONResponse({"region_id": scope.region_id, "days": days, "log_id": engine.log_id})
+    return JSONResponse(
+        {
+            "region_id": scope.region_id,
+            "days": days,
+            "log_id": engine.log_id,
+            "coverage": await _coverage(request, scope),
+        }
+    )
 
 
 @router.get(
@@ -183,7 +211,15 @@ async def nationwide(
     if only_nationwide:
         rows = [r for r in rows if r["nationwide"]]
     count = sum(r["nationwide"] for r in rows)
-    return JSONResponse({"kind": kind, "nationwide": count, "rows": rows, "log_id": engine.log_id})
+    return JSONResponse(
+        {
+            "kind": kind,
+            "nationwide": count,
+            "rows": rows,
+            "log_id": engine.log_id,
+            "coverage": await _coverage(request, scope),
+        }
+    )
 
 
 @router.get(

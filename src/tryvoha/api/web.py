@@ -1,4 +1,5 @@
-"""The alarm map: the page at `/`, its static files, and the few JSON answers only the map needs.
+"""The alarm map: the page at `/`, its static files, and the few JSON answers only the map needs;
+and the API page at `/docs` (Swagger UI from the package: it works with no internet).
 
 Static files are read once and kept in memory with their gzip form, so the page costs one
 compressed transfer and no disk reads; the boundaries asset is stored gzipped in the package and
@@ -24,6 +25,7 @@ from tryvoha.api.errors import ApiError
 from tryvoha.api.params import RegionIdPath, checked_time, time_query
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import AlertsAt, AlertsSpan, Located, MapConfig, Today, documented
+from tryvoha.api.stats import current_coverage
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, Region
 from tryvoha.server.conditional import etag_of
@@ -31,6 +33,8 @@ from tryvoha.store import AlertQuery
 from tryvoha.views import region_doc
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+APIDOCS = Path(__file__).resolve().parents[1] / "web" / "apidocs"
+"""Swagger UI, put there by scripts/build_docs_assets.py from the npm package, and its page."""
 KYIV = ZoneInfo("Europe/Kyiv")
 PAGE = 5000
 MAX_SPAN = timedelta(days=3)
@@ -40,6 +44,7 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
     ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
 }
 
 
@@ -52,10 +57,11 @@ class StaticFile:
 
 
 @cache
-def static_files() -> dict[str, StaticFile]:
-    """Every file of the map, keyed by its name; `x.json.gz` is served as `x.json`."""
+def static_files(folder: Path = STATIC) -> dict[str, StaticFile]:
+    """Every file of the map (or of another folder of pages), keyed by its name; `x.json.gz` is
+    served as `x.json`."""
     files = {}
-    for path in sorted(STATIC.iterdir()):
+    for path in sorted(folder.iterdir()):
         if not path.is_file():
             continue
         data = path.read_bytes()
@@ -69,10 +75,13 @@ def static_files() -> dict[str, StaticFile]:
     return files
 
 
-def _static_response(request: Request, name: str, cache_control: str) -> Response:
-    found = static_files().get(name)
+def _static_response(
+    request: Request, name: str, cache_control: str, folder: Path = STATIC
+) -> Response:
+    found = static_files(folder).get(name)
     if found is None:
-        raise ApiError(404, "not_found", f"no map file named {name!r}")
+        what = "map" if folder == STATIC else "API page"
+        raise ApiError(404, "not_found", f"no {what} file named {name!r}")
     headers = {"ETag": found.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == found.etag:
         return Response(status_code=304, headers=headers)
@@ -93,6 +102,29 @@ async def index(request: Request) -> Response:
 @page.get("/map/{name}")
 async def asset(request: Request, name: str) -> Response:
     return _static_response(request, name, "no-cache")
+
+
+@page.get("/console")
+async def console(request: Request) -> Response:
+    """The dispatcher's console (docs/console.md): static, it talks to the operator API only.
+    Never stored by a cache: it is where tokens are typed."""
+    return _static_response(request, "console.html", "no-store")
+
+
+@page.get("/console/{name}")
+async def console_asset(request: Request, name: str) -> Response:
+    return _static_response(request, name, "no-cache")
+
+
+@page.get("/docs")
+async def api_page(request: Request) -> Response:
+    """The API page: Swagger UI over `/openapi.json`, every file from the package."""
+    return _static_response(request, "index.html", "no-cache", APIDOCS)
+
+
+@page.get("/docs/{name}")
+async def api_page_asset(request: Request, name: str) -> Response:
+    return _static_response(request, name, "no-cache", APIDOCS)
 
 
 api = APIRouter(prefix="/api/v1/map", tags=["map"])
@@ -135,11 +167,19 @@ async def alerts_overlapping(hub: ReadModel, since: datetime, until: datetime) -
 )
 async def config(request: Request) -> JSONResponse:
     hub = _hub(request)
+    replay = getattr(request.app.state, "replay", None)  # set by `tryvoha replay --serve`
+    record = await current_coverage(request)
     return JSONResponse(
         {
             "tile_url": request.app.state.settings.map_tile_url,
             "tile_attribution": request.app.state.settings.map_tile_attribution,
             "log_id": hub.last_event_id,
+            "replay": None if replay is None else replay.doc(),
+            "record": {
+                "first_day": None if record.first is None else record.first.isoformat(),
+                "last_day": None if record.last is None else record.last.isoformat(),
+                "live_since": iso(record.live_since),
+            },
         }
     )
 

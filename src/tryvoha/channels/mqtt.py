@@ -33,7 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -44,7 +44,9 @@ from prometheus_client import Counter, Gauge
 from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.alerts.wire import iso
-from tryvoha.metrics import observe_handover, registry
+from tryvoha.channels.receipts import DeliveryReceipts
+from tryvoha.metrics import mqtt_registry as registry
+from tryvoha.metrics import observe_handover
 from tryvoha.readmodel import ReadModel
 from tryvoha.signing.hub import UNSIGNED, Signing
 
@@ -141,7 +143,7 @@ def region_threats(statuses: dict[Threat, ThreatStatus], region_id: str) -> dict
 
 def changed_regions(
     before: dict[Threat, ThreatStatus] | None, after: dict[Threat, ThreatStatus]
-) -> dict[Threat, set[str]] | None:
+) -> dict[Threat, frozenset[str]] | None:
     """Per threat, the regions whose status for it differs; None means everything."""
     if before is None:
         return None
@@ -169,10 +171,13 @@ class MqttPublisher:
         per_threat_topics: bool = True,
         signing: Signing = UNSIGNED,
         position: Position | None = None,
+        receipts: DeliveryReceipts | None = None,
     ) -> None:
         self.hub = hub
         self.signing = signing
         self.position = position
+        self.receipts = receipts
+        """Where each event's hand-over to the broker is noted (the operators' receipts)."""
         self.address = parse_broker_url(url)
         self.prefix = prefix.rstrip("/")
         self.reconnect_max = reconnect_max
@@ -441,6 +446,8 @@ class MqttPublisher:
         self._fire(client, self.event_topic(event), payload, 1)
         self._fired_upto = event.id
         observe_handover(CHANNEL, event)
+        if self.receipts is not None:
+            self.receipts.handed(CHANNEL, event.id, event.recorded_at.timestamp())
         mqtt_published.labels("event").inc()
 
     @staticmethod
@@ -467,14 +474,15 @@ def _no_delay(client: aiomqtt.Client) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[None]) -> None:
+async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[object]) -> None:
     """Await `awaitable`, but raise at once when the connection drops meanwhile: a publish waiting
     for its ack would otherwise wait out its timeout, and an idle publisher would not notice a
     restarted broker that has lost the retained statuses."""
     task = asyncio.ensure_future(awaitable)
     lost = client._disconnected  # aiomqtt's own "connection ended" future
     try:
-        await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {task, lost}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not task.done():
             task.cancel()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tryvoha import durations
 from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.cli.common import (
@@ -382,24 +383,40 @@ def status(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Which oblasts are under alert now (active or partial)."""
+    """Which oblasts are under alert now (active or partial), since when and for how long.
+
+    An alert open for 7 days or more is marked permanent: occupied or front-line territory,
+    never lifted (Luhansk oblast since 2022-04-04, Crimea since 2022-12-10)."""
     doc = call("GET", url, "/api/v1/status", params={"threat": threat.value})
     if as_json:
         typer.echo(orjson.dumps(doc).decode())
         return
-    table = Table("oblast", "status", "since (UTC)")
+    now = datetime.now(UTC)
+    table = Table("oblast", "status", "since (UTC)", "for")
     colours = {"active": "bold red", "partial": "yellow", "none": "green"}
     oblasts = [r for r in doc["regions"] if r["level"] == "oblast"]
+    permanent = 0
     for r in oblasts:
-        since = (r["since"] or "").replace("T", " ")[:19]
+        since, lasted, mark = "", "", ""
+        if r["since"]:
+            started = datetime.fromisoformat(r["since"].replace("Z", "+00:00"))
+            since = f"{started:%Y-%m-%d %H:%M}"
+            lasted = durations.readable(now - started)
+            if r["status"] == "active" and durations.is_permanent(now - started):
+                mark, permanent = " *", permanent + 1
         table.add_row(
-            f"{r['name_en']} / {r['name_uk']}", f"[{colours[r['status']]}]{r['status']}", since
+            f"{r['name_en']} / {r['name_uk']}",
+            f"[{colours[r['status']]}]{r['status']}[/]{mark}",
+            since,
+            lasted,
         )
     console.print(table)
     under = sum(r["status"] == "active" for r in oblasts)
     console.print(
         f"{under} of {len(oblasts)} oblasts under {threat.value} alert; log id {doc['log_id']}"
     )
+    if permanent:
+        console.print(f"* {durations.PERMANENT_NOTE}", highlight=False)
 
 
 def _operator_time(text: str) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tryvoha.alerts.model import Threat
@@ -120,30 +122,61 @@ def replay(
     ] = 60,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Demo database to replay into (default: a fresh temporary one)."),
+        typer.Option(
+            "--db",
+            help="Demo database to replay into (default: a fresh temporary one, removed on exit).",
+        ),
     ] = None,
     source: Annotated[
         Path | None, typer.Option("--source", help="Official CSV to replay (default: bundled).")
     ] = None,
     serve: Annotated[bool, typer.Option("--serve", help="Serve the demo hub meanwhile.")] = False,
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=1, max=65535, help="Port of the demo hub (with --serve)."),
+    ] = 8080,
     force: Annotated[
         bool, typer.Option("--force", help="Replay into a log that is not a demo log.")
     ] = False,
 ) -> None:
     """Re-enact a past period as live events into a demo hub.
 
+    The map of the demo hub (--serve) says it shows a replay, of which period and at what speed,
+    and its clock shows the replayed time. Ctrl+C stops it; a temporary database goes with it.
+
     Example: tryvoha replay --from 2023-03-09T00:00Z --to 2023-03-09T12:00Z --speed 60 --serve
     """
-    from tryvoha.history import replay as rp
-    from tryvoha.history.importer import read_rows
+    from tryvoha.serve import PortTaken, check_port
 
     since, until = _utc(since, "--from"), _utc(until, "--to")
     if until <= since:
         err.print("[red]--to must be after --from[/]")
         raise typer.Exit(2)
-    if db is None:
-        db = str(Path(tempfile.mkdtemp(prefix="tryvoha-replay-")) / "demo.db")
+    if serve:
+        try:
+            check_port("127.0.0.1", port, choose="--port, e.g. --port 8081")
+        except PortTaken as exc:
+            err.print(f"[bold red]Cannot serve the replay:[/] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+    with contextlib.ExitStack() as scratch:
+        if db is None:  # removed on every way out, Ctrl+C included
+            folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="tryvoha-replay-"))
+            db = str(Path(folder) / "demo.db")
+        _replay(since, until, speed, db, source, port if serve else None, force)
+
+
+def _replay(
+    since: datetime,
+    until: datetime,
+    speed: float,
+    db: str,
+    source: Path | None,
+    port: int | None,
+    force: bool,
+) -> None:
+    from tryvoha.history import replay as rp
+    from tryvoha.history.importer import read_rows
+
     hub = open_hub(hub_settings(db), writer="tryvoha replay", create=True)
     try:
         rp.claim_demo_log(hub.store, force)
@@ -165,27 +198,37 @@ def replay(
         err.print(f"{step.at:%H:%M} UTC  {what}  {region.label('en')}  [{k}/{len(plan)}]")
 
     async def run() -> Any:
-        server = None
-        if serve:
-            import uvicorn
+        if port is None:
+            return await rp.replay(hub, plan, since, speed, on_step=shown)
+        import uvicorn
 
-            from tryvoha.api.app import create_app
+        from tryvoha.api.app import create_app
 
-            app = create_app(hub, Settings(db=db, port=port, load_history=False))
-            server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-            serving = asyncio.create_task(server.serve())
-            err.print(f"Serving the demo hub at http://127.0.0.1:{port}/")
-        report = await rp.replay(hub, plan, since, speed, on_step=shown)
-        if server is not None:
+        app = create_app(hub, Settings(db=db, port=port, load_history=False))
+        app.state.replay = rp.ReplayClock(since, until, speed, datetime.now(UTC))
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+        serving = asyncio.create_task(server.serve())
+        err.print(f"Serving the demo hub at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+        playing = asyncio.create_task(rp.replay(hub, plan, since, speed, on_step=shown))
+        await asyncio.wait({serving, playing}, return_when=asyncio.FIRST_COMPLETED)
+        if playing.done():
             err.print("Replay done; still serving (Ctrl+C to stop).")
             await serving
-        return report
+            return playing.result()
+        playing.cancel()  # the server stopped first (Ctrl+C): the replay stops with it
+        with contextlib.suppress(asyncio.CancelledError):
+            await playing
+        await serving
+        return None
 
     try:
         report = asyncio.run(run())
     finally:
         hub.close()
-    console.print(f"Declared {report.declared}, ended {report.ended}, skipped {report.skipped}.")
+    if report is not None:
+        console.print(
+            f"Declared {report.declared}, ended {report.ended}, skipped {report.skipped}."
+        )
 
 
 def stats(
@@ -222,6 +265,7 @@ def stats(
     """
     from tryvoha.history import charts
     from tryvoha.history import stats as st
+    from tryvoha.history.coverage import Coverage
     from tryvoha.history.engine import StatsEngine
     from tryvoha.regions import load_catalogue
 
@@ -232,6 +276,7 @@ def stats(
     engine = StatsEngine(catalogue, store)
     with err.status("Reading the alert record…"):
         engine.refresh()
+        coverage = Coverage.of(store)
     store.close()
     if engine.count() == 0:
         err.print(
@@ -254,6 +299,11 @@ def stats(
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     name = catalogue.get(scope.region_id).name_en
+    said = Console(stderr=True, highlight=False, soft_wrap=True)
+    said.print(f"Record: {coverage.describe()}.", style="dim", markup=False)
+    warning = coverage.warning(scope.since, scope.until, now)
+    if warning is not None:
+        said.print(f"Warning: {warning}.", style="yellow", markup=False)
     if nationwide:
         rows = st.nationwide(engine, scope.since, scope.until, threat, now=now)
         _emit_rows(rows, as_json, as_csv, "Most oblasts under alert at once, per night")
@@ -282,6 +332,7 @@ def stats(
     doc = result.doc()
     if as_json:
         doc["longest"] = top
+        doc["coverage"] = coverage.doc(scope.since, scope.until, now)
         typer.echo(orjson.dumps(doc).decode())
         return
     if as_csv:

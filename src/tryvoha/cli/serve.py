@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha.cli.common import database, err, hub_settings, prepare_database
+from tryvoha.cli.common import database, err, hub_settings, nats_option, prepare_database
 
 
 def serve(
@@ -59,6 +59,16 @@ def serve(
             "--mqtt",
             help="Publish statuses and events to this MQTT broker, e.g. mqtt://127.0.0.1:1883 "
             "[TRYVOHA_MQTT].",
+        ),
+    ] = None,
+    nats: Annotated[
+        str | None,
+        typer.Option(
+            "--nats",
+            callback=nats_option,
+            help="Publish the log to this NATS server's JetStream for edge nodes (tryvoha edge), "
+            "e.g. nats://127.0.0.1:4222; several comma-separated [TRYVOHA_NATS]. NATS down never "
+            "stops a commit: the relay catches up. See docs/cluster.md.",
         ),
     ] = None,
     keys: Annotated[
@@ -119,6 +129,7 @@ def serve(
         read_token_required=read_token,
         workers=workers,
         mqtt=mqtt,
+        nats=nats,
         keys=keys,
         hub_id=hub_id,
         cap_key=cap_key,

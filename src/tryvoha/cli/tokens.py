@@ -133,6 +133,8 @@ def _scopes(
             f"Create a token. {CHOOSE}",
             "\n".join(f"• {c}" for c in CHOICES),
             "Examples:\n\n" + "\n".join(EXAMPLES),
+            "The token alone goes to standard output, what it may do to standard error, so a "
+            "script can keep it: export TRYVOHA_TOKEN=$(tryvoha token create NAME --region R)",
         ]
     ),
 )
@@ -192,10 +194,12 @@ def create(
         doc = {"token": plain, **token_doc(catalogue, info)}
         typer.echo(orjson.dumps(doc).decode())
         return
-    console.print(f"Token for [bold]{name}[/] (shown once, keep it safe):", highlight=False)
-    console.print(plain, highlight=False, soft_wrap=True)
+    # The token alone on stdout: `export TRYVOHA_TOKEN=$(tryvoha token create …)` keeps it and
+    # still shows the rest on the terminal.
+    err.print(f"Token for [bold]{name}[/] (shown once, keep it safe):", highlight=False)
+    typer.echo(plain)
     for line in rights(catalogue, info):
-        console.print(line, highlight=False, soft_wrap=True)
+        err.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("list")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected
 from tryvoha.alerts.model import Threat
+from tryvoha.alerts.wire import iso
 from tryvoha.history.sources import HistoryRow
 from tryvoha.hub import Hub
 from tryvoha.store import SqlStore
@@ -61,6 +62,30 @@ def claim_demo_log(store: SqlStore, force: bool = False) -> None:
             "(the default) or pass --force"
         )
     store.set_meta(DEMO_KEY, DEMO_VALUE)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayClock:
+    """What a demo hub's map needs to show a replay as one: the period, the speed, and the wall
+    time the replay began, from which it tells the replayed time of any moment."""
+
+    since: datetime
+    until: datetime
+    speed: float
+    began: datetime
+
+    def replayed(self, wall: datetime) -> datetime:
+        """The replayed time at wall-clock `wall`, within the period."""
+        played = (wall - self.began) * self.speed
+        return min(max(self.since + played, self.since), self.until)
+
+    def doc(self) -> dict[str, object]:
+        return {
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "speed": self.speed,
+            "began": iso(self.began),
+        }
 
 
 @dataclass(slots=True)

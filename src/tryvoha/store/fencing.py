@@ -3,8 +3,9 @@
 The writer lock (`tryvoha.store.writer`) says who may write, but a writer learns that it lost
 the lock only when it looks, and between two looks a standby may already have taken over. So
 every writer also claims an epoch: on taking the lock it adds one to the `writer.epoch` row of
-`meta` and remembers the number; every append transaction first updates that row *where it still
-holds that number*. A successor's claim and an old writer's append queue on the same row lock:
+`meta` and remembers the number; every append transaction first reads that row with a share lock
+and goes on only if it still holds that number. A successor's claim (which locks the row for
+update) and an old writer's append queue on the same row lock:
 
 - the old writer's append committed first: the successor reads the log after its claim and sees
   the event (no gap, no duplicate id);
@@ -45,13 +46,10 @@ def claim_epoch(engine: Engine) -> int:
 
 
 def check_epoch(conn: Connection, epoch: int) -> None:
-    """Inside an append transaction, first: lock the epoch row if it still holds `epoch`, else
-    `NotTheWriter` (the transaction is rolled back by the caller's context)."""
-    mine = str(epoch)
-    done = conn.execute(
-        update(meta).where(meta.c.key == EPOCH_KEY, meta.c.value == mine).values(value=mine)
-    )
-    if done.rowcount != 1:
+    """Inside an append transaction, first: share-lock the epoch row and check it still holds
+    `epoch`, else `NotTheWriter` (the transaction is rolled back by the caller's context)."""
+    query = select(meta.c.value).where(meta.c.key == EPOCH_KEY).with_for_update(read=True)
+    if conn.execute(query).scalar() != str(epoch):
         raise NotTheWriter(f"another writer took over the log (this one had epoch {epoch})")
 
 

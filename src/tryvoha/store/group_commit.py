@@ -104,6 +104,6 @@ class CommitQueue(Generic[T, R]):
                 await asyncio.shield(drain)
 
 
-def _consume(future: asyncio.Future[object]) -> None:
+def _consume(future: asyncio.Future[R]) -> None:
     if not future.cancelled():
         future.exception()

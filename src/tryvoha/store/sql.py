@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft, assign
 from tryvoha.alerts.model import (
     PROPOSAL_KINDS,
     PUBLIC_KINDS,
@@ -31,8 +30,10 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     Threat,
+    assign,
 )
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
@@ -218,7 +219,7 @@ class SqlStore:
         `OutOfRange` (nothing written) when an event holds a value the log could not read back;
         `StoreConflict` when an answer was rendered for other ids than these; `NotTheWriter`
         (nothing written) when this writer lost its lock or was fenced off."""
-        if self.writer is not None and not self.writer.held:
+        if self.writer is not None and not self.writer.still_held():
             raise NotTheWriter("the writer lock was lost (its database connection ended)")
         appended: list[list[Event]] = []
         next_id = self._last_id + 1
@@ -251,6 +252,22 @@ class SqlStore:
             raise
         self._last_id = next_id - 1
         return appended
+
+    def copy_events(self, committed: Sequence[Event]) -> None:
+        """Append events another log committed, with their own ids (an edge's private copy of
+        the log): gapless after this store's last id, in one transaction, projected as usual."""
+        if not committed:
+            return
+        last = self._last_id
+        if committed[0].id != last + 1 or committed[-1].id != last + len(committed):
+            raise ValueError(
+                f"the copy ends at {last}: events {committed[0].id}..{committed[-1].id} "
+                "do not follow it without a gap"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(insert(events), [_event_row(e) for e in committed])
+            self._project(conn, committed)
+        self._last_id = committed[-1].id
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
         # An alert declared and changed in the same batch (imported history) is inserted in its

@@ -313,6 +313,14 @@ class WebhookStore:
             for i in ids
         }
 
+    def for_event(self, event_id: int, limit: int = 10_000) -> list[Delivery]:
+        """Every subscription's delivery of one event (its receipt), oldest row first."""
+        query = (
+            select(outbox).where(outbox.c.event_id == event_id).order_by(outbox.c.id).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
+
     def deliveries(
         self, subscription_id: int, state: str | None = None, limit: int = 50
     ) -> list[Delivery]:

@@ -3,7 +3,9 @@
 
 import { LiveFeed, getJson } from "./feed.js";
 import { lineage, loadGeo } from "./geo.js";
-import { detailName, duration, getLang, kyivTime, setLang, t, threatName } from "./i18n.js";
+import {
+  PERMANENT_MS, detailName, duration, getLang, kyivTime, setLang, sinceText, t, threatName,
+} from "./i18n.js";
 import { MapView } from "./mapview.js";
 import { SignatureCheck } from "./verify.js";
 import {
@@ -50,7 +52,70 @@ function label(region) {
 }
 
 function now() {
-  return state.mode === "history" ? state.history.time : Date.now();
+  return state.mode === "history" ? state.history.time : shown(Date.now());
+}
+
+/** A live moment as the map shows it: on a demo hub fed by `tryvoha replay --serve`, the
+ * replayed time (events are written at the hub's clock, the period plays `speed` times faster). */
+function shown(ms) {
+  const r = state.replay;
+  if (!r || state.mode !== "live") return ms;
+  return Math.min(r.until, Math.max(r.since, r.since + (ms - r.began) * r.speed));
+}
+
+function showReplay(replay) {
+  if (!replay) return;
+  state.replay = {
+    since: Date.parse(replay.since), until: Date.parse(replay.until), began: Date.parse(replay.began), speed: replay.speed,
+  };
+  document.documentElement.dataset.replay = "1";
+  renderReplayBanner();
+}
+
+/** What the log has a record of: the imported days (Kyiv) and live time since the first live
+ * event; the history panel says so, and says when a chosen time is outside it. */
+function showRecord(record) {
+  if (!record) return;
+  const midnight = (day) => Date.parse(`${day}T00:00:00Z`); // the data sets are cut in UTC
+  const spans = [];
+  if (record.first_day) {
+    const [y, m, d] = record.last_day.split("-").map(Number);
+    const after = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+    spans.push([midnight(record.first_day), midnight(after)]);
+  }
+  if (record.live_since) spans.push([Date.parse(record.live_since), Infinity]);
+  state.record = { ...record, spans };
+  renderRecord();
+}
+
+function dayText(day) {
+  return kyivTime(Date.parse(`${day}T12:00:00Z`), true).split(/,?\s+/)[0];
+}
+
+function renderRecord() {
+  const r = state.record;
+  if (!r) return;
+  const parts = [r.first_day ? t("record").replace("{first}", dayText(r.first_day)).replace("{last}", dayText(r.last_day)) : t("record_none")];
+  if (r.live_since) parts.push(t("live_since").replace("{since}", kyivTime(Date.parse(r.live_since), true)));
+  $("h-record").hidden = false;
+  $("h-record").textContent = parts.join(" · ");
+  const gap = $("h-gap");
+  const at = state.history.time;
+  const outside = state.mode === "history" && !r.spans.some(([a, b]) => a <= at && at < b);
+  gap.hidden = !outside;
+  gap.textContent = outside ? t("no_data").replace("{when}", kyivTime(at, true)) : "";
+}
+
+function renderReplayBanner() {
+  const r = state.replay;
+  if (!r) return;
+  const day = (ms) => kyivTime(ms, true).split(/,?\s+/)[0];
+  const sameDay = day(r.since) === day(r.until);
+  $("replay-banner").hidden = false;
+  $("replay-banner").textContent = t("replay_banner")
+    .replace("{from}", kyivTime(r.since, true))
+    .replace("{to}", sameDay ? kyivTime(r.until) : kyivTime(r.until, true))
+    .replace("{speed}", String(r.speed));
 }
 
 /** Open alerts at the moment shown: the live mirror, or the log's alerts at the history time. */
@@ -136,11 +201,14 @@ function renderList(alerts) {
     const drill = DRILL_STATUSES.has(alert.status);
     const parents = lineage(state.geo, region.i).slice(1).map(label).join(", ");
     const details = alert.details.map(detailName).join(", ");
+    const started = Date.parse(alert.started_at);
+    const permanent = now() - shown(started) >= PERMANENT_MS;
     const button = h(
       "button",
       { type: "button", "data-region": alert.region_id, "data-alert": alert.id, onclick: () => select(region.i, true) },
       h("span", { class: "name" }, drill ? h("span", { class: "badge d" }, t(alert.status)) : null, drill ? " " : null, label(region)),
-      h("span", { class: "when" }, `${t("since")} ${kyivTime(Date.parse(alert.started_at))}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
+      h("span", { class: "when" }, `${t("since")} ${sinceText(shown(started), now())}`, h("br"), h("span", { class: "timer", "data-since": alert.started_at })),
+      permanent ? h("span", { class: "sub permanent", title: t("permanent_note") }, t("permanent")) : null,
       parents || details ? h("span", { class: "sub" }, [parents, details].filter(Boolean).join(" · ")) : null,
     );
     list.append(h("li", { class: drill ? "drill" : "" }, button));
@@ -151,11 +219,12 @@ function renderList(alerts) {
 function updateTimers() {
   const at = now();
   if (state.mode === "live") {
-    $("history-label").textContent = t("live");
+    $("history-label").textContent = state.replay ? t("replay_at") : t("live");
     $("history-time").textContent = kyivTime(at, true);
   }
   for (const node of document.querySelectorAll(".timer[data-since]")) {
-    node.textContent = duration(at - Date.parse(node.dataset.since));
+    const start = Date.parse(node.dataset.since);
+    node.textContent = duration(at - shown(start));
   }
 }
 
@@ -190,8 +259,9 @@ function renderCard() {
     const covering = coveringAlerts(geo, state.actual, i);
     const since = Math.min(...covering.map((a) => Date.parse(a.started_at)));
     card.append(
-      h("div", { class: "row" }, `${t("since")} ${kyivTime(since)}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
+      h("div", { class: "row" }, `${t("since")} ${sinceText(shown(since), now())}`, h("span", { class: "timer", "data-since": new Date(since).toISOString() })),
     );
+    if (now() - shown(since) >= PERMANENT_MS) card.append(h("div", { class: "row permanent-note" }, t("permanent_note")));
     appendDetails(card, covering);
   } else if (value === PARTIAL) {
     const within = alertsWithin(geo, state.actual, i);
@@ -362,6 +432,7 @@ function stopPlay() {
 
 function enterHistory(updateHash = true) {
   state.mode = "history";
+  renderRecord();
   $("history-banner").classList.add("past");
   $("history-label").textContent = t("history_at");
   $("history-time").textContent = kyivTime(state.history.time, true);
@@ -376,6 +447,7 @@ function enterHistory(updateHash = true) {
 function backToLive() {
   stopPlay();
   state.mode = "live";
+  renderRecord();
   $("history-banner").classList.remove("past");
   $("h-scrub").hidden = true;
   history.replaceState(null, "", location.pathname + location.search);
@@ -403,7 +475,10 @@ function setupControls() {
     fillThreats();
     state.view?.setLabels((r, full) => (full ? label(r) : shortName(r)));
     state.listKey = "";
+    renderReplayBanner();
+    renderRecord();
     $("h-play").textContent = state.history.playing ? t("pause") : t("play");
+    if (state.notices) renderNotices();
     schedule();
   };
   $("lang").addEventListener("click", () => applyLang(getLang() === "uk" ? "en" : "uk"));
@@ -466,6 +541,8 @@ async function main() {
     state.signatures.loadKeys().catch(() => null), // a hub without keys still has a map
   ]);
   state.geo = geo;
+  showReplay(config.replay);
+  showRecord(config.record);
   state.view = new MapView($("map"), geo, {
     tileUrl: config.tile_url,
     onHover: (i) => {
@@ -506,7 +583,7 @@ async function main() {
     $("h-time").value = at[2];
     showHistory(kyivToUtc(at[1], at[2]));
   }
-  window.tryvohaMap = { state, render, schedule };
+  window.tryvohaMap = { state, render, schedule, renderNotices };
   document.documentElement.dataset.ready = "1";
 }
 
@@ -527,6 +604,46 @@ function applyEvent(event) {
     }
   } else if (event.kind === "ended") {
     state.live.delete(event.alert_id);
+  } else if (event.kind === "retracted") {
+    state.live.delete(event.alert_id);
+    noteRetraction(event);
+  }
+}
+
+const MAX_NOTICES = 5; // the newest retractions shown; older ones are in the log
+
+/** A retraction stays in view until dismissed: people who saw the alert must see it was false. */
+function noteRetraction(event) {
+  state.notices = [event, ...(state.notices ?? []).filter((e) => e.alert_id !== event.alert_id)];
+  state.notices.length = Math.min(state.notices.length, MAX_NOTICES);
+  renderNotices();
+}
+
+function renderNotices() {
+  const box = $("retractions");
+  const notices = state.notices ?? [];
+  box.hidden = notices.length === 0;
+  box.textContent = "";
+  for (const event of notices) {
+    const region = state.geo?.byId.get(event.region_id);
+    const drill = DRILL_STATUSES.has(event.status);
+    const close = h("button", {
+      type: "button", class: "chip", "aria-label": t("dismiss"),
+      onclick: () => {
+        state.notices = state.notices.filter((e) => e !== event);
+        renderNotices();
+      },
+    }, "×");
+    box.append(
+      h("div", { class: `notice${drill ? " drill" : ""}`, "data-alert": event.alert_id, "data-region": event.region_id },
+        h("strong", {}, drill ? `${t(event.status)}: ` : "", t("retracted_title")),
+        " ",
+        close,
+        h("p", { class: "what" }, `${threatName(event.threat)} — ${region ? label(region) : event.region_id}`),
+        event.reason ? h("p", { class: "reason" }, `${t("retracted_reason")} ${event.reason}`) : null,
+        event.correction ? h("p", { class: "correction", lang: "uk" }, event.correction) : null,
+      ),
+    );
   }
 }
 

@@ -1,6 +1,8 @@
 // The boundaries asset (built by scripts/build_map_assets.py) decoded into SVG path strings and
 // the region tree. Shared borders are stored once, so neighbouring hromadas always line up.
 
+import { outlineSegments } from "./labels.js";
+
 export const LEVELS = ["country", "oblast", "raion", "hromada"];
 
 export async function loadGeo(url = "/map/map.json") {
@@ -74,7 +76,8 @@ export function decode(doc) {
     outlines.set(Number(key), list.map((k) => linePath(arcs[k])).join(""));
   }
   const labels = new Map(Object.entries(doc.labels).map(([k, v]) => [Number(k), v]));
-  return { n, regions, byId, end, paths, bbox, borders, outlines, labels, transform: doc.transform };
+  const labelRoom = outlineSegments(doc, labels.keys());
+  return { n, regions, byId, end, paths, bbox, borders, outlines, labels, labelRoom, transform: doc.transform };
 }
 
 function ringPath(arcs, ring, box) {

@@ -30,8 +30,17 @@ const STRINGS = {
     back_live: "● Наживо",
     scrub: "Час відтворення",
     history_at: "Історія:",
+    replay_at: "Повтор:",
+    record: "Архів: {first} – {last}",
+    record_none: "Архіву тривог немає",
+    live_since: "наживо з {since}",
+    no_data: "Для {when} немає даних: поза архівом і до запису наживо. Сірий колір тут не означає «без тривоги».",
+    replay_banner: "ПОВТОР, не наживо: {from} – {to} (Київ), швидкість ×{speed}",
     show_drills: "Показувати навчальні й тестові тривоги",
     drill_banner: "Показано навчальні й тестові тривоги — це НЕ справжні тривоги",
+    retracted_title: "Тривогу скасовано: її оголошено помилково",
+    retracted_reason: "Причина:",
+    dismiss: "Закрити повідомлення",
     active_alerts: "Активні тривоги",
     no_alerts: "Тривог немає",
     live: "Наживо",
@@ -62,6 +71,11 @@ const STRINGS = {
     h: "год",
     m: "хв",
     s: "с",
+    y: "р",
+    mo: "міс",
+    d: "дн",
+    permanent: "Постійна тривога",
+    permanent_note: "Постійна тривога: без перерви 7 днів і довше — окуповані або прифронтові території (Луганщина з 04.04.2022, Крим з 11.12.2022, за київським часом).",
     threats: {
       air_raid: "Повітряна тривога",
       artillery_shelling: "Загроза артобстрілу",
@@ -105,8 +119,17 @@ const STRINGS = {
     back_live: "● Live",
     scrub: "Playback time",
     history_at: "History:",
+    replay_at: "Replay:",
+    record: "Record: {first} – {last}",
+    record_none: "No alert record",
+    live_since: "live since {since}",
+    no_data: "No data for {when}: outside the record and before live recording. Grey here does not mean “no alert”.",
+    replay_banner: "REPLAY, not live: {from} – {to} (Kyiv), speed ×{speed}",
     show_drills: "Show exercise and test alerts",
     drill_banner: "Exercise and test alerts are shown — these are NOT real alerts",
+    retracted_title: "Alert withdrawn: it was issued in error",
+    retracted_reason: "Reason:",
+    dismiss: "Dismiss notice",
     active_alerts: "Active alerts",
     no_alerts: "No alerts",
     live: "Live",
@@ -137,6 +160,11 @@ const STRINGS = {
     h: "h",
     m: "min",
     s: "s",
+    y: "y",
+    mo: "mo",
+    d: "d",
+    permanent: "Permanent alert",
+    permanent_note: "Permanent alert: without a break for 7 days or more — occupied or front-line territory (Luhansk oblast since 04/04/2022, Crimea since 11/12/2022, Kyiv time).",
     threats: {
       air_raid: "Air raid",
       artillery_shelling: "Artillery shelling",
@@ -197,10 +225,39 @@ export function kyivTime(ms, withDate = false) {
 /** "2 год 05 хв" / "2 h 05 min"; seconds only under ten minutes, so timers visibly tick. */
 export function duration(ms) {
   const total = Math.max(0, Math.floor(ms / 1000));
+  if (total >= 86400) return longDuration(total / 86400);
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
   if (h > 0) return `${h} ${t("h")} ${String(m).padStart(2, "0")} ${t("m")}`;
   if (m >= 10) return `${m} ${t("m")}`;
   return `${m} ${t("m")} ${String(s).padStart(2, "0")} ${t("s")}`;
+}
+
+const DAYS_A_YEAR = 365.2425;
+const DAYS_A_MONTH = DAYS_A_YEAR / 12;
+
+/** "3 р 8 міс" / "3 y 8 mo", "2 mo 4 d", "4 d 3 h": never "40830 h". */
+function longDuration(days) {
+  if (days >= DAYS_A_YEAR) {
+    const years = Math.floor(days / DAYS_A_YEAR);
+    const months = Math.floor((days - years * DAYS_A_YEAR) / DAYS_A_MONTH);
+    return months ? `${years} ${t("y")} ${months} ${t("mo")}` : `${years} ${t("y")}`;
+  }
+  if (days >= DAYS_A_MONTH) {
+    const months = Math.floor(days / DAYS_A_MONTH);
+    const rest = Math.floor(days - months * DAYS_A_MONTH);
+    return rest ? `${months} ${t("mo")} ${rest} ${t("d")}` : `${months} ${t("mo")}`;
+  }
+  return `${Math.floor(days)} ${t("d")} ${Math.floor((days % 1) * 24)} ${t("h")}`;
+}
+
+export const PERMANENT_MS = 7 * 86400_000;
+
+/** A start as the list shows it: the time today, with the date before today, the date alone
+ * for a permanent alert (its hour says nothing). */
+export function sinceText(ms, now) {
+  if (now - ms >= PERMANENT_MS) return kyivTime(ms, true).split(/,?\s+/)[0];
+  const day = (x) => kyivTime(x, true).split(/,?\s+/)[0];
+  return day(ms) === day(now) ? kyivTime(ms) : kyivTime(ms, true);
 }

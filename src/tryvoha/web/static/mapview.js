@@ -2,6 +2,7 @@
 // level, oblast labels that take keyboard focus, and pan/zoom by mouse, touch and keys.
 // Painting touches only the hromadas whose class changed, so a burst repaints in one frame.
 
+import { fitLabel } from "./labels.js";
 import { ACTIVE, PARTIAL } from "./status.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -78,6 +79,30 @@ export class MapView {
       text.textContent = nameOf(this.geo.regions[i]);
       text.setAttribute("aria-label", nameOf(this.geo.regions[i], true));
     }
+    this.fittedAt = null;
+    this.fitLabels();
+  }
+
+  /** Slide (and if need be shrink) each oblast name to fit inside its oblast at this zoom; run
+   * when the zoom or the names change, not on a pan. */
+  fitLabels() {
+    const upp = this.unitsPerPx;
+    if (!upp || this.labelLayer.style.display === "none" || this.fittedAt === upp) return;
+    this.fittedAt = upp;
+    const font = 12 * upp;
+    for (const [i, text] of this.labels) {
+      if (text.classList.contains("city")) continue; // Kyiv, Sevastopol: small on purpose
+      const [x, y] = this.geo.labels.get(i);
+      text.style.fontSize = "";
+      text.setAttribute("x", x);
+      text.setAttribute("y", y);
+      const width = text.getComputedTextLength();
+      if (!width) continue;
+      const fit = fitLabel(this.geo.labelRoom.get(i) ?? [], x, y, width, font);
+      text.setAttribute("x", fit.x.toFixed(0));
+      text.setAttribute("y", fit.y.toFixed(0));
+      if (fit.scale < 1) text.style.fontSize = `${(font * fit.scale).toFixed(2)}px`;
+    }
   }
 
   /** status: per-region ACTIVE/PARTIAL/NONE; drills: same for drill alerts (or null). */
@@ -147,6 +172,8 @@ export class MapView {
     this.svg.classList.toggle("coarse", countryPx < 900); // hromada lines would be a blur
     this.labelLayer.style.fontSize = `${(12 * unitsPerPx).toFixed(2)}px`;
     this.labelLayer.style.strokeWidth = `${(3 * unitsPerPx).toFixed(2)}px`;
+    this.unitsPerPx = unitsPerPx;
+    this.fitLabels();
     // Hatch stripes stay 8 screen pixels wide at every zoom.
     for (const p of this.patterns) {
       const angle = p.id === "hatch-drill" ? -45 : 45;
