@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import re
@@ -218,6 +219,35 @@ async def receivers(port: int, broker: tuple[str, int], prefix: str, poll_ms: fl
     await receiver.stop()
 
 
+class GcPauses:
+    """The hub process's garbage collections during the run (a full one stops every channel):
+    how many, and the longest in CPU time (wall time too, which a loaded machine stretches)."""
+
+    def __init__(self) -> None:
+        self.started = (0.0, 0.0)
+        self.pauses: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        now = (time.thread_time(), time.perf_counter())
+        if phase == "start":
+            self.started = now
+        else:
+            cpu, wall = (now[0] - self.started[0]) * 1000, (now[1] - self.started[1]) * 1000
+            self.pauses[info["generation"]].append((cpu, wall))
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def summary(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for g, pauses in self.pauses.items():
+            found[f"gen{g}_n"] = len(pauses)
+            found[f"gen{g}_max_cpu_ms"] = round(max((c for c, _ in pauses), default=0.0), 2)
+            found[f"gen{g}_max_wall_ms"] = round(max((w for _, w in pauses), default=0.0), 2)
+        return found
+
+
 class Arrivals:
     """In the hub's process: when each event was committed, and when each channel had it."""
 
@@ -249,7 +279,7 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     from tryvoha.config import Settings
     from tryvoha.hub import Hub
     from tryvoha.regions import load_catalogue
-    from tryvoha.serve import uvicorn_config
+    from tryvoha.serve import Server, uvicorn_config
     from tryvoha.signing.hub import open_signing
     from tryvoha.store import SqlStore, acquire_writer
 
@@ -272,10 +302,12 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
     admin, _ = store.create_token("bench-channels", None)
     arrivals = Arrivals()
     hub.bus.subscribe(arrivals.on_commit, whole_log=True)
-    server = uvicorn.Server(uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port))
+    config = uvicorn_config(create_app(hub, settings, signing), "127.0.0.1", port)
+    server = uvicorn.Server(config) if args.no_gc_freeze else Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
+    pauses = GcPauses()
     child = await asyncio.create_subprocess_exec(
         "taskset", "-c", "1", sys.executable, __file__, "--receivers", str(port),
         broker[0], str(broker[1]), prefix, str(args.poll_ms),
@@ -314,7 +346,8 @@ async def hub_main(args: argparse.Namespace, broker: tuple[str, int], directory:
         await serving
         hub.close()
     following.cancel()
-    rows = {}
+    pauses.stop()
+    rows: dict = {"gc": pauses.summary()}
     for channel in CHANNELS:
         at = arrivals.at[channel]
         from_commit = [(at[i] - arrivals.committed[i]) * 1000 for i in submitted]
@@ -346,6 +379,9 @@ def main() -> None:
         default="shared",
         help="the shared broker on 127.0.0.1:1883, or an own one with set_tcp_nodelay off/on",
     )
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave the start-up heap to the collector"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 1 <= args.cycles <= 100_000 or args.poll_ms < 0.5:
@@ -374,6 +410,7 @@ def main() -> None:
         f"polls every {args.poll_ms:g} ms"
     )
     print(f"  {'channel':14} {'p50':>7} {'p99':>7} {'max':>7}   submit → received p50 / p99")
+    print(f"  hub process garbage collections: {rows.pop('gc')}")
     for channel, f in rows.items():
         print(
             f"  {channel:14} {f['commit_p50_ms']:7.2f} {f['commit_p99_ms']:7.2f} "
