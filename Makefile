@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The suite at another hour in another zone: at 23:30 UTC (already tomorrow in Kyiv) ten hours
@@ -38,7 +39,7 @@ test-clock: $(VENV)/.installed
 	  $(BIN)/pytest $(CLOCK_TESTS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check . && $(BIN)/ruff format --check src tests bench scripts && $(BIN)/mypy
 
 # .venv-compat: where older test runs left the compat clients' venvs (now ~/.cache/tryvoha-tests).
 clean:

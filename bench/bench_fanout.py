@@ -18,6 +18,7 @@ used unchanged from ../shared/bench).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -79,7 +80,12 @@ def start_server(db_url: str, port: int, workers: int, log_path: Path) -> subpro
         str(workers),
     ]
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The harness keeps one publisher connection for all runs at an N; at 19,000 subscribers
+    # the pause between two runs can pass the default 5 s keep-alive, so it is set to its most.
+    env = {**os.environ, "TRYVOHA_HTTP_KEEPALIVE_TIMEOUT": "300"}
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    )
 
 
 def server_pids(proc: subprocess.Popen) -> list[str]:
@@ -112,6 +118,8 @@ def run_ours(args: argparse.Namespace, out: Path) -> None:
         declare_oblasts(port, token, oblasts)
         pids = server_pids(server)
         suffix = "" if args.workers == 1 else f"-{args.workers}workers"
+        if args.pub_connections > 1:
+            suffix += f"-{args.pub_connections}conns"
         for proto in args.proto:
             sub = (
                 f"http://127.0.0.1:{port}/api/v1/stream"
@@ -127,6 +135,8 @@ def run_ours(args: argparse.Namespace, out: Path) -> None:
                 "--harness",
                 "--oblasts",
                 ",".join(oblasts),
+                "--pub-connections",
+                str(args.pub_connections),
                 "--",
                 "--label",
                 f"tryvoha-{proto}{suffix}",
@@ -250,6 +260,7 @@ def harness_main(argv: list[str]) -> None:
     split = argv.index("--")
     own = argparse.ArgumentParser()
     own.add_argument("--oblasts", required=True)
+    own.add_argument("--pub-connections", type=int, default=1)
     mine = own.parse_args(argv[:split])
     sys.path.insert(0, str(HARNESS))
     import uvloop
@@ -282,7 +293,34 @@ def harness_main(argv: list[str]) -> None:
             self.transport.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
             self.sent += 1
 
-    bench.PUBLISHERS["tryvoha"] = PatchPub
+    class ParallelPatchPub:
+        """The burst's PATCHes spread over K keep-alive connections (the k-th message on
+        connection k mod K), as K operators or one client with a connection pool send them;
+        with K = 1 it is `PatchPub` (every PATCH pipelined on one connection)."""
+
+        def __init__(self, url: str, opts: argparse.Namespace) -> None:
+            self.pubs = [PatchPub(url, opts) for _ in range(mine.pub_connections)]
+            self.next = 0
+
+        async def connect(self) -> ParallelPatchPub:
+            for pub in self.pubs:
+                await pub.connect()
+            return self
+
+        def send(self, payload: bytes) -> None:
+            self.pubs[self.next % len(self.pubs)].send(payload)
+            self.next += 1
+
+        async def confirm(self, timeout_s: float = 10) -> list[object]:
+            self.next = 0
+            found = await asyncio.gather(*(p.confirm(timeout_s) for p in self.pubs))
+            return [bad for part in found for bad in part]
+
+        def close(self) -> None:
+            for pub in self.pubs:
+                pub.close()
+
+    bench.PUBLISHERS["tryvoha"] = PatchPub if mine.pub_connections == 1 else ParallelPatchPub
     uvloop.run(bench.main(bench.parse_args(argv[split + 1 :])))
 
 
@@ -295,6 +333,14 @@ def main() -> None:
     p.add_argument("-n", type=int, nargs="+", default=[1000, 10000, 19000])
     p.add_argument("--n-2p", type=int, nargs="*", default=[], help="N for the -2p peers")
     p.add_argument("--workers", type=int, default=1, help="tryvoha serve --workers")
+    p.add_argument(
+        "--pub-connections",
+        type=int,
+        default=1,
+        choices=range(1, 26),
+        metavar="1..25",
+        help="operator connections the burst's PATCHes are spread over (1: all pipelined on one)",
+    )
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--peers", default="", help='e.g. "nchan-sse nchan-ws nats" (run-peers.sh)')
     p.add_argument("--no-ours", action="store_true", help="only the peers")

@@ -31,8 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.nats_server import NatsServer  # noqa: E402
-from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, EventDraft  # noqa: E402
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat  # noqa: E402
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End  # noqa: E402
+from tryvoha.alerts.model import (  # noqa: E402
+    AlertStatus,
+    Event,
+    EventDraft,
+    EventKind,
+    Threat,
+)
 from tryvoha.bus.jetstream import LogFollowerFeed, LogRelay  # noqa: E402
 from tryvoha.hub import Hub  # noqa: E402
 from tryvoha.regions import load_catalogue  # noqa: E402

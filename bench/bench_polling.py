@@ -87,6 +87,7 @@ def make_token(workdir: Path) -> str:
             "token",
             "create",
             "bench",
+            "--all-regions",
             "--json",
             "--db",
             str(workdir / "bench.db"),

@@ -25,7 +25,6 @@ import aiomqtt
 import httpx
 import orjson
 import uvicorn
-from tryvoha.channels.streams.fastpath import StreamingHttpToolsProtocol
 
 from tryvoha.alerts.commands import Actor, AlertRef, Declare, Retract
 from tryvoha.alerts.model import Threat
@@ -36,6 +35,7 @@ from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import load_catalogue
+from tryvoha.serve import uvicorn_config
 from tryvoha.store import SqlStore, TokenRole
 
 ACTOR = Actor("token:bench-dispatch")
@@ -110,26 +110,21 @@ async def run(cycles: int, subscribers: int, mqtt: bool) -> dict[str, dict[str, 
     hub = Hub(catalogue, SqlStore(url))
     hub.load()
     prefix = f"bench-retract/{uuid.uuid4().hex[:8]}"
-    settings = Settings(db=url, load_history=False, mqtt="mqtt://127.0.0.1:1883" if mqtt else None)
+    settings = Settings(
+        db=url,
+        load_history=False,
+        mqtt="mqtt://127.0.0.1:1883" if mqtt else None,
+        mqtt_prefix=prefix,
+        webhooks=WebhookConfig(allow_networks=parse_networks("127.0.0.0/8")),
+    )
     app = create_app(hub, settings)
-    app.state.webhook_config = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
-    app.state.mqtt_prefix = prefix
     limits = app.state.compat.config  # the bench polls the compatible API far beyond its limits
-    limits.aiu_per_minute = limits.aiu_history_per_minute = limits.ua_per_minute = 0
-    limits.keyless_per_5min = 0
+    limits.aiu_per_minute = limits.aiu_history_per_minute = limits.ua_per_minute = 10**6
+    limits.keyless_per_5min = 10**6
     admin, _ = hub.store.create_token("bench-admin", None)
     reader_key, _ = hub.store.create_token("bench-reader", None, role=TokenRole.READ_ONLY)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            http=StreamingHttpToolsProtocol,
-            lifespan="on",
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, lifespan="on"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

@@ -34,8 +34,9 @@ from tryvoha.channels.cap.xmlsig import CapSigner
 from tryvoha.channels.streams.broadcaster import Entry
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
-from tryvoha.regions import load_catalogue
+from tryvoha.regions import Level, load_catalogue
 from tryvoha.signing import EventSigner, Keyring, KeySet, SignedEvent, verify_event
+from tryvoha.signing.hub import Signing
 from tryvoha.store import SqlStore
 
 
@@ -76,7 +77,9 @@ async def cap_figures(work: Path, count: int) -> dict[str, float]:
     app = create_app(hub, Settings(db=url, load_history=False))
     service = app.state.cap
     service.keys.get()
-    regions = [r.id for r in catalogue][:count]
+    # Not the country: its alert waits for a second operator (alerts/approval.py), so it would
+    # be a proposal, not an alert this loop can end.
+    regions = [r.id for r in catalogue if r.level is not Level.COUNTRY][:count]
     for region in regions:  # each event: a declaration and its end, so ends carry references
         declared = await hub.submit(Declare(region, Threat.AIR_RAID), Actor("bench"))
         await hub.submit(End(AlertRef(alert_id=declared.event.id)), Actor("bench"))
@@ -130,6 +133,7 @@ def main() -> None:
     region = load_catalogue().resolve("Kyivska oblast").id
     batch = events(args.events, region)
     signer = EventSigner(ring)
+    signing = Signing(signer)
     ttl = timedelta(minutes=5)
     keys = KeySet.from_doc(ring.published())
     signed_docs = [{**event_doc(e), "sig": signer.sig_doc(e)} for e in batch]
@@ -144,9 +148,7 @@ def main() -> None:
         ),
         "cached_signature_lookup_us": per_op(lambda i: signer.sig_doc(batch[i]), args.events),
         "stream_entry_unsigned_us": per_op(lambda i: Entry(batch[i]), args.events),
-        "stream_entry_signed_us": per_op(
-            lambda i: Entry(batch[i], signer.sig_doc(batch[i])), args.events
-        ),
+        "stream_entry_signed_us": per_op(lambda i: Entry(batch[i], signing), args.events),
         "webhook_header_after_restart_us": per_op(
             lambda i: EventSigner(ring).webhook_header(bodies[i]), min(args.events, 500)
         ),
@@ -154,7 +156,7 @@ def main() -> None:
             lambda i: verify_event(signed_docs[i], keys, now=batch[i].recorded_at), args.events
         ),
         "sse_frame_bytes_unsigned": float(len(Entry(batch[0]).sse)),
-        "sse_frame_bytes_signed": float(len(Entry(batch[0], signer.sig_doc(batch[0])).sse)),
+        "sse_frame_bytes_signed": float(len(Entry(batch[0], signing).sse)),
     }
     figures.update(asyncio.run(cap_figures(work, args.cap)))
     if args.json:

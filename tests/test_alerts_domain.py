@@ -8,17 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tryvoha.alerts.commands import (
-    Actor,
-    AlertRef,
-    Declare,
-    End,
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Update, decide
+from tryvoha.alerts.model import (
+    AlertStatus,
+    Detail,
+    Event,
     EventDraft,
-    Rejected,
-    Update,
-    decide,
+    EventKind,
+    RegionStatus,
+    Threat,
 )
-from tryvoha.alerts.model import AlertStatus, Detail, Event, EventKind, RegionStatus, Threat
 from tryvoha.alerts.state import AlertState, LogOrderError, fold
 from tryvoha.alerts.status import threat_status
 from tryvoha.regions import Catalogue, Level
@@ -242,3 +241,26 @@ def test_fold_refuses_a_gap() -> None:
 
 def test_levels_present(catalogue: Catalogue) -> None:
     assert {r.level for r in catalogue} == set(Level)
+
+
+def test_a_copied_state_moves_on_alone(catalogue: Catalogue) -> None:
+    """Group commit decides a batch against a copy: the hub's state changes only once the
+    transaction is durable, and the copy moved on is the fold of the same events."""
+    region = catalogue.oblasts[0].id
+    later = START + timedelta(minutes=1)
+    declare, end = (
+        Declare(region, Threat.AIR_RAID),
+        End(AlertRef(region_id=region, threat=Threat.AIR_RAID)),
+    )
+    state = AlertState()
+    first = to_event(decide(state, catalogue, ADMIN, declare, START), 1, START)
+    state.apply(first)
+    before = state.canonical()
+    copy = state.copy()
+    ended = to_event(decide(copy, catalogue, ADMIN, end, later), 2, later)
+    copy.apply(ended)
+    again = to_event(decide(copy, catalogue, ADMIN, declare, later), 3, later)
+    copy.apply(again)
+    assert state.canonical() == before and list(state.open_alerts) == [1]
+    assert list(copy.open_alerts) == [3]
+    assert copy.canonical() == fold([first, ended, again]).canonical()

@@ -20,12 +20,10 @@ from tryvoha.alerts.commands import (
     Declare,
     DeclareMany,
     End,
-    EventDraft,
     Reject,
     Rejected,
     Retract,
     Update,
-    assign,
     decide,
     expirations,
 )
@@ -33,10 +31,12 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     ProposalState,
     RegionStatus,
     Threat,
+    assign,
 )
 from tryvoha.alerts.state import AlertState, LogOrderError, alert_after, fold
 from tryvoha.alerts.status import threat_status

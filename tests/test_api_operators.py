@@ -4,11 +4,9 @@ writes nothing: the log id does not move."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from tryvoha.store import SqlStore, TokenRole
 
 from .conftest import auth
 from .test_streams_support import SSEClient, serving
+from .waiting import until
 
 
 class Clock:
@@ -450,9 +449,7 @@ async def test_the_hub_expires_proposals_by_its_timer(
     await post(client, "/api/v1/alerts", tokens.anna, 202, json=body)
     clock.advance(121)
     hub.arm_expiry()  # the timer was armed for the old time: the test moved the clock
-    deadline = time.monotonic() + 10
-    while hub.last_event_id < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: hub.last_event_id >= 2, "the proposal expired")
     (expired,) = hub.store.events_after(1)
     assert expired.kind.value == "expired" and hub.state.proposals[1].state.value == "expired"
     listed = (await client.get("/api/v1/proposals", headers=auth(tokens.borys))).json()

@@ -153,6 +153,23 @@ def test_a_data_command_refuses_a_missing_database_in_one_line(
     assert not (tmp_path / "nowhere").exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("post gres://h/d", "not a database URL"),
+        ("mysql://h/d", "'mysql' is not a database the store can use: sqlite or postgresql"),
+    ],
+)
+def test_a_db_that_is_not_a_usable_database_url_is_refused_in_one_line(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    result = runner.invoke(app, ["token", "list", "--db", url], env=user_env(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"--db {url!r} is not a database: ")
+    assert problem in " ".join(result.stderr.split())  # the console wraps long lines
+    assert result.stdout == "" and "Traceback" not in result.output
+
+
 def test_without_db_the_refusal_names_the_default_database(tmp_path: Path) -> None:
     result = runner.invoke(app, ["token", "list"], env=user_env(tmp_path))
     assert result.exit_code == 2

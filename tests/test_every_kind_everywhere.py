@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from tryvoha.store import SqlStore
 
 from .conftest import auth, need_service
 from .test_webhooks import running_hub
+from .waiting import until
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
@@ -237,9 +237,7 @@ async def test_webhooks_and_mqtt_carry_the_correction_and_never_a_proposal(
                 broadcast = [e.id for e in env.hub.store.events_after(0) if e.is_broadcast]
                 assert broadcast[-1] == last
                 await receiver.wait_for(lambda r: any(x.event_id == last for x in r.received))
-                deadline = time.monotonic() + 10
-                while not any(m["id"] == last for m in mqtt_got) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.02)
+                await until(lambda: any(m["id"] == last for m in mqtt_got), "MQTT got the last")
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -124,6 +124,13 @@ async def test_ids_beyond_the_range_are_422_everywhere(
         api.post(f"/api/v1/alerts/{big}/end", headers=h),
         api.get("/api/v1/log", params={"after": big}),
         api.get("/api/v1/alerts/history", params={"cursor": big}),
+        api.get(f"/api/v1/webhooks/{big}", headers=h),
+        api.get(f"/api/v1/webhooks/{big}/deliveries", headers=h),
+        api.post(f"/api/v1/webhooks/{big}/retry", headers=h),
+        api.delete(f"/api/v1/webhooks/{big}", headers=h),
+        api.get(f"/api/v1/proposals/{big}", headers=h),
+        api.post(f"/api/v1/proposals/{big}/approve", headers=h),
+        api.get(f"/api/v1/events/{big}/delivery", headers=h),
     ]
     for r in await asyncio.gather(*checks):
         error = assert_json_error(r, 422)

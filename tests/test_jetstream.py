@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -18,8 +19,7 @@ import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from tryvoha import metrics
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Event, EventDraft, EventKind, Threat
 from tryvoha.bus.codec import CodecError, decode_event, encode_event
 from tryvoha.bus.jetstream import (
     LogFollowerFeed,
@@ -30,6 +30,7 @@ from tryvoha.bus.jetstream import (
 )
 from tryvoha.store import SqlStore
 
+from . import waiting
 from .nats_server import NatsServer
 
 STREAM, SUBJECT = "LOG", "log.events"
@@ -137,11 +138,8 @@ class Following:
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
+    """`waiting.until` with a deadline that allows for a NATS server restarting."""
+    await waiting.until(check, what, timeout)
 
 
 @contextlib.asynccontextmanager
@@ -415,6 +413,34 @@ async def test_nats_down_for_a_few_seconds(server: NatsServer) -> None:
 @pytest.mark.slow
 async def test_nats_down_for_a_minute(server: NatsServer) -> None:
     await _outage(server, 60)
+
+
+async def test_stop_and_close_end_while_nats_is_frozen(server: NatsServer) -> None:
+    """A server that holds its connections but never answers (SIGSTOP: a hung process or a
+    silent network) must not hang the writer's shutdown or an edge's: every await on NATS is
+    bounded (`logstream.bounded`, `close_connection`, `stop_task`)."""
+    source = MemoryLog()
+    relay = relay_for(server, source)
+    feed = feed_for(server)
+    following = Following(feed)
+    task = asyncio.create_task(relay.run())
+    for event in source.append(50):
+        relay.wake(event)
+    await until(lambda: len(following.events) == 50, "feed live")
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        for event in source.append(5_000):  # publishes pile up towards a frozen socket
+            relay.wake(event)
+        await until(lambda: not feed.health().fresh, "feed says stale", timeout=60)
+        # Bounds that only a hang can reach: each stop takes a few seconds at most.
+        await asyncio.wait_for(relay.stop(), 60)
+        await asyncio.wait_for(following.close(), 60)
+        assert task.done()
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert following.error is None
+    assert_exactly_once_in_order(following.events, source.events[:50])
 
 
 async def test_relay_and_feed_wait_for_nats_that_is_down_at_start(tmp_path: Path) -> None:

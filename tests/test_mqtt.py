@@ -25,6 +25,7 @@ from tryvoha.channels.mqtt import MqttPublisher, parse_broker_url
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue
+from tryvoha.store.positions import MQTT_POSITION_KEY, StoredPosition
 
 from .conftest import need_service
 from .waiting import until
@@ -191,11 +192,12 @@ class Broker:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.conf)])
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            await asyncio.sleep(0.02)
-        raise RuntimeError("mosquitto did not start")
+        await until(self._listening, f"mosquitto listening on port {self.port}")
+
+    def _listening(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            return True
+        return False
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -351,3 +353,62 @@ async def test_a_hub_given_a_broker_port_out_of_range_refuses_to_start(
         async with app.router.lifespan_context(app):
             pass
     assert "pw" not in str(refused.value)
+
+
+async def test_a_publisher_taking_over_sends_what_the_last_one_did_not(
+    hub: Hub, catalogue: Catalogue, prefix: str
+) -> None:
+    """The durable position (`mqtt.position`): a publisher that starts on a log the last one
+    published up to event 1 sends events 2 and 3 first, in order, then stores 3."""
+    oblasts = catalogue.oblasts[:3]
+    for oblast in oblasts:  # committed while no publisher runs (the writer died)
+        await hub.submit(Declare(oblast.id, Threat.AIR_RAID), ACTOR)
+    hub.store.set_meta(MQTT_POSITION_KEY, "1")
+    position = StoredPosition(hub, MQTT_POSITION_KEY)
+    async with aiomqtt.Client("127.0.0.1", 1883) as device:
+        await device.subscribe(f"{prefix}/events/#", qos=1)
+        async with MqttPublisher(
+            hub, "mqtt://127.0.0.1:1883", prefix=prefix, position=position
+        ).running() as publisher:
+            got: list[int] = []
+            async with asyncio.timeout(10):
+                async for m in device.messages:
+                    got.append(orjson.loads(m.payload)["id"])
+                    if len(got) == 2:
+                        break
+            assert got == [2, 3]
+            await publisher.wait_published(3)
+            await until(lambda: hub.store.get_meta(MQTT_POSITION_KEY) == "3", "position stored")
+
+
+async def test_a_late_will_of_an_earlier_publisher_is_answered_with_true(
+    hub: Hub, prefix: str
+) -> None:
+    """An earlier writer's will (`online` = `false`) reaching the broker after this publisher
+    said `true` (its machine vanished, the keepalive ran out later) does not stay: devices
+    converge on `true` while this publisher is connected."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(0)
+        async with aiomqtt.Client("127.0.0.1", 1883) as old_writer:
+            await old_writer.publish(f"{prefix}/online", b"false", qos=1, retain=True)
+
+        async def online() -> bool:
+            got = await retained("127.0.0.1", 1883, f"{prefix}/online", expect=1)
+            return got == [(f"{prefix}/online", b"true")]
+
+        await until(online, "online back to true", poll=0.1)
+        assert publisher.connections == 1
+
+
+async def test_the_connection_to_the_broker_sends_small_messages_at_once(
+    hub: Hub, prefix: str
+) -> None:
+    """Nagle off (TCP_NODELAY): the statuses and head that follow an event are not held back
+    until the broker acknowledges the event (paho leaves Nagle on)."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(hub.last_event_id)
+        live = publisher._live
+        assert live is not None
+        sock = live._client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -82,3 +82,85 @@ def test_live_events_get_a_verified_mark_and_forgeries_do_not(
     finally:
         page.close()
         server.stop()
+
+
+def alerts_on_stream(url: str, count: int) -> list[dict]:
+    """The first `count` signed events of the hub's stream, from the start of the log."""
+    found: list[dict] = []
+    with httpx.stream("GET", f"{url}/api/v1/stream?since=0", timeout=10) as response:
+        buffer = b""
+        for chunk in response.iter_raw():
+            buffer += chunk
+            *blocks, buffer = buffer.split(b"\n\n")
+            for block in blocks:
+                if block.startswith(b"event: alert"):
+                    data = next(line for line in block.split(b"\n") if line.startswith(b"data: "))
+                    found.append(orjson.loads(data[6:]))
+                    if len(found) == count:
+                        return found
+    raise AssertionError(f"fewer than {count} alerts on the stream")
+
+
+def test_a_retraction_is_verified_and_noticed_on_a_second_page(
+    browser,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Layout 2 (TRYVEVT2) is read: a retraction gets the verified mark, not 'does NOT match', a
+    forged reason or correction does not, and a page open beside it shows the notice live."""
+    server = make_server(tmp_path)
+    server.start()
+    first = Page(browser, server.url + "/?lang=en")
+    second = Page(browser, server.url + "/?lang=uk")
+    try:
+        catalogue = load_catalogue()
+        oblast = catalogue.oblasts[4]
+        declared = server.declare(oblast.id)
+        reason = "operator chose the wrong oblast"
+        retracted = server.post(
+            f"/api/v1/alerts/{declared['alert']['id']}/retract", {"reason": reason}
+        )["event"]
+        assert retracted["kind"] == "retracted"
+        first.page.wait_for_selector(
+            f"#sig[data-state='verified'][data-log-id='{retracted['id']}']", timeout=10_000
+        )
+        for page, title in ((first, "issued in error"), (second, "оголошено помилково")):
+            selector = f"#retractions .notice[data-alert='{retracted['alert_id']}']"
+            notice = page.page.locator(selector)
+            notice.wait_for(timeout=10_000)
+            text = notice.inner_text()
+            assert title in text
+            assert reason in text
+            assert "This alert was issued in error." in text  # the bilingual correction
+            assert "Цю тривогу оголошено помилково." in text
+            assert page.page.locator("#alert-list li").count() == 0
+        second.page.screenshot(path=str(tmp_path / "map-retraction-notice.png"))
+
+        event = alerts_on_stream(server.url, 2)[1]
+        assert base64.b64decode(event["sig"]["signed"])[:8] == b"TRYVEVT2"
+        cases = {
+            "genuine": event,
+            "other reason": {**event, "reason": "a drill"},
+            "no correction": {k: v for k, v in event.items() if k != "correction"},
+            "other correction": {**event, "correction": "All clear."},
+        }
+        verdicts = first.page.evaluate(
+            """async (cases) => {
+                const m = await import("/map/verify.js");
+                const check = new m.SignatureCheck(null);
+                const out = {};
+                for (const [name, e] of Object.entries(cases)) out[name] = await check.check(e);
+                return out;
+            }""",
+            cases,
+        )
+        assert verdicts == {
+            "genuine": "verified",
+            "other reason": "invalid",
+            "no correction": "invalid",
+            "other correction": "invalid",
+        }
+        assert first.errors == [] and second.errors == []
+    finally:
+        first.close()
+        second.close()
+        server.stop()

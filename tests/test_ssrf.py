@@ -280,15 +280,12 @@ class Listener:
 
 async def failed_head(env: Env, sub_id: int, timeout: float = 10) -> dict:
     """The subscription's head delivery once it has been tried at least once."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        deliveries = (await env.webhook(sub_id))["deliveries"]
-        head = deliveries["head"]
-        if head is not None and head["attempts"] >= 1:
-            return head
-        assert loop.time() < deadline, deliveries
-        await asyncio.sleep(0.02)
+
+    async def tried() -> dict | None:
+        head = (await env.webhook(sub_id))["deliveries"]["head"]
+        return head if head is not None and head["attempts"] >= 1 else None
+
+    return await until(tried, f"subscription {sub_id} tried", timeout)
 
 
 async def test_stored_subscriptions_to_inside_addresses_are_refused_at_connect(
@@ -473,16 +470,14 @@ async def test_last_error_never_repeats_the_receivers_answer(
             for name, (_, expected) in ANSWERS.items():
                 # Retried until it expires (and is logged), then kept as expired.
                 path = f"/api/v1/webhooks/{subs[name]}/deliveries"
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 10
-                while True:
+
+                async def expired(path: str = path) -> httpx.Response | None:
                     r = await env.client.get(
                         path, params={"state": "expired"}, headers=auth(env.admin)
                     )
-                    if r.json()["deliveries"]:
-                        break
-                    assert loop.time() < deadline, name
-                    await asyncio.sleep(0.05)
+                    return r if r.json()["deliveries"] else None
+
+                r = await until(expired, f"the delivery to {name} expired")
                 assert r.json()["deliveries"][0]["last_error"] == expected, name
                 seen.append(r.text)
             for path in ("/api/v1/webhooks", *(f"/api/v1/webhooks/{i}" for i in subs.values())):

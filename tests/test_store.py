@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, Detail, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, Detail, EventDraft, EventKind, Threat
 from tryvoha.alerts.state import fold
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue

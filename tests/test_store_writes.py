@@ -3,9 +3,7 @@ compatible API's Last-Modified record in `meta` and its webhook subscriptions.""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -23,6 +21,7 @@ from tryvoha.regions import Catalogue
 from tryvoha.store import TokenRole
 
 from .conftest import auth
+from .waiting import until
 
 
 def spy(calls: list[tuple[str, str]], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,13 +32,6 @@ def spy(calls: list[tuple[str, str]], name: str, fn: Callable[..., Any]) -> Call
         return fn(*args)
 
     return noted
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_meta_and_subscription_writes_run_in_the_writer_thread(
@@ -67,7 +59,7 @@ async def test_meta_and_subscription_writes_run_in_the_writer_thread(
         hook = {"webHookUrl": "http://127.0.0.1:9/hook"}
         assert (await c.post("/api/v3/webhook", json=hook, headers=key)).status_code == 200
         assert (await c.delete("/api/v3/webhook", headers=key)).status_code == 200
-        await wait_for(lambda: any(name == "meta" for name, _ in calls))
+        await until(lambda: any(name == "meta" for name, _ in calls), "a meta write")
     assert {name for name, _ in calls} == {"meta", "put", "remove"}
     assert all(thread.startswith("tryvoha-writer") for _, thread in calls), calls
     stored = hub.store.get_meta(META_KEY)

@@ -14,8 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.api.app import create_app
 from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher, verify
 from tryvoha.channels.webhooks.receiver import Receiver
@@ -454,13 +453,14 @@ async def test_expired_deliveries_are_visible_and_can_be_retried(
         sub = await env.subscribe(receiver.url)
         one = await env.declare(catalogue.oblasts[0].id)
         two = await env.declare(catalogue.oblasts[1].id)
+
         # Each is retried until it expires; then the next one gets its turn.
-        for _ in range(100):
+        async def both_expired() -> dict | None:
             health = (await env.webhook(sub["id"]))["deliveries"]
-            if health["expired"] == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert health["expired"] == 2 and health["pending"] == 0
+            return health if health["expired"] == 2 else None
+
+        health = await until(both_expired, "both deliveries expired")
+        assert health["pending"] == 0
         rows = await env.client.get(
             f"/api/v1/webhooks/{sub['id']}/deliveries",
             params={"state": "expired"},
@@ -528,12 +528,11 @@ async def test_slow_huge_and_redirecting_receivers_cost_bounded_time(
             await asyncio.wait_for(redirect_seen.wait(), 5)
 
             async def state(i: int) -> dict:
-                for _ in range(100):
+                async def tried() -> dict | None:
                     d = (await env.webhook(subs[i]["id"]))["deliveries"]
-                    if d["delivered"] or (d["head"] and d["head"]["attempts"]):
-                        return d
-                    await asyncio.sleep(0.05)
-                raise AssertionError(d)
+                    return d if d["delivered"] or (d["head"] and d["head"]["attempts"]) else None
+
+                return await until(tried, f"subscription {i} delivered or tried")
 
             slow = await state(0)
             assert slow["head"]["last_error"] == "timeout after 0.5 s"

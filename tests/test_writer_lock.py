@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.cli import app as cli
 from tryvoha.history.bundled import OFFICIAL_DATA
 from tryvoha.regions import Catalogue
@@ -29,6 +27,7 @@ from tryvoha.store import SqlStore, WriterLocked, acquire_writer, writer_lock
 from tryvoha.store.writer import WRITER_LOCK_KEY
 
 from .conftest import PG_ADMIN_URL, auth, start_live_hub
+from .waiting import wait_for
 
 T0 = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
 HOLDER = """
@@ -44,13 +43,6 @@ def declared(region_id: str) -> EventDraft:
     return EventDraft(
         EventKind.DECLARED, region_id, Threat.AIR_RAID, AlertStatus.ACTUAL, T0, "token:t"
     )
-
-
-def wait_until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -142,7 +134,7 @@ def test_a_writer_that_lost_its_lock_connection_says_so(postgres_url: str) -> No
                 {"name": name, "key": WRITER_LOCK_KEY},
             ).scalars()
             assert list(ended) == [True]
-        wait_until(lambda: not lock.held)
+        wait_for(lambda: not lock.held, "the lock released", timeout=30)
         taken = writer_lock(postgres_url, "standby")
         assert taken.try_acquire()
         taken.release()

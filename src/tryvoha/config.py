@@ -56,6 +56,10 @@ class Settings:
     mqtt: str | None = None
     """MQTT broker URL (e.g. mqtt://127.0.0.1:1883); MQTT is off when unset."""
     mqtt_prefix: str = "tryvoha"
+    nats: str | None = None
+    """NATS server(s) whose JetStream carries the log: the writer publishes it, edges follow it."""
+    max_lag: float = 5.0
+    """Seconds an edge may be behind the stream before its health says stale (503)."""
     keys: str | None = None
     """Signing key directory; beside a SQLite database by default (see tryvoha.signing.hub)."""
     hub_id: str | None = None
@@ -65,6 +69,8 @@ class Settings:
     """The hub's address as the world sees it, for links in CAP feeds."""
     signature_ttl: int = 300
     """Seconds a signed event stays fresh for its receivers."""
+    receipts_keep: int = 1000
+    """Events whose live delivery receipts are kept in memory (tryvoha.channels.receipts)."""
     map_tile_url: str | None = None
     map_tile_attribution: str | None = None
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -139,6 +145,7 @@ class Variable:
             "url": "a URL",
             "networks": "addresses or CIDR ranges, comma-separated (at most 100)",
             "prefix": "a path such as /aiu, or empty",
+            "nats": "nats:// or tls:// URLs, comma-separated (at most 16)",
             "policy": self.help,
         }[self.kind]
 
@@ -181,6 +188,26 @@ def _text(var: Variable, text: str) -> str:
     return text
 
 
+def _nats(var: Variable, text: str) -> str:
+    try:
+        return ",".join(nats_servers(text))
+    except ValueError as exc:
+        raise SettingsError(f"{var.name}: {exc}") from None
+
+
+def nats_servers(text: str) -> list[str]:
+    """The servers of a `--nats` value: nats:// or tls:// URLs with a host, comma-separated."""
+    servers = [part.strip() for part in text.split(",") if part.strip()]
+    if not 1 <= len(servers) <= 16:
+        raise ValueError(f"{text!r}: give 1 to 16 nats:// URLs, comma-separated")
+    for server in servers:
+        scheme, sep, rest = server.partition("://")
+        host = rest.split("@")[-1].split("/")[0]
+        if not sep or scheme not in ("nats", "tls") or not host or len(server) > 500:
+            raise ValueError(f"{server!r} is not a NATS URL such as nats://127.0.0.1:4222")
+    return servers
+
+
 PARSERS: dict[str, Callable[[Variable, str], Any]] = {
     "int": lambda var, text: int(_number(var, text, int)),
     "float": lambda var, text: _number(var, text, float),
@@ -189,6 +216,7 @@ PARSERS: dict[str, Callable[[Variable, str], Any]] = {
     "url": _text,
     "networks": _networks,
     "prefix": _prefix,
+    "nats": _nats,
 }
 
 V = Variable
@@ -201,12 +229,15 @@ VARIABLES: tuple[Variable, ...] = (
     V("TRYVOHA_WORKERS", "workers", "int", 1, 64, "processes serving live streams"),
     V("TRYVOHA_MQTT", "mqtt", "url", help="MQTT broker, e.g. mqtt://127.0.0.1:1883"),
     V("TRYVOHA_MQTT_PREFIX", "mqtt_prefix", "text", help="first level of every MQTT topic"),
+    V("TRYVOHA_NATS", "nats", "nats", help="NATS with JetStream, e.g. nats://127.0.0.1:4222"),
+    V("TRYVOHA_MAX_LAG", "max_lag", "float", 0.1, 3600, "seconds behind before an edge is stale"),
     V("TRYVOHA_KEYS", "keys", "text", help="signing key directory"),
     V("TRYVOHA_HUB_ID", "hub_id", "text", help="the hub's name in signatures and CAP"),
     V("TRYVOHA_CAP_KEY", "cap_key", "text", help="key file that signs CAP"),
     V("TRYVOHA_CAP_CERT", "cap_cert", "text", help="certificate of the CAP key"),
     V("TRYVOHA_PUBLIC_URL", "public_url", "url", help="the hub's address for links"),
     V("TRYVOHA_SIGNATURE_TTL", "signature_ttl", "int", 10, 86_400, "seconds a signature is fresh"),
+    V("TRYVOHA_RECEIPTS_KEEP", "receipts_keep", "int", 100, 100_000, "events with receipts kept"),
     V("TRYVOHA_MAP_TILE_URL", "map_tile_url", "url", help="background tiles for the map"),
     V("TRYVOHA_MAP_TILE_ATTRIBUTION", "map_tile_attribution", "text", help="the tiles' credit"),
     V("TRYVOHA_WEBHOOK_BACKOFF_BASE", "webhooks.backoff_base", "float", 0.01, 3600, "first retry"),

@@ -3,11 +3,18 @@
 Commands go through `submit`: decide (pure) → render on every surface → append (durable, in the
 store's thread) → fold into the state → publish on the bus. Nothing downstream of the log writes
 back into it, and nothing a surface cannot render reaches the log. A command's events (one, or
-one per region of a multi-region request) are committed in one transaction, or none are.
+one per region of a multi-region request) are committed in one transaction, or none are;
+commands that arrive while a transaction is in flight share the next one (group commit), each
+decided against the state the ones before it leave, and answered once it is durable.
 
 Proposals expire by the hub's clock: before every command the hub appends the `expired` events
 of proposals whose time ran out, and a timer does the same at the earliest deadline, so an
 operator reading the proposals sees them go (see `expire_due`).
+
+A hub may start as a standby (`standby=True`): it folds and follows the log but refuses commands
+(503 `not_the_writer`, with Retry-After) until `take_over` makes it the writer. A writer that
+loses its lock (`tryvoha.store.fencing`) stops writing at once, answers 503 from then on and
+tells its `on_lost` listeners (the server exits, the senders stop).
 """
 
 from __future__ import annotations
@@ -32,27 +39,36 @@ from tryvoha.alerts.commands import (
     Command,
     Declare,
     DeclareMany,
-    EventDraft,
     Reject,
     Rejected,
-    assign,
     decide,
     expirations,
 )
-from tryvoha.alerts.model import Event, EventKind, Proposal
-from tryvoha.alerts.state import alert_after, proposal_after
+from tryvoha.alerts.model import Event, EventDraft, EventKind, Proposal, assign
+from tryvoha.alerts.state import AlertState, alert_after, proposal_after
 from tryvoha.alerts.wire import alert_doc, event_doc, proposal_doc
 from tryvoha.bus import InProcessBus
-from tryvoha.metrics import events_committed
+from tryvoha.metrics import commit_batch, events_committed
 from tryvoha.readmodel import LogView, utcnow
 from tryvoha.regions import Catalogue
-from tryvoha.store import IdempotencyRecord, SqlStore
+from tryvoha.store import IdempotencyRecord, NotTheWriter, SqlStore, WriterLock
+from tryvoha.store.group_commit import CommitQueue
 
 if TYPE_CHECKING:
     from tryvoha.preflight import SurfaceRenderer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 1
+"""What a node that is not the writer asks operator clients to wait before retrying (to it or
+to the other node): a standby takes over within a few seconds of the writer's death."""
+
+
+def not_the_writer(why: str) -> Rejected:
+    """503 `not_the_writer` with a Retry-After (`RETRY_AFTER_SECONDS`): retry, here or at the
+    other writer node; nothing was written."""
+    return Rejected(503, "not_the_writer", why, retry_after=RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +99,50 @@ class Outcome:
         return None if event is None or not event.is_public else event.alert_id
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A command waiting for its turn in the next transaction."""
+
+    command: Command
+    actor: Actor
+    idempotency_key: str | None
+    request_hash: str
+
+
+class _Fold:
+    """The state a batch's commands are decided against: the hub's own until the first of them
+    is accepted, then a copy moved on by each accepted command (the hub's state changes only
+    once the transaction is durable). `answered` holds the batch's answers by Idempotency-Key,
+    so a repeat within the batch gets the first answer, as it would from the log."""
+
+    def __init__(self, state: AlertState, next_id: int, recorded_at: datetime) -> None:
+        self._state = state
+        self._owned = False
+        self._behind = 0
+        self.next_id = next_id
+        self.recorded_at = recorded_at
+        self.events: list[Event] = []
+        self.answered: dict[tuple[str, str], tuple[str, Outcome]] = {}
+
+    @property
+    def state(self) -> AlertState:
+        """The state after every command accepted so far (copied only when a second command
+        needs it, so a batch of one costs no copy)."""
+        if self._behind:
+            if not self._owned:
+                self._state = self._state.copy()
+                self._owned = True
+            for event in self.events[len(self.events) - self._behind :]:
+                self._state.apply(event)
+            self._behind = 0
+        return self._state
+
+    def apply(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
+        self._behind += len(events)
+        self.next_id += len(events)
+
+
 class Hub(LogView):
     """The writer: a `LogView` of the log it appends to. Only the operator API, the importers
     and the replay hold it; every other part of the hub reads through the `ReadModel`."""
@@ -95,8 +155,14 @@ class Hub(LogView):
         clock: Callable[[], datetime] = utcnow,
         renderer: Callable[[Hub], SurfaceRenderer] | None = None,
         policy: ApprovalPolicy | None = None,
+        standby: bool = False,
     ) -> None:
         super().__init__(catalogue, store, bus, clock)
+        self._writing = not standby
+        self.standby_lock: WriterLock | None = None
+        """The writer lock a standby waits for (taken by `tryvoha.standby.WriterRole`)."""
+        self.on_lost: list[Callable[[str], None]] = []
+        """Called once, with the reason, when this writer loses the lock and stops writing."""
         self.policy = policy if policy is not None else ApprovalPolicy()
         """The second-person rule (`Settings.approvals`, from `TRYVOHA_APPROVAL_*`)."""
         if renderer is None:
@@ -107,6 +173,8 @@ class Hub(LogView):
         self.renderer = renderer(self)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tryvoha-writer")
         self._write_lock = asyncio.Lock()
+        self.commits: CommitQueue[_Request, Outcome] = CommitQueue(self._commit_batch)
+        """Operator commands waiting for the next transaction (group commit)."""
         self._expiry: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -126,14 +194,82 @@ class Hub(LogView):
         SQLite no two of them wait on each other's database lock."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
+    # The writer role ----------------------------------------------------------------------------
+
+    @property
+    def is_writer(self) -> bool:
+        """False on a standby before its takeover, and on a writer that lost its lock."""
+        return self._writing
+
+    async def take_over(self, lock: WriterLock) -> list[Event]:
+        """On a standby, with the writer lock just taken: fence off every earlier writer, fold
+        what it committed since the standby last looked (published in log order), and start
+        taking commands. Returns the events caught up."""
+        loop = asyncio.get_running_loop()
+        async with self._write_lock:
+            last = await loop.run_in_executor(self._writer, self.store.take_writer, lock)
+            missed: list[Event] = []
+            if last > self.state.last_event_id:
+                missed = await loop.run_in_executor(
+                    self._writer, self.store.events_after, self.state.last_event_id
+                )
+            for event in missed:
+                self.apply(event)
+            self._writing = True
+        self.arm_expiry()
+        return missed
+
+    async def check_writer(self) -> bool:
+        """Whether this hub still holds the writer lock and the latest epoch; a writer that lost
+        either stops writing here (see `on_lost`)."""
+        if not self._writing:
+            return False
+        try:
+            await self.write(self.store.check_writer)
+        except NotTheWriter as lost:
+            self._lose(str(lost))
+            return False
+        return True
+
+    def _lose(self, why: str) -> None:
+        if not self._writing:
+            return
+        self._writing = False
+        log.error("no longer the writer: %s; every write is refused from now on", why)
+        for listener in tuple(self.on_lost):
+            try:
+                listener(why)
+            except Exception:
+                log.exception("a listener failed on losing the writer lock")
+
+    def _refuse_unless_writing(self) -> None:
+        if not self._writing:
+            raise not_the_writer(
+                "this node does not hold the writer lock (a standby, or a writer that lost it): "
+                "retry after the Retry-After seconds, here or at the other writer"
+            )
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """An append in the writer's thread; a lost lock (`NotTheWriter`) stops this writer and
+        becomes a 503 `not_the_writer` (nothing written)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        except NotTheWriter as lost:
+            self._lose(str(lost))
+            raise not_the_writer(f"this node stopped being the writer: {lost}") from None
+
     # Writing ------------------------------------------------------------------------------------
 
     async def submit(
         self, command: Command, actor: Actor, idempotency_key: str | None = None
     ) -> Outcome:
         """Decide, render, commit and publish one command; `Rejected` (nothing written) if it
-        breaks a rule or some surface could not render its events (`unrenderable_event`)."""
-        loop = asyncio.get_running_loop()
+        breaks a rule or some surface could not render its events (`unrenderable_event`).
+
+        Commands submitted while a commit is in flight share the next transaction (group
+        commit, `tryvoha.store.group_commit`): each is decided against the state its
+        predecessors in the batch leave, keeps its own answer, idempotency record or refusal,
+        and is answered only once the transaction holding it is durable, in log order."""
         if idempotency_key is not None:
             try:
                 ranges.check_key(idempotency_key)
@@ -141,49 +277,113 @@ class Hub(LogView):
                 ranges.check_text(actor.originator, "originator", ranges.MAX_ORIGINATOR)
             except ranges.OutOfRange as problem:
                 raise Rejected.out_of_range(problem) from None
-        request_hash = _request_hash(command)
+        self._refuse_unless_writing()
+        request = _Request(command, actor, idempotency_key, _request_hash(command))
+        return await self.commits.submit(request)
+
+    async def _commit_batch(self, requests: Sequence[_Request]) -> list[Outcome | Exception]:
+        """One transaction for a batch of commands; then fold and publish what it appended."""
+        commit_batch.observe(len(requests))
         async with self._write_lock:
+            self._refuse_unless_writing()
             await self._expire_locked()
-            if idempotency_key is not None:
-                record = await loop.run_in_executor(
-                    self._writer, self.store.find_idempotent, actor.originator, idempotency_key
-                )
-                if record is not None:
-                    if record.request_hash != request_hash:
-                        raise Rejected(
-                            422,
-                            "idempotency_key_reused",
-                            f"Idempotency-Key {idempotency_key!r} was used for a different request",
-                        )
-                    location = _location(orjson.loads(record.body))
-                    return Outcome(record.status, record.body, (), location, replayed=True)
-            drafts = decide(self.state, self.catalogue, actor, command, self.clock(), self.policy)
-            if idempotency_key is not None:
-                drafts = tuple(replace(d, idempotency_key=idempotency_key) for d in drafts)
-            status_code = _status_code(command, drafts)
-            answer = (actor.originator, idempotency_key, request_hash, status_code)
-            events, body = await loop.run_in_executor(
-                self._writer, self._commit, command, drafts, answer
-            )
+            results, events = await self._in_writer(self._commit, requests)
             for event in events:
                 self.state.apply(event)
         self._publish(events)
-        return Outcome(status_code, body, tuple(events), _location(orjson.loads(body)))
+        return results
 
     def _commit(
-        self,
-        command: Command,
-        drafts: Sequence[EventDraft],
-        answer: tuple[str, str | None, str, int],
-    ) -> tuple[list[Event], bytes]:
-        """In the writer thread (the only appender, so the next ids are known): render each
-        event on every surface that carries it, then append them all with the answer to the
-        Idempotency-Key, if any, in one transaction. The rendered answer is returned."""
-        recorded_at = self.clock()
-        events = assign(drafts, self.store.last_event_id + 1, recorded_at)
+        self, requests: Sequence[_Request]
+    ) -> tuple[list[Outcome | Exception], list[Event]]:
+        """In the writer thread (the only appender, so the next ids are known): decide, render
+        and check each command against the state the ones before it leave, then append every
+        accepted one with its idempotency record in one transaction. Should the transaction
+        fail as a whole, the commands are committed one by one, so a command the database
+        refuses takes no batch-mate with it."""
+        results, groups, fold = self._decide_all(requests)
         try:
-            bodies = [self._render(event) for event in events]
-            body = bodies[0] if _answers_with_payload(command, events) else self._answer(events)
+            self.store.append_groups(groups, fold.recorded_at)
+        except NotTheWriter:
+            raise  # the whole batch is refused: this node stopped being the writer
+        except Exception as exc:
+            if len(requests) > 1:
+                return self._commit_one_by_one(requests)
+            if isinstance(exc, ranges.OutOfRange):
+                problem = f"the log cannot hold it: {exc.message}"
+                return [Rejected(422, "unrenderable_event", problem)], []
+            return [exc], []
+        return results, fold.events
+
+    def _commit_one_by_one(
+        self, requests: Sequence[_Request]
+    ) -> tuple[list[Outcome | Exception], list[Event]]:
+        results: list[Outcome | Exception] = []
+        events: list[Event] = []
+        base = self.state
+        for request in requests:
+            (result,), groups, fold = self._decide_all([request], base)
+            try:
+                self.store.append_groups(groups, fold.recorded_at)
+            except NotTheWriter:
+                raise
+            except ranges.OutOfRange as exc:
+                problem = f"the log cannot hold it: {exc.message}"
+                result = Rejected(422, "unrenderable_event", problem)
+            except Exception as exc:
+                result = exc
+            else:
+                events.extend(fold.events)
+                base = fold.state
+            results.append(result)
+        return results, events
+
+    def _decide_all(
+        self, requests: Sequence[_Request], base: AlertState | None = None
+    ) -> tuple[list[Outcome | Exception], list[tuple[Sequence[EventDraft], Any]], _Fold]:
+        state = self.state if base is None else base
+        fold = _Fold(state, self.store.last_event_id + 1, self.clock())
+        results: list[Outcome | Exception] = []
+        groups: list[tuple[Sequence[EventDraft], Any]] = []
+        for request in requests:
+            try:
+                results.append(self._decide_one(request, fold, groups))
+            except Exception as exc:  # this command alone is refused
+                results.append(exc)
+        return results, groups, fold
+
+    def _decide_one(
+        self, request: _Request, fold: _Fold, groups: list[tuple[Sequence[EventDraft], Any]]
+    ) -> Outcome:
+        command, actor, key = request.command, request.actor, request.idempotency_key
+        if key is not None:
+            first = fold.answered.get((actor.originator, key))
+            if first is None:
+                record = self.store.find_idempotent(actor.originator, key)
+                if record is not None:
+                    location = _location(orjson.loads(record.body))
+                    replay = Outcome(record.status, record.body, (), location, replayed=True)
+                    first = (record.request_hash, replay)
+            if first is not None:
+                if first[0] != request.request_hash:
+                    raise Rejected(
+                        422,
+                        "idempotency_key_reused",
+                        f"Idempotency-Key {key!r} was used for a different request",
+                    )
+                return first[1]
+        drafts = decide(fold.state, self.catalogue, actor, command, self.clock(), self.policy)
+        if key is not None:
+            drafts = tuple(replace(d, idempotency_key=key) for d in drafts)
+        status_code = _status_code(command, drafts)
+        events = assign(drafts, fold.next_id, fold.recorded_at)
+        try:
+            bodies = [self._render(event, fold.state) for event in events]
+            body = (
+                bodies[0]
+                if _answers_with_payload(command, events)
+                else self._answer(events, fold.state)
+            )
         except Exception as exc:
             # Refused, not committed; but a surface that fails on a valid event is a bug the
             # hub's operator must see, so it is logged with its traceback.
@@ -191,28 +391,36 @@ class Hub(LogView):
             raise Rejected(
                 422, "unrenderable_event", f"the event cannot be rendered for {exc}"
             ) from exc
-        originator, key, request_hash, status_code = answer
-        record = None
-        if key is not None:
-            last = events[-1].id
-            record = IdempotencyRecord(originator, key, request_hash, status_code, body, last)
         try:
-            return self.store.append_many(drafts, recorded_at, record), body
+            for event in events:
+                ranges.check_event(event)
         except ranges.OutOfRange as problem:
             raise Rejected(
                 422, "unrenderable_event", f"the log cannot hold it: {problem.message}"
             ) from None
+        record = None
+        if key is not None:
+            record = IdempotencyRecord(
+                actor.originator, key, request.request_hash, status_code, body, events[-1].id
+            )
+        location = _location(orjson.loads(body))
+        fold.apply(events)
+        groups.append((drafts, record))
+        if key is not None:
+            replay = Outcome(status_code, body, (), location, replayed=True)
+            fold.answered[(actor.originator, key)] = (request.request_hash, replay)
+        return Outcome(status_code, body, tuple(events), location)
 
-    def _render(self, event: Event) -> bytes:
-        before = None if event.kind is EventKind.DECLARED else self.open_alert(event.alert_id)
+    def _render(self, event: Event, state: AlertState) -> bytes:
+        before = None if event.kind is EventKind.DECLARED else state.open_alerts.get(event.alert_id)
         return self.renderer.render(event, before)
 
-    def _answer(self, events: Sequence[Event]) -> bytes:
+    def _answer(self, events: Sequence[Event], state: AlertState) -> bytes:
         """The answer to a multi-region declaration, a proposal, an approval or a rejection."""
         doc: dict[str, Any] = {}
         proposal_id = events[0].proposal_id
         if proposal_id is not None:
-            proposal = self.state.proposals.get(proposal_id)
+            proposal = state.proposals.get(proposal_id)
             for event in events:
                 proposal = proposal_after(event, proposal)
             assert proposal is not None
@@ -249,10 +457,9 @@ class Hub(LogView):
     async def _expire_locked(self) -> list[Event]:
         """With the write lock held: commit and publish the expirations due now."""
         drafts = expirations(self.state, self.clock())
-        if not drafts:
+        if not drafts or not self._writing:
             return []
-        loop = asyncio.get_running_loop()
-        events = await loop.run_in_executor(self._writer, self._append_expired, drafts)
+        events = await self._in_writer(self._append_expired, drafts)
         for event in events:
             self.state.apply(event)
         self._publish(events)  # now, in log order: whatever the command that follows does
@@ -297,10 +504,10 @@ class Hub(LogView):
 
     async def append_history(self, drafts: Sequence[EventDraft]) -> list[Event]:
         """Append past events (imports, replays) in one transaction; see `EventDraft.source`."""
-        loop = asyncio.get_running_loop()
+        self._refuse_unless_writing()
         async with self._write_lock:
-            appended = await loop.run_in_executor(
-                self._writer, self.store.append_many, list(drafts), self.clock()
+            appended = await self._in_writer(
+                self.store.append_many, list(drafts), self.clock()
             )  # the store refuses (OutOfRange, nothing written) what it could not read back
             for event in appended:
                 self.state.apply(event)

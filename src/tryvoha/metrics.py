@@ -35,6 +35,12 @@ webhook_backlog = Gauge(
 events_committed = Counter(
     "tryvoha_events_committed_total", "Events appended to the log.", ["source"], registry=registry
 )
+commit_batch = Histogram(
+    "tryvoha_commit_batch_commands",
+    "Operator commands per durable transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=registry,
+)
 dropped_subscribers = Counter(
     "tryvoha_dropped_subscribers_total",
     "Subscribers dropped for falling too far behind, per channel.",

@@ -110,9 +110,10 @@ class LogView:
 
     # Following ----------------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> Alert:
+    def apply(self, event: Event) -> Alert | None:
         """Fold an event committed elsewhere and publish it (a follower's feed calls this, in
-        log order; `LogOrderError` for a gap or a repeat)."""
+        log order; `LogOrderError` for a gap or a repeat); the alert as it is after it, None for
+        a proposal's event."""
         alert = self.state.apply(event)
         self.bus.publish(event)
         return alert

@@ -112,7 +112,7 @@ def oblasts_touched(catalogue: Catalogue, region_ids: Sequence[str]) -> int:
 
 
 def _words(raw: str, kind: type[E], name: str, allowed: Sequence[E] | None = None) -> list[E]:
-    choices: list[E] = list(allowed if allowed is not None else kind)  # type: ignore[arg-type]
+    choices: list[E] = list(allowed if allowed is not None else kind)
     text = raw.strip().lower()
     if text in ("", "none"):
         return []

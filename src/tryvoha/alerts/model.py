@@ -1,10 +1,13 @@
 """The words of the alert domain: threats, statuses, events and alerts.
 
-Plain frozen dataclasses and enums, no I/O: every other layer speaks in these types.
+Plain frozen dataclasses and enums, no I/O: every other layer speaks in these types. An
+`EventDraft` is an event before the log numbers it: the rules (`commands.decide`) make drafts, the
+store (`assign`) turns them into events.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -122,6 +125,82 @@ class Event:
         """Goes out on the live channels (streams, webhooks, MQTT, CAP, compatible webhooks):
         public, and happening now. The one rule every channel relies on, through the bus."""
         return self.kind in PUBLIC_KINDS and self.source == LIVE_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event before the log gives it an id (and, for a declaration, the alert its id)."""
+
+    kind: EventKind
+    region_id: str
+    threat: Threat
+    status: AlertStatus
+    occurred_at: datetime
+    originator: str
+    details: tuple[Detail, ...] = ()
+    notes: str | None = None
+    alert_id: int | None = None
+    source: str = "live"
+    idempotency_key: str | None = None
+    reason: str | None = None
+    correction: str | None = None
+    proposal_id: int | None = None
+    """For a `proposed` draft None means "the first event of this batch" (a new proposal)."""
+    proposed_by: str | None = None
+    deadline: datetime | None = None
+
+    def to_event(
+        self,
+        event_id: int,
+        recorded_at: datetime,
+        alert_id: int | None = None,
+        batch_start: int | None = None,
+    ) -> Event:
+        """The event this draft becomes at `event_id`: a declaration's alert and a proposed
+        region take that id as `alert_id`; a new proposal the id of its batch's first event."""
+        if alert_id is None:
+            own = self.kind in (EventKind.DECLARED, EventKind.PROPOSED)
+            alert_id = event_id if own else self.alert_id
+        assert alert_id is not None
+        proposal_id = self.proposal_id
+        if proposal_id is None and self.kind is EventKind.PROPOSED:
+            proposal_id = event_id if batch_start is None else batch_start
+        return Event(
+            id=event_id,
+            kind=self.kind,
+            alert_id=alert_id,
+            region_id=self.region_id,
+            threat=self.threat,
+            status=self.status,
+            occurred_at=self.occurred_at,
+            recorded_at=recorded_at,
+            originator=self.originator,
+            details=self.details,
+            notes=self.notes,
+            source=self.source,
+            idempotency_key=self.idempotency_key,
+            reason=self.reason,
+            correction=self.correction,
+            proposal_id=proposal_id,
+            proposed_by=self.proposed_by,
+            deadline=self.deadline,
+        )
+
+
+def assign(drafts: Sequence[EventDraft], next_id: int, recorded_at: datetime) -> list[Event]:
+    """The events a batch of drafts becomes from log id `next_id` on, with no gap. (Imported
+    history names the alerts it declares in the batch with negative ids: -k is the k-th.)"""
+    events: list[Event] = []
+    pending_alert: dict[int, int] = {}
+    for offset, draft in enumerate(drafts):
+        event_id = next_id + offset
+        alert_id = None
+        if draft.kind is EventKind.DECLARED and draft.alert_id is not None:
+            pending_alert[draft.alert_id] = event_id
+        elif draft.alert_id is not None and draft.alert_id < 0:
+            alert_id = pending_alert[draft.alert_id]
+        events.append(draft.to_event(event_id, recorded_at, alert_id, batch_start=next_id))
+    return events
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ MAX_REGIONS = 100
 MAX_ORIGINATOR = 200
 MAX_SOURCE = 64
 
-RANGE_TEXT = "2000-01-01T00:00Z … 2100-01-01T00:00Z"
 NOTES_RULE = (
     "at most 2000 characters of text; no control characters (newline and tab are allowed), "
     "no lone surrogates, no U+FFFE or U+FFFF"

@@ -52,6 +52,20 @@ class AlertState:
     decided: deque[int] = field(default_factory=deque)
     """Ids of the decided proposals kept, oldest decision first."""
 
+    def copy(self) -> AlertState:
+        """An independent state to move on without touching this one (alerts and proposals
+        are immutable, so the containers are all that is copied)."""
+        return AlertState(
+            self.last_event_id,
+            self.last_recorded_at,
+            dict(self.open_alerts),
+            dict(self.open_by_key),
+            dict(self.last_event_at),
+            dict(self.proposals),
+            dict(self.pending_by_key),
+            deque(self.decided),
+        )
+
     def apply(self, event: Event) -> Alert | None:
         """Apply one committed event; the alert as it is after it (None for a proposal's)."""
         if event.id != self.last_event_id + 1:

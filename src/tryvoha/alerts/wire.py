@@ -4,16 +4,17 @@ CLI."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from tryvoha.alerts.model import Alert, Event, Proposal
 
-OPTIONAL_EVENT_FIELDS = ("reason", "correction", "proposal_id", "proposed_by", "deadline")
-"""Present in an event document only when the event carries them (a retraction's reason and
-correction, an approved declaration's proposal and proposer, a proposal's deadline): documents of
-every other event are exactly what they always were, and so are their signatures."""
 
-
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """UTC, ISO 8601 with `Z` and milliseconds: what JavaScript and most clients parse.
 
@@ -28,6 +29,10 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_doc(event: Event) -> dict[str, Any]:
+    """The last five fields are present only when the event carries them (a retraction's reason
+    and correction, an approved declaration's proposal and proposer, a proposal's deadline):
+    documents of every other event are exactly what they always were, and so are their
+    signatures."""
     doc: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind.value,

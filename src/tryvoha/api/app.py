@@ -12,7 +12,17 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tryvoha import __version__, compat
 from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
-from tryvoha.api import errors, operator, proposals, public, streams
+from tryvoha.api import (
+    delivery,
+    errors,
+    health,
+    operator,
+    operator_self,
+    preview,
+    proposals,
+    public,
+    streams,
+)
 from tryvoha.api import stats as stats_api
 from tryvoha.api import web as map_web
 from tryvoha.api import webhooks as webhooks_api
@@ -21,6 +31,7 @@ from tryvoha.api.http_cache import BodyLimitMiddleware, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import describe_errors_truly
 from tryvoha.api.security import SecurityHeaders
+from tryvoha.channels.receipts import DeliveryReceipts
 from tryvoha.channels.streams.admission import SSE_PATH, WS_PATH, stream_short_cut
 from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.config import Settings
@@ -58,7 +69,8 @@ def create_app(
     signing.follow(model)  # every live event signed once, at commit
     gate = ReadGate(model, settings.read_token_required)
     edge = Edge(settings.http)
-    broadcaster = Broadcaster(model, settings.streams, signing)
+    receipts = DeliveryReceipts(settings.receipts_keep)
+    broadcaster = Broadcaster(model, settings.streams, signing, receipts)
     broadcaster.follow()
     app = FastAPI(
         title="tryvoha",
@@ -75,12 +87,17 @@ def create_app(
     app.state.settings = settings
     app.state.signing = signing
     app.state.broadcaster = broadcaster
+    app.state.receipts = receipts
     app.state.read_gate = gate
     app.state.edge = edge
     errors.install(app)
     describe_errors_truly(app)
+    app.include_router(health.router)  # every node, without a token: for load balancers
     app.include_router(operator.router)
     app.include_router(proposals.router)  # declarations waiting for a second operator
+    app.include_router(preview.router)  # what a declaration would do, writing nothing
+    app.include_router(operator_self.router)  # what a token may touch, what it did
+    app.include_router(delivery.router)  # what each channel did with an event
     app.include_router(public.router, dependencies=[Depends(gate.check)])
     app.include_router(stats_api.router, dependencies=[Depends(gate.check)])
     app.include_router(attacks_api.router, dependencies=[Depends(gate.check)])

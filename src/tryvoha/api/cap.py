@@ -132,7 +132,8 @@ async def feed(
     service: CapService = request.app.state.cap
     answer = service.cached_feed(wanted)
     if answer is None:
-        await hub.read(service.prime)
+        if not service.primed:  # once per process: no thread hop on every new log id after
+            await hub.read(service.prime)
         answer = await hub.read(service.feed, wanted, service.snapshot(wanted))
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
     if _not_modified(request, answer.etag):

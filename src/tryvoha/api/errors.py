@@ -51,7 +51,9 @@ def _describe(error: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Rejected)
     async def rejected(_: Request, exc: Rejected) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.http_status)
+        retry = exc.extra.get("retry_after")
+        headers = None if retry is None else {"Retry-After": str(retry)}
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

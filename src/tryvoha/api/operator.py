@@ -30,7 +30,7 @@ from tryvoha.alerts.model import AlertStatus, Detail, Threat
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import Change, Changes, Proposed, documented
-from tryvoha.hub import Hub
+from tryvoha.hub import Hub, not_the_writer
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
 IdempotencyKey = Annotated[
@@ -121,6 +121,11 @@ def writer_of(request: Request) -> Hub:
             "not_the_writer",
             "this node follows the log and takes no commands: send them to the hub's writer",
         )
+    if not hub.is_writer:
+        raise not_the_writer(
+            "this node is a standby writer (or lost the writer lock) and takes no commands now: "
+            "retry after the Retry-After seconds, here or at the other writer"
+        )
     return hub
 
 
@@ -171,19 +176,26 @@ async def declare(
         raise ApiError(
             422, "region_missing", "name the region: region_id, or region_ids (not both)"
         )
-    common = {
-        "threat": body.threat,
-        "status": body.status,
-        "details": tuple(body.details),
-        "notes": body.notes,
-        "occurred_at": body.occurred_at,
-    }
     command: Command
     if body.region_ids is not None:
-        command = DeclareMany(region_ids=tuple(body.region_ids), **common)
+        command = DeclareMany(
+            region_ids=tuple(body.region_ids),
+            threat=body.threat,
+            status=body.status,
+            details=tuple(body.details),
+            notes=body.notes,
+            occurred_at=body.occurred_at,
+        )
     else:
         assert body.region_id is not None
-        command = Declare(region_id=body.region_id, **common)
+        command = Declare(
+            region_id=body.region_id,
+            threat=body.threat,
+            status=body.status,
+            details=tuple(body.details),
+            notes=body.notes,
+            occurred_at=body.occurred_at,
+        )
     return await run_command(request, command, actor, key)
 
 

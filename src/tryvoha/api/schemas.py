@@ -160,6 +160,124 @@ class Decision(BaseModel):
     alerts: list[AlertDoc] = Field(default_factory=list)
 
 
+class StreamPart(BaseModel):
+    handed_at: Time | None = Field(description="First written to a subscriber; null: not yet.")
+    after_ms: float | None = Field(description="Milliseconds from the commit to that write.")
+    reached: int = Field(description="Live subscribers it was written to.")
+
+
+class StreamsReceipt(BaseModel):
+    reached: int = Field(description="Live SSE and WebSocket subscribers it was written to.")
+    handed_at: Time | None
+    after_ms: float | None
+    last_after_ms: float | None = Field(description="Milliseconds to the last such write.")
+    kept: bool = Field(description="False: older than the receipts kept (TRYVOHA_RECEIPTS_KEEP).")
+    sse: StreamPart
+    ws: StreamPart
+
+
+class WebhooksReceipt(BaseModel):
+    subscriptions: int = Field(description="Subscriptions the event was queued for.")
+    acknowledged: int = Field(description="Receivers that answered 2xx.")
+    waiting: int = Field(description="Not tried yet.")
+    retrying: int = Field(description="Tried, failed, to be retried.")
+    expired: int = Field(description="Given up on (an operator can retry them).")
+    last_error: str | None = Field(
+        description="The latest failure in the hub's words (status or network error); never "
+        "the receiver's body."
+    )
+    last_acknowledged_after_ms: float | None
+
+
+class MqttReceipt(BaseModel):
+    configured: bool
+    handed_at: Time | None = Field(description="Handed to the broker; null: not (yet).")
+    after_ms: float | None
+
+
+class CapReceipt(BaseModel):
+    available: bool
+    url: str
+
+
+class Channels(BaseModel):
+    streams: StreamsReceipt
+    webhooks: WebhooksReceipt
+    mqtt: MqttReceipt
+    cap: CapReceipt
+
+
+class Delivery(BaseModel):
+    """What each channel did with one event."""
+
+    event_id: int
+    kind: EventKind
+    region_id: str
+    status: AlertStatus
+    recorded_at: Time
+    public: bool = Field(description="False for a proposal's events: they go out on no channel.")
+    channels: Channels | None
+
+
+class PreviewRegion(BaseModel):
+    id: str
+    level: Level
+    name_uk: str
+    name_en: str
+    hromadas: int = Field(description="Hromadas it covers.")
+    parents_uk: list[str]
+    parents_en: list[str]
+
+
+class PreviewChannel(BaseModel):
+    media_type: str
+    body: str = Field(description="What the channel would carry, exactly (unsigned: see note).")
+    topic: str | None = None
+    note: str
+
+
+class Preview(BaseModel):
+    """What a declaration would do, with nothing written."""
+
+    regions: list[PreviewRegion]
+    hromadas: int = Field(description="Hromadas the whole area covers.")
+    oblasts: int = Field(description="Oblast-level units it touches.")
+    area: dict[str, Any] = Field(description="The area as a simplified GeoJSON geometry.")
+    second_person: bool = Field(description="Whether it would wait for a second operator.")
+    rule: str | None = Field(description="Why it would wait; null when it goes out at once.")
+    expires_in_seconds: int | None = Field(description="How long a proposal would wait.")
+    events: list[EventDoc] = Field(description="The events it would write, ids predicted.")
+    channels: list[dict[str, PreviewChannel]] = Field(
+        description="Per event: the stream frame, webhook body, MQTT message and CAP message."
+    )
+
+
+class TokenSelf(BaseModel):
+    """What this token may touch."""
+
+    name: str
+    originator: str
+    scopes: list[dict[str, Any]] | None = Field(description="Its regions; null: every region.")
+    mode: Literal["all", "drills_only"] = Field(
+        description="drills_only: exercise and test alerts only, never actual ones."
+    )
+    statuses: list[AlertStatus] = Field(description="The statuses it may declare.")
+    may_approve: bool = Field(description="Whether it may approve proposals (in its regions).")
+    approval_rule: dict[str, Any] = Field(description="The hub's second-person rule.")
+
+
+class Correction(BaseModel):
+    alert_id: int
+    correction: str = Field(description="Ukrainian, a newline, English.")
+
+
+class Actions(BaseModel):
+    """This token's own recent events, newest first."""
+
+    events: list[EventDoc]
+    log_id: int
+
+
 class ThreatRoots(BaseModel):
     alerts: list[str] = Field(description="Regions with an alert of their own.")
     partial: list[str] = Field(description="Regions with an alert only somewhere inside them.")

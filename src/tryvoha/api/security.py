@@ -1,4 +1,5 @@
-"""Browser security headers on every page and static file the hub serves: the map and the docs.
+"""Browser security headers on every page and static file the hub serves: the map, the console
+and the docs.
 
 The map keeps to a strict Content-Security-Policy: its own scripts, styles and data only, no
 inline code, no eval, no string-to-DOM sinks (Trusted Types), and images only from itself and the
@@ -48,7 +49,8 @@ def map_policy(tile_url: str | None) -> str:
 
 
 def is_map_path(path: str) -> bool:
-    return path == "/" or path.startswith("/map/")
+    """The map and the dispatcher's console: pages held to the same strict policy."""
+    return path in ("/", "/console") or path.startswith(("/map/", "/console/"))
 
 
 def is_docs_path(path: str) -> bool:

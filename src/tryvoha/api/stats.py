@@ -116,7 +116,9 @@ async def current_coverage(request: Request) -> Coverage:
 
 async def _coverage(request: Request, scope: stats.Scope) -> dict[str, object]:
     """The `coverage` object: the record, and what of the scope's period it does not cover."""
-    return (await current_coverage(request)).doc(scope.since, scope.until, scope.now)
+    return (await current_coverage(request)).doc(
+        scope.since, scope.until, scope.now or datetime.now(UTC)
+    )
 
 
 async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:

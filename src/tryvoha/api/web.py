@@ -104,6 +104,18 @@ async def asset(request: Request, name: str) -> Response:
     return _static_response(request, name, "no-cache")
 
 
+@page.get("/console")
+async def console(request: Request) -> Response:
+    """The dispatcher's console (docs/console.md): static, it talks to the operator API only.
+    Never stored by a cache: it is where tokens are typed."""
+    return _static_response(request, "console.html", "no-store")
+
+
+@page.get("/console/{name}")
+async def console_asset(request: Request, name: str) -> Response:
+    return _static_response(request, name, "no-cache")
+
+
 @page.get("/docs")
 async def api_page(request: Request) -> Response:
     """The API page: Swagger UI over `/openapi.json`, every file from the package."""

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from tryvoha.alerts import ranges
 from tryvoha.alerts.commands import Actor
 from tryvoha.alerts.model import AlertStatus, Threat
 from tryvoha.alerts.wire import iso
 from tryvoha.api.auth import operator
 from tryvoha.api.errors import ApiError
+from tryvoha.api.operator import writer_of
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import (
     Deleted,
@@ -38,6 +40,11 @@ from tryvoha.readmodel import ReadModel
 from tryvoha.store.webhooks import Delivery
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+SubscriptionId = Annotated[
+    int,
+    Path(ge=1, le=ranges.MAX_ID, description=f"A webhook subscription's id, 1 to {ranges.MAX_ID}."),
+]
 OperatorActor = Annotated[Actor, Depends(operator)]
 
 
@@ -64,6 +71,9 @@ class CreateBody(BaseModel):
 
 
 def _dispatcher(request: Request) -> WebhookDispatcher:
+    hub = request.app.state.hub
+    if hub is not None and not hub.is_writer:
+        writer_of(request)  # a standby: 503 not_the_writer with Retry-After, as for commands
     dispatcher = getattr(request.app.state, "webhooks", None)
     if dispatcher is None or not dispatcher.running:
         raise ApiError(503, "webhooks_unavailable", "webhook delivery is not running on this hub")
@@ -207,7 +217,9 @@ async def list_webhooks(request: Request, actor: OperatorActor) -> dict[str, Any
     summary="One subscription with its delivery health",
     **documented(WebhookDoc, 401, 404, 422, 503, validators=True),
 )
-async def get_webhook(request: Request, subscription_id: int, actor: OperatorActor) -> dict:
+async def get_webhook(
+    request: Request, subscription_id: SubscriptionId, actor: OperatorActor
+) -> dict:
     sub = await _visible(request, actor, subscription_id)
     dispatcher = _dispatcher(request)
     health = await dispatcher.run_db(dispatcher.store.health, [sub.id])
@@ -221,7 +233,7 @@ async def get_webhook(request: Request, subscription_id: int, actor: OperatorAct
 )
 async def deliveries(
     request: Request,
-    subscription_id: int,
+    subscription_id: SubscriptionId,
     actor: OperatorActor,
     state: Annotated[Literal["pending", "delivered", "expired"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -237,7 +249,9 @@ async def deliveries(
     summary="Retry now, including expired deliveries",
     **documented(Requeued, 401, 404, 413, 422, 503),
 )
-async def retry(request: Request, subscription_id: int, actor: OperatorActor) -> dict[str, Any]:
+async def retry(
+    request: Request, subscription_id: SubscriptionId, actor: OperatorActor
+) -> dict[str, Any]:
     sub = await _visible(request, actor, subscription_id)
     count = await _dispatcher(request).retry_now(sub.id)
     return {"subscription_id": sub.id, "requeued": count}
@@ -248,7 +262,9 @@ async def retry(request: Request, subscription_id: int, actor: OperatorActor) ->
     summary="Delete a subscription",
     **documented(Deleted, 401, 404, 413, 422, 503),
 )
-async def delete(request: Request, subscription_id: int, actor: OperatorActor) -> dict[str, Any]:
+async def delete(
+    request: Request, subscription_id: SubscriptionId, actor: OperatorActor
+) -> dict[str, Any]:
     """Pending deliveries are dropped with it; the answer says how many."""
     sub = await _visible(request, actor, subscription_id)
     dropped = await _dispatcher(request).delete(sub.id)

@@ -24,7 +24,15 @@ from nats.js.errors import NotFoundError
 from tryvoha.alerts.model import Event
 from tryvoha.bus import jetstream_metrics as metrics
 from tryvoha.bus.codec import decode_event
-from tryvoha.bus.logstream import DEFAULT_STREAM, ResyncNeeded, connect, epoch_of, error_kind
+from tryvoha.bus.logstream import (
+    DEFAULT_STREAM,
+    ResyncNeeded,
+    bounded,
+    close_connection,
+    connect,
+    epoch_of,
+    error_kind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,7 @@ class LogFollowerFeed:
         self.servers = servers
         self.stream = stream
         self.heartbeat = heartbeat
+        self._timeout = max(2.0, 2 * heartbeat)  # every request to NATS, so none waits forever
         self.info_interval = info_interval
         self.max_backoff = max_backoff
         self.name = name
@@ -119,7 +128,7 @@ class LogFollowerFeed:
         self._stream_high = 0
         self._applied_gauge.set(after_id)
         nc = await self._connection()
-        js = nc.jetstream(timeout=max(2.0, 2 * self.heartbeat))
+        js = nc.jetstream(timeout=self._timeout)
         watchdog = 3 * self.heartbeat
         backoff = 0.05
         reason = "start"
@@ -196,9 +205,7 @@ class LogFollowerFeed:
         """End `events()` and the connection."""
         self._closed = True
         self._request_reset()
-        if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.close()
+        await close_connection(self._nc)
 
     # Connection and consumer -----------------------------------------------------------------
 
@@ -232,11 +239,15 @@ class LogFollowerFeed:
         while not self._queue.empty():  # anything queued belongs to the consumer before
             self._queue.get_nowait()
         inbox = nc.new_inbox()
-        sub = await nc.subscribe(
-            inbox,
-            cb=functools.partial(self._queue_put, self._generation),
-            pending_msgs_limit=self.pending_limit,
-            pending_bytes_limit=max(64 * 1024 * 1024, 1024 * self.pending_limit),
+        sub = await bounded(
+            nc.subscribe(
+                inbox,
+                cb=functools.partial(self._queue_put, self._generation),
+                pending_msgs_limit=self.pending_limit,
+                pending_bytes_limit=max(64 * 1024 * 1024, 1024 * self.pending_limit),
+            ),
+            self._timeout,
+            "subscribe to the consumer's inbox",
         )
         try:
             info = await js.add_consumer(
@@ -255,8 +266,7 @@ class LogFollowerFeed:
                 ),
             )
         except BaseException:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await self._unsubscribe(sub)
             raise
         self._consumer = info.name
         if reason != "start":
@@ -266,9 +276,12 @@ class LogFollowerFeed:
         self._heard()
         return sub
 
-    async def _stop_consumer(self, sub: Any, js: JetStreamContext) -> None:
+    async def _unsubscribe(self, sub: Any) -> None:
         with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+            await bounded(sub.unsubscribe(), 1.0, "unsubscribe")
+
+    async def _stop_consumer(self, sub: Any, js: JetStreamContext) -> None:
+        await self._unsubscribe(sub)
         consumer, self._consumer = self._consumer, None
         if consumer is not None and self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(Exception):
@@ -374,7 +387,7 @@ class LogFollowerFeed:
     async def _nc_publish(self, subject: str) -> None:
         if self._nc is not None:
             with contextlib.suppress(Exception):
-                await self._nc.publish(subject, b"")
+                await bounded(self._nc.publish(subject, b""), 1.0, "answer flow control")
 
     # Health bookkeeping ------------------------------------------------------------------------
 

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
@@ -38,6 +40,10 @@ EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
 EXPECTED_STREAM = "Nats-Expected-Stream"
 
 EventsAfter = Callable[[int, int], Sequence[Event]]
+T = TypeVar("T")
+CLOSE_TIMEOUT = 5.0
+"""Longest a connection's close may take: nats-py's close flushes and waits for the socket, which
+a dead or silent server can leave waiting forever."""
 
 
 class StreamConflict(RuntimeError):
@@ -75,6 +81,7 @@ async def connect(
     """A connection that never gives up: it waits for a server that is down, even at start.
 
     Pings every 5 s so a silent peer is noticed within ~10 s; callbacks report the link state.
+    A forced flush (a full outgoing buffer) waits at most `CLOSE_TIMEOUT`, never forever.
     """
 
     async def on_disconnected() -> None:
@@ -95,12 +102,46 @@ async def connect(
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.25,
         connect_timeout=2,
+        flush_timeout=CLOSE_TIMEOUT,  # nats-py waits for a forced flush forever by default
         ping_interval=5,
         max_outstanding_pings=2,
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+
+
+async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
+    """One await on NATS that must end: a server that never answers becomes a `TimeoutError`
+    naming what was asked (every await on NATS in the relay and the feed goes through a
+    timeout: this, the JetStream context's own, or `wait_for`)."""
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError:
+        raise TimeoutError(f"{what}: no answer from NATS within {seconds:g} s") from None
+
+
+async def close_connection(nc: NATS | None, seconds: float = CLOSE_TIMEOUT) -> None:
+    """Close `nc` if open, giving up (logged) after `seconds`; never raises."""
+    if nc is None or nc.is_closed:
+        return
+    try:
+        await asyncio.wait_for(nc.close(), seconds)
+    except TimeoutError:
+        log.warning("nats: the connection did not close within %g s; dropped", seconds)
+    except Exception as exc:
+        log.debug("nats: closing: %s", exc)
+
+
+async def stop_task(task: asyncio.Task[Any] | None, seconds: float, what: str) -> None:
+    """Cancel `task` and wait for it at most `seconds` (a stop must never hang a shutdown)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if not done:
+            log.error("%s did not stop within %g s; left cancelled", what, seconds)
 
 
 # The stream ------------------------------------------------------------------------------------

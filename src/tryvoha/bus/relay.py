@@ -24,6 +24,7 @@ from tryvoha.alerts.model import Event
 from tryvoha.bus import jetstream_metrics as metrics
 from tryvoha.bus.codec import CodecError, decode_event, encode_event
 from tryvoha.bus.logstream import (
+    CLOSE_TIMEOUT,
     DEFAULT_STREAM,
     DEFAULT_SUBJECT,
     EXPECTED_LAST_SEQUENCE,
@@ -33,9 +34,12 @@ from tryvoha.bus.logstream import (
     EventsAfter,
     StreamConflict,
     StreamDiverged,
+    bounded,
+    close_connection,
     connect,
     ensure_stream,
     error_kind,
+    stop_task,
 )
 
 log = logging.getLogger(__name__)
@@ -157,26 +161,26 @@ class LogRelay:
             )
             self._js = self._nc.jetstream(timeout=self.ack_timeout)
             self._inbox = self._nc.new_inbox()
-            await self._nc.subscribe(self._inbox + ".>", cb=self._on_ack)
+            await bounded(
+                self._nc.subscribe(self._inbox + ".>", cb=self._on_ack),
+                self.ack_timeout,
+                "subscribe to acknowledgements",
+            )
             await self._supervise()
         finally:
             saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await saver
             await self._save_now()
-            if self._nc is not None and not self._nc.is_closed:
-                with contextlib.suppress(Exception):
-                    await self._nc.close()
+            await close_connection(self._nc)
 
     async def stop(self) -> None:
         """Stop publishing and save the position; events not yet acknowledged go out next run."""
         self._stopping = True
         self._progress.set()
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # run()'s own stop is bounded (a save, a close of at most CLOSE_TIMEOUT); this bound
+        # only guards a shutdown against what cannot be foreseen.
+        await stop_task(self._task, 2 * CLOSE_TIMEOUT + self.ack_timeout, "the relay")
 
     def status(self) -> RelayStatus:
         return RelayStatus(
@@ -338,6 +342,8 @@ class LogRelay:
         assert nc is not None
         future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
         self._waiting[event.id] = future
+        # Bounded without a task per message: only a forced flush can wait, for at most the
+        # connection's flush_timeout (logstream.connect).
         await nc.publish(
             self.subject,
             encode_event(event),

@@ -6,13 +6,20 @@ Topics (the prefix is `tryvoha` unless configured):
 - `<prefix>/status/<region_id>/<threat>` retained plain text `active`, `partial` or `none`;
 - `<prefix>/head` retained JSON `{"log_id", "updated_at"}`: the log id every retained status
   reflects, published after the statuses;
-- `<prefix>/online` retained `true`, or `false` (the broker sends it as our will when we vanish);
+- `<prefix>/online` retained `true`, or `false` (the broker sends it as our will when we vanish;
+  a publisher that sees `false` while connected, an earlier writer's late will, says `true`);
 - `<prefix>/events/<oblast>/<raion>/<hromada>` live actual events (`event_doc`), and
   `<prefix>/drills/events/…` exercise and test events.
 
 Statuses come from `hub.statuses()`, the same fold every other interface renders, and only changed
 regions are republished. On every (re)connect every region's status is published again, so a broker
 that lost its retained messages is repaired; live events are queued while the broker is away.
+
+One publisher runs cluster-wide, on the active writer. Given a `position` (the writer's
+`meta`), it stores the log id the broker acknowledged after every flush, and a publisher that
+starts (a standby taking over, a restart) first sends the live events after the stored id that
+the last one did not get out, then every retained status: devices converge and no event is
+skipped (one may come twice across a takeover: receivers tell a repeat by the event id).
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -35,6 +44,7 @@ from prometheus_client import Counter, Gauge
 from tryvoha.alerts.model import AlertStatus, Event, RegionStatus, Threat
 from tryvoha.alerts.status import ThreatStatus
 from tryvoha.alerts.wire import iso
+from tryvoha.channels.receipts import DeliveryReceipts
 from tryvoha.metrics import mqtt_registry as registry
 from tryvoha.metrics import observe_handover
 from tryvoha.readmodel import ReadModel
@@ -133,7 +143,7 @@ def region_threats(statuses: dict[Threat, ThreatStatus], region_id: str) -> dict
 
 def changed_regions(
     before: dict[Threat, ThreatStatus] | None, after: dict[Threat, ThreatStatus]
-) -> dict[Threat, set[str]] | None:
+) -> dict[Threat, frozenset[str]] | None:
     """Per threat, the regions whose status for it differs; None means everything."""
     if before is None:
         return None
@@ -141,6 +151,14 @@ def changed_regions(
         threat: (now.active ^ before[threat].active) | (now.partial ^ before[threat].partial)
         for threat, now in after.items()
     }
+
+
+class Position(Protocol):
+    """Where the last publisher stopped, kept durably (`tryvoha.store.positions`)."""
+
+    async def load(self) -> int | None: ...
+
+    async def save(self, log_id: int) -> None: ...
 
 
 class MqttPublisher:
@@ -152,9 +170,14 @@ class MqttPublisher:
         reconnect_max: float = 5.0,
         per_threat_topics: bool = True,
         signing: Signing = UNSIGNED,
+        position: Position | None = None,
+        receipts: DeliveryReceipts | None = None,
     ) -> None:
         self.hub = hub
         self.signing = signing
+        self.position = position
+        self.receipts = receipts
+        """Where each event's hand-over to the broker is noted (the operators' receipts)."""
         self.address = parse_broker_url(url)
         self.prefix = prefix.rstrip("/")
         self.reconnect_max = reconnect_max
@@ -172,22 +195,65 @@ class MqttPublisher:
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._caught_up = asyncio.Event()
+        self._saved_log_id = -1
+        self._save_wake = asyncio.Event()
+        self._saver: asyncio.Task[None] | None = None
 
     # Life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._unsubscribe = self.hub.subscribe(self._on_event)
+        if self.position is not None:
+            await self._resume(self.position)
+            self._saver = asyncio.create_task(self._save_positions(), name="mqtt-position")
         self._task = asyncio.create_task(self._run(), name="mqtt-publisher")
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._saver):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.position is not None and self.published_log_id > self._saved_log_id:
+            with contextlib.suppress(Exception):  # the next publisher sends a few again
+                await self.position.save(self.published_log_id)
         self._set_connected(False)
         self._live = None
+
+    async def _resume(self, position: Position) -> None:
+        """Queue the live events after the stored position that the last publisher did not
+        get acknowledged, ahead of those arriving on the bus meanwhile."""
+        stored = await position.load()
+        if stored is None or stored >= self.hub.last_event_id:
+            return
+        found = await self.hub.events_after(stored, MAX_QUEUED_EVENTS, public_only=True)
+        first_live = self._events[0].id if self._events else None
+        missed = [e for e in found if e.is_broadcast and (first_live is None or e.id < first_live)]
+        self._events.extendleft(reversed(missed))
+        if missed:
+            log.warning(
+                "MQTT: sending %d events from log id %d on that the last publisher did not",
+                len(missed),
+                missed[0].id,
+            )
+
+    async def _save_positions(self) -> None:
+        """Store the acknowledged log id after flushes, the latest one at a time, off the
+        publishing path."""
+        assert self.position is not None
+        while True:
+            await self._save_wake.wait()
+            self._save_wake.clear()
+            log_id = self.published_log_id
+            if log_id <= self._saved_log_id:
+                continue
+            try:
+                await self.position.save(log_id)
+                self._saved_log_id = log_id
+            except Exception:
+                log.exception("MQTT: could not store the published position %d", log_id)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MqttPublisher]:
@@ -219,6 +285,8 @@ class MqttPublisher:
     # Work ---------------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if self._events and event.id <= self._events[-1].id:
+            return  # read from the log while resuming already
         if len(self._events) >= MAX_QUEUED_EVENTS:
             log.error("MQTT event queue full: event %d not published", self._events[0].id)
             self._events.popleft()
@@ -253,11 +321,14 @@ class MqttPublisher:
         while True:
             try:
                 async with self._client() as client:
+                    _no_delay(client)
                     self.connections += 1
                     mqtt_reconnects.inc()
                     self._set_connected(True)
                     delay = 0.1
                     await client.publish(f"{self.prefix}/online", b"true", qos=1, retain=True)
+                    await client.subscribe(f"{self.prefix}/online", qos=1)
+                    watcher = asyncio.create_task(self._stay_online(client), name="mqtt-online")
                     self._sent = None  # the broker may have lost what it held: send everything
                     self._fired_upto = 0  # and every queued event goes out again
                     self._live = client
@@ -267,12 +338,15 @@ class MqttPublisher:
                             await self._flush(client)
                             await _unless_lost(client, self._wake.wait())
                     except asyncio.CancelledError:
+                        watcher.cancel()
                         # A clean goodbye: the broker sends the will only when we vanish.
                         with contextlib.suppress(Exception):
                             await client.publish(
                                 f"{self.prefix}/online", b"false", qos=1, retain=True, timeout=1
                             )
                         raise
+                    finally:
+                        watcher.cancel()
             except aiomqtt.MqttError as exc:
                 self._live = None
                 self._set_connected(False)
@@ -285,6 +359,19 @@ class MqttPublisher:
                 )
                 await asyncio.sleep(delay)
                 delay = min(self.reconnect_max, delay * 2)
+
+    async def _stay_online(self, client: aiomqtt.Client) -> None:
+        """Say `online` = `true` again when `false` arrives while connected: the will of an
+        earlier publisher (a writer whose machine vanished, before a standby took over) that
+        the broker sent only when its keepalive ran out, after this one said `true`."""
+        topic = f"{self.prefix}/online"
+        try:
+            async for message in client.messages:
+                if str(message.topic) == topic and bytes(message.payload) == b"false":
+                    log.warning("MQTT: %s went false (an earlier publisher's will)", topic)
+                    await client.publish(topic, b"true", qos=1, retain=True, timeout=10)
+        except aiomqtt.MqttError:
+            return  # the connection ended: the next one says true again
 
     async def _flush(self, client: aiomqtt.Client) -> None:
         """Queued events, then the statuses at the hub's current log id, then the head.
@@ -321,6 +408,7 @@ class MqttPublisher:
                 self._events.popleft()
             self._sent = statuses
             self.published_log_id = log_id
+            self._save_wake.set()
 
     def _fire_statuses(
         self, client: aiomqtt.Client, statuses: dict[Threat, ThreatStatus], log_id: int
@@ -358,6 +446,8 @@ class MqttPublisher:
         self._fire(client, self.event_topic(event), payload, 1)
         self._fired_upto = event.id
         observe_handover(CHANNEL, event)
+        if self.receipts is not None:
+            self.receipts.handed(CHANNEL, event.id, event.recorded_at.timestamp())
         mqtt_published.labels("event").inc()
 
     @staticmethod
@@ -375,14 +465,24 @@ class MqttPublisher:
         mqtt_connected.set(1 if value else 0)
 
 
-async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[None]) -> None:
+def _no_delay(client: aiomqtt.Client) -> None:
+    """Send each message as soon as it is written (TCP_NODELAY; paho leaves Nagle on): the
+    statuses and the head follow an event at once, and with Nagle each of those small writes
+    would wait for the broker's acknowledgement of the one before."""
+    sock = client._client.socket()  # a plain or TLS socket (ssl.SSLSocket is a socket)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[object]) -> None:
     """Await `awaitable`, but raise at once when the connection drops meanwhile: a publish waiting
     for its ack would otherwise wait out its timeout, and an idle publisher would not notice a
     restarted broker that has lost the retained statuses."""
     task = asyncio.ensure_future(awaitable)
     lost = client._disconnected  # aiomqtt's own "connection ended" future
     try:
-        await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {task, lost}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not task.done():
             task.cancel()

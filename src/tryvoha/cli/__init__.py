@@ -7,6 +7,7 @@ import typer
 from tryvoha.cli import (
     alerts,
     attacks,
+    edge,
     history,
     keys,
     log,
@@ -26,6 +27,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command("serve")(serve.serve)
+app.command("edge")(edge.edge)
 app.add_typer(tokens.app, name="token")
 app.add_typer(alerts.app, name="alert")
 app.command("status")(alerts.status)

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tryvoha.config import Settings, SettingsError
+from tryvoha.config import Settings, SettingsError, nats_servers
 from tryvoha.regions import AmbiguousRegion, UnknownRegion, load_catalogue
 from tryvoha.store.url import Database, database_of
 
@@ -100,6 +100,16 @@ def hub_settings(db: str | None, **values: Any) -> Settings:
     except SettingsError as exc:
         err.print(f"[red]Cannot start: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def nats_option(value: str | None) -> str | None:
+    """`--nats`: nats:// or tls:// URLs, comma-separated; anything else is a usage error."""
+    if value is None:
+        return None
+    try:
+        return ",".join(nats_servers(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def database(settings: Settings) -> Database:

@@ -57,9 +57,9 @@ def check(db: DbOption = None, as_json: JsonOption = False) -> None:
         for problem in found:
             console.print(escape(str(problem)), soft_wrap=True)
         if found:
-            rows = len({p.event_id for p in found})
+            count = len({p.event_id for p in found})
             console.print(
-                f"{rows} unreadable rows; 'tryvoha log repair --db {shlex.quote(settings.db)}' "
+                f"{count} unreadable rows; 'tryvoha log repair --db {shlex.quote(settings.db)}' "
                 "rewrites them and keeps the originals.",
                 soft_wrap=True,
             )

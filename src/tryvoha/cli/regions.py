@@ -88,7 +88,11 @@ def _lookup(cat: Catalogue, ref: str) -> Region:
 
 def _fail(exc: LookupError, as_json: bool, cat: Catalogue) -> None:
     if as_json:
-        others = getattr(exc, "candidates", None) or getattr(exc, "suggestions", ())
+        others: tuple[Region, ...] = ()
+        if isinstance(exc, AmbiguousRegion):
+            others = exc.candidates
+        elif isinstance(exc, UnknownRegion):
+            others = exc.suggestions
         key = "candidates" if isinstance(exc, AmbiguousRegion) else "closest"
         _emit({"error": str(exc), key: [_with_parents(cat, r) for r in others]})
     else:

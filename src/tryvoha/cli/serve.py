@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tryvoha.cli.common import hub_settings, prepare_database
+from tryvoha.cli.common import database, err, hub_settings, nats_option, prepare_database
 
 
 def serve(
@@ -61,6 +61,16 @@ def serve(
             "[TRYVOHA_MQTT].",
         ),
     ] = None,
+    nats: Annotated[
+        str | None,
+        typer.Option(
+            "--nats",
+            callback=nats_option,
+            help="Publish the log to this NATS server's JetStream for edge nodes (tryvoha edge), "
+            "e.g. nats://127.0.0.1:4222; several comma-separated [TRYVOHA_NATS]. NATS down never "
+            "stops a commit: the relay catches up. See docs/cluster.md.",
+        ),
+    ] = None,
     keys: Annotated[
         str | None,
         typer.Option(
@@ -84,6 +94,15 @@ def serve(
         str | None,
         typer.Option("--cap-cert", help="PEM certificate of it [TRYVOHA_CAP_CERT]."),
     ] = None,
+    standby: Annotated[
+        bool,
+        typer.Option(
+            "--standby",
+            help="Wait as a standby writer on a PostgreSQL --db: serve reads, answer operator "
+            "writes 503 not_the_writer (with Retry-After) until the active writer dies, then "
+            "take over within seconds. Run one beside the writer; see docs/standby.md.",
+        ),
+    ] = False,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -110,11 +129,17 @@ def serve(
         read_token_required=read_token,
         workers=workers,
         mqtt=mqtt,
+        nats=nats,
         keys=keys,
         hub_id=hub_id,
         cap_key=cap_key,
         cap_cert=cap_cert,
         public_url=public_url,
     )
+    if standby and database(settings).backend == "sqlite":
+        from tryvoha.serve import STANDBY_NEEDS_POSTGRES
+
+        err.print(f"[red]Cannot start:[/] {STANDBY_NEEDS_POSTGRES}", soft_wrap=True)
+        raise typer.Exit(2)
     prepare_database(settings)
-    run(settings)
+    run(settings, standby=standby)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -221,6 +222,11 @@ def listen(
     asyncio.run(_listen(host, port, secret, status))
 
 
+def _more_than(count: int) -> Callable[[Receiver], bool]:
+    """A receiver's condition: more than `count` deliveries arrived."""
+    return lambda r: len(r.received) > count
+
+
 async def _listen(host: str, port: int, secret: str | None, status: int) -> None:
     receiver = Receiver(secret=secret, answer=lambda _r: status)
     await receiver.start(host, port)
@@ -231,7 +237,7 @@ async def _listen(host: str, port: int, secret: str | None, status: int) -> None
     )
     shown = 0
     while True:
-        await receiver.wait_for(lambda r, seen=shown: len(r.received) > seen, timeout=None)
+        await receiver.wait_for(_more_than(shown), timeout=None)
         for r in receiver.received[shown:]:
             doc = orjson.loads(r.body) if r.body else {}
             event = doc.get("event", {})

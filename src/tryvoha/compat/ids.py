@@ -14,6 +14,7 @@ a part of the nearest region above that has an id: an alert on it covers that re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -74,7 +75,7 @@ class Crosswalk:
         return [self.by_uid[uid] for uid in OBLAST_ORDER]
 
     def targets(
-        self, region_id: str, ids: dict[str, object], within: str | None = None
+        self, region_id: str, ids: Mapping[str, object], within: str | None = None
     ) -> list[str]:
         """Where an alert on `region_id` shows on a surface whose ids are `ids`.
 
@@ -97,7 +98,7 @@ class Crosswalk:
         return []
 
     def whole_targets(
-        self, region_id: str, ids: dict[str, object], within: str | None = None
+        self, region_id: str, ids: Mapping[str, object], within: str | None = None
     ) -> list[str]:
         """The targets that an alert on `region_id` covers entirely: for a surface (ukrainealarm)
         that cannot say "in part of a region", so never shows a region as more alerted than
@@ -109,7 +110,7 @@ class Crosswalk:
         """Whether an alert on `region_id` covers all of `target` (it or a region below it)."""
         return self.catalogue.is_within(target, region_id)
 
-    def _below(self, region_id: str, ids: dict[str, object]) -> list[str]:
+    def _below(self, region_id: str, ids: Mapping[str, object]) -> list[str]:
         if region_id in ids:
             return [region_id]
         found: list[str] = []
@@ -117,7 +118,7 @@ class Crosswalk:
             found.extend(self._below(child.id, ids))
         return found
 
-    def _container(self, region_id: str, ids: dict[str, object]) -> list[str]:
+    def _container(self, region_id: str, ids: Mapping[str, object]) -> list[str]:
         """The nearest region above `region_id` with an id, as a list (empty if none)."""
         for ancestor in self.catalogue.ancestors(region_id):
             if ancestor.id in ids:

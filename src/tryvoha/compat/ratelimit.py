@@ -91,6 +91,3 @@ class RateLimiter:
                 return True
             buckets.move_to_end(key)
         return False
-
-    def reset(self) -> None:
-        self._buckets.clear()

@@ -86,6 +86,7 @@ def region_record(hub: ReadModel, snap: Snapshot, region_id: str) -> dict[str, A
     cw = snap.cw
     region = cw.catalogue.get(region_id)
     covering = snap.covering(region_id)
+    updated: datetime | None
     if covering:
         updated = max(_changed(a) for a in covering)
     else:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tryvoha.alerts.commands import EventDraft
-from tryvoha.alerts.model import AlertStatus, EventKind, Threat
+from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.history.sources import (
     OFFICIAL,
     READERS,
@@ -96,7 +95,10 @@ def read_rows(
     good: list[HistoryRow] = []
     bad: list[RowProblem] = []
     for item in READERS[dataset](path, hub.catalogue):
-        (good if isinstance(item, HistoryRow) else bad).append(item)
+        if isinstance(item, HistoryRow):
+            good.append(item)
+        else:
+            bad.append(item)
     return good, bad
 
 
@@ -153,29 +155,32 @@ def _note(report: ImportReport, appended: Sequence) -> None:
 def _drafts(rows: Iterable[HistoryRow], source: str, originator: str) -> list[EventDraft]:
     drafts: list[EventDraft] = []
     for k, row in enumerate(rows, 1):
-        common = {
-            "region_id": row.region_id,
-            "threat": Threat.AIR_RAID,
-            "status": AlertStatus.ACTUAL,
-            "originator": originator,
-            "notes": row.notes,
-            "alert_id": -k,
-            "source": source,
-        }
         drafts.append(
             EventDraft(
                 kind=EventKind.DECLARED,
+                region_id=row.region_id,
+                threat=Threat.AIR_RAID,
+                status=AlertStatus.ACTUAL,
                 occurred_at=row.started_at,
+                originator=originator,
+                notes=row.notes,
+                alert_id=-k,
+                source=source,
                 idempotency_key=row.key,
-                **common,
             )
         )
         drafts.append(
             EventDraft(
                 kind=EventKind.ENDED,
+                region_id=row.region_id,
+                threat=Threat.AIR_RAID,
+                status=AlertStatus.ACTUAL,
                 occurred_at=row.ended_at,
+                originator=originator,
+                notes=row.notes,
+                alert_id=-k,
+                source=source,
                 idempotency_key=row.key + ":end",
-                **common,
             )
         )
     return drafts

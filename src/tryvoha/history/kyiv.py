@@ -42,7 +42,9 @@ def hour_table(first_hour: int, end_hour: int) -> dict[str, np.ndarray]:
     for i, h in enumerate(hours):
         if current is None or h % 24 in (0, 1) or i == 0:
             instant = datetime.fromtimestamp(int(h) * 3600, UTC)
-            current = int(instant.astimezone(KYIV).utcoffset().total_seconds()) // 3600
+            offset = instant.astimezone(KYIV).utcoffset()
+            assert offset is not None  # an aware time always has one
+            current = int(offset.total_seconds()) // 3600
         offsets[i] = current
     local = hours + offsets
     local_hour = (local % 24).astype(np.int16)

@@ -431,9 +431,3 @@ def _peaks(day: np.ndarray, s: np.ndarray, e: np.ndarray) -> dict[int, tuple[int
         k = lo + int(np.argmax(level[lo:hi]))
         out[int(days[lo])] = (int(level[k]), int(times[k]))
     return out
-
-
-def nationwide_nights(
-    engine: StatsEngine, since: datetime, until: datetime, **kw: Any
-) -> list[dict[str, Any]]:
-    return [r for r in nationwide(engine, since, until, kind="night", **kw) if r["nationwide"]]

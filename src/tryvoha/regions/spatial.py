@@ -69,8 +69,8 @@ def build_grid(
         gx0, gy0, gx1, gy1 = geom.bounds
         ix0, iy0 = int((gx0 - lon0) // cell), int((gy0 - lat0) // cell)
         ix1, iy1 = int((gx1 - lon0) // cell), int((gy1 - lat0) // cell)
-        xs, ys = np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1))
-        xs, ys = xs.ravel(), ys.ravel()
+        grid_x, grid_y = np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1))
+        xs, ys = grid_x.ravel(), grid_y.ravel()
         boxes = shapely.box(
             lon0 + xs * cell, lat0 + ys * cell, lon0 + (xs + 1) * cell, lat0 + (ys + 1) * cell
         )

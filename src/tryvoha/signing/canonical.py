@@ -295,19 +295,32 @@ class SignedEvent:
             pos += size
         if pos != len(data):
             raise MalformedSignedEvent(f"{len(data) - pos} bytes after the last field")
-        named = dict(zip(STRING_FIELDS, strings, strict=False))
-        optional = {name: None for name, _ in OPTIONAL_STRINGS}
+        # In the order of STRING_FIELDS, then the present ones of OPTIONAL_STRINGS.
+        hub, kind, region_id, threat, status, details, originator, source = strings[
+            : len(STRING_FIELDS)
+        ]
+        optional: dict[str, str | None] = {name: None for name, _ in OPTIONAL_STRINGS}
         optional.update(zip(present, strings[len(STRING_FIELDS) :], strict=True))
         return cls(
+            hub=hub,
             log_id=log_id,
             alert_id=alert_id,
+            kind=kind,
+            region_id=region_id,
+            threat=threat,
+            status=status,
+            details=details,
+            originator=originator,
+            source=source,
+            notes=optional["notes"],
             occurred_at=occurred,
             recorded_at=recorded,
             expires_at=expires,
+            reason=optional["reason"],
+            correction=optional["correction"],
             proposal_id=proposal_id,
+            proposed_by=optional["proposed_by"],
             deadline=deadline,
-            **optional,
-            **named,
         )
 
     # Reading ---------------------------------------------------------------------------------

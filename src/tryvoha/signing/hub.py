@@ -2,8 +2,8 @@
 
 Start-up opens the key directory (`open_signing`); the `Signing` it returns signs every broadcast
 event once, at commit (it listens on the read model), and every channel is handed that object:
-`sig_doc(event)` for streams, `signed_event_doc(event)` for MQTT, `webhook_headers(body)` for
-webhooks. `Signing(None)` (a bare hub in a unit test) signs nothing.
+`signed_event_doc(event)` for streams and MQTT (the one signed event document both carry),
+`webhook_headers(body)` for webhooks. `Signing(None)` (a bare hub in a unit test) signs nothing.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ projections, tokens, meta), one module per feature beside it (`webhooks`, `compa
 """
 
 from tryvoha.store.decode import UnreadableEvent
+from tryvoha.store.fencing import NotTheWriter
 from tryvoha.store.sql import (
     AlertQuery,
     IdempotencyRecord,
@@ -22,6 +23,7 @@ from tryvoha.store.writer import WriterLock, WriterLocked, acquire_writer, write
 __all__ = [
     "AlertQuery",
     "IdempotencyRecord",
+    "NotTheWriter",
     "SqlStore",
     "StoreConflict",
     "TokenInfo",

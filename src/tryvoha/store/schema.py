@@ -163,6 +163,7 @@ webhook_outbox = Table(
     Column("delivered_at", BigInteger),
     UniqueConstraint("subscription_id", "event_id", name="uq_webhook_outbox_sub_event"),
     Index("ix_webhook_outbox_state_sub", "state", "subscription_id", "id"),
+    Index("ix_webhook_outbox_event", "event_id"),
 )
 
 compat_webhooks = Table(

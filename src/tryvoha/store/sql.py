@@ -12,6 +12,7 @@ the log (and may write the side tables: tokens, meta).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -23,7 +24,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from tryvoha.alerts.commands import EventDraft, assign
 from tryvoha.alerts.model import (
     PROPOSAL_KINDS,
     PUBLIC_KINDS,
@@ -31,12 +31,15 @@ from tryvoha.alerts.model import (
     AlertStatus,
     Detail,
     Event,
+    EventDraft,
     EventKind,
     Threat,
+    assign,
 )
 from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
 from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
+from tryvoha.store.fencing import NotTheWriter, check_epoch, claim_epoch, current_epoch
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 from tryvoha.store.url import driver_url
@@ -127,11 +130,15 @@ class SqlStore:
     """One store for both databases: the same code and the same test suite run against each.
 
     `writer` is the database's writer lock, already taken (`tryvoha.store.acquire_writer`), for
-    the one process that appends; it is released with the store. None: a reader."""
+    the one process that appends; it is released with the store, and its holder claims a
+    fencing epoch (`tryvoha.store.fencing`) checked in every append. None: a reader (which a
+    standby turns into the writer with `take_writer`)."""
 
     def __init__(self, url: str, *, writer: WriterLock | None = None) -> None:
         self.url = make_url(url)
         self.writer = writer
+        self.epoch: int | None = None
+        """The fencing epoch this writer claimed; None for a store opened without the lock."""
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -141,10 +148,43 @@ class SqlStore:
         self.engine: Engine = engine
         try:
             migrate.upgrade(engine)
+            if writer is not None:
+                self.epoch = claim_epoch(engine)
             self._last_id = self._read_last_id()
         except BaseException:
             self.close()
             raise
+
+    def take_writer(self, writer: WriterLock) -> int:
+        """Become the writer with the lock just taken: claim the next epoch (fencing off every
+        earlier writer), then read where the log ends now, which is returned."""
+        self.writer = writer
+        self.epoch = claim_epoch(self.engine)
+        self._last_id = self._read_last_id()
+        return self._last_id
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[Connection]:
+        """A transaction that commits only while this store's writer holds the latest epoch
+        (`NotTheWriter`, nothing written, otherwise): for what only the active writer may
+        move, such as a sender's position in the log. A store without the lock: a plain one."""
+        with self.engine.begin() as conn:
+            if self.epoch is not None:
+                check_epoch(conn, self.epoch)
+            yield conn
+
+    def set_meta_fenced(self, key: str, value: str) -> None:
+        """`set_meta` by the active writer only (see `fenced`)."""
+        with self.fenced() as conn:
+            put_meta(conn, key, value)
+
+    def check_writer(self) -> None:
+        """`NotTheWriter` when this store's writer lost its lock or was fenced off by a newer
+        writer; nothing for a store opened without the lock."""
+        if self.writer is not None and not self.writer.held:
+            raise NotTheWriter("the writer lock was lost (its database connection ended)")
+        if self.epoch is not None and current_epoch(self.engine) != self.epoch:
+            raise NotTheWriter(f"another writer took over the log (this one had {self.epoch})")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -179,36 +219,71 @@ class SqlStore:
     ) -> list[Event]:
         """Append events in one transaction; ids follow the log with no gap.
 
-        `OutOfRange` (nothing written) when an event holds a value the log could not read back."""
-        appended = assign(drafts, self._last_id + 1, recorded_at)
-        for e in appended:
-            check_event(e)
-        record = idempotency_record
-        if record is not None and (not appended or record.event_id != appended[-1].id):
-            raise StoreConflict(
-                f"the answer was rendered for event {record.event_id}, not this one"
-            )
+        `OutOfRange` (nothing written) when an event holds a value the log could not read back;
+        `NotTheWriter` (nothing written) when this writer lost its lock or was fenced off."""
+        return self.append_groups([(drafts, idempotency_record)], recorded_at)[0]
+
+    def append_groups(
+        self,
+        groups: Sequence[tuple[Sequence[EventDraft], IdempotencyRecord | None]],
+        recorded_at: datetime,
+    ) -> list[list[Event]]:
+        """Append the events of several commands, each with the answer to its Idempotency-Key,
+        in one transaction (group commit: one fsync for all of them); ids follow the log with
+        no gap, group after group. All are on disk when this returns, or none is.
+
+        `OutOfRange` (nothing written) when an event holds a value the log could not read back;
+        `StoreConflict` when an answer was rendered for other ids than these; `NotTheWriter`
+        (nothing written) when this writer lost its lock or was fenced off."""
+        if self.writer is not None and not self.writer.still_held():
+            raise NotTheWriter("the writer lock was lost (its database connection ended)")
+        appended: list[list[Event]] = []
+        next_id = self._last_id + 1
+        for drafts, record in groups:
+            group = assign(drafts, next_id, recorded_at)
+            for e in group:
+                check_event(e)
+            if record is not None and (not group or record.event_id != group[-1].id):
+                raise StoreConflict(
+                    f"the answer was rendered for event {record.event_id}, not this one"
+                )
+            appended.append(group)
+            next_id += len(group)
+        every = [e for group in appended for e in group]
+        records = [record for _, record in groups if record is not None]
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(events), [_event_row(e) for e in appended])
-                self._project(conn, appended)
-                if record is not None:
-                    conn.execute(
-                        insert(idempotency).values(
-                            originator=record.originator,
-                            key=record.key,
-                            request_hash=record.request_hash,
-                            response_status=record.status,
-                            response_body=record.body.decode(),
-                            event_id=record.event_id,
-                        )
-                    )
+                if self.epoch is not None:
+                    check_epoch(conn, self.epoch)  # first: queue behind a successor's claim
+                if every:
+                    conn.execute(insert(events), [_event_row(e) for e in every])
+                    self._project(conn, every)
+                if records:
+                    conn.execute(insert(idempotency), [_idempotency_row(r) for r in records])
+        except NotTheWriter:
+            raise
         except Exception as exc:
             if self._read_last_id() != self._last_id:
                 raise StoreConflict("the log moved on under this writer") from exc
             raise
-        self._last_id = appended[-1].id if appended else self._last_id
+        self._last_id = next_id - 1
         return appended
+
+    def copy_events(self, committed: Sequence[Event]) -> None:
+        """Append events another log committed, with their own ids (an edge's private copy of
+        the log): gapless after this store's last id, in one transaction, projected as usual."""
+        if not committed:
+            return
+        last = self._last_id
+        if committed[0].id != last + 1 or committed[-1].id != last + len(committed):
+            raise ValueError(
+                f"the copy ends at {last}: events {committed[0].id}..{committed[-1].id} "
+                "do not follow it without a gap"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(insert(events), [_event_row(e) for e in committed])
+            self._project(conn, committed)
+        self._last_id = committed[-1].id
 
     def _project(self, conn: Connection, appended: Sequence[Event]) -> None:
         # An alert declared and changed in the same batch (imported history) is inserted in its
@@ -462,6 +537,17 @@ def put_meta(conn: Connection, key: str, value: str) -> None:
 
 def _details_text(details: tuple[Detail, ...]) -> str:
     return ",".join(d.value for d in details)
+
+
+def _idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "originator": record.originator,
+        "key": record.key,
+        "request_hash": record.request_hash,
+        "response_status": record.status,
+        "response_body": record.body.decode(),
+        "event_id": record.event_id,
+    }
 
 
 def _event_row(e: Event) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +23,19 @@ class Database:
     """The URL without its password, for messages."""
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
 def database_of(url: str) -> Database:
-    """ValueError (from SQLAlchemy, naming the problem) when `url` is not a database URL."""
-    parsed = make_url(url)
+    """ValueError naming the problem when `url` is not the URL of a database the store can
+    use (SQLite or PostgreSQL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL ({exc})") from None
     backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise ValueError(f"{backend!r} is not a database the store can use: sqlite or postgresql")
     file = None
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         file = Path(parsed.database).expanduser()

@@ -89,6 +89,7 @@ class WebhookStore:
     """The webhook tables of one store's database."""
 
     def __init__(self, store: SqlStore) -> None:
+        self.store = store
         self.engine = store.engine
 
     # Subscriptions ------------------------------------------------------------------------------
@@ -168,8 +169,10 @@ class WebhookStore:
     def enqueue(
         self, rows: Sequence[NewDelivery], position: int, now: datetime, expires_at: datetime
     ) -> None:
-        """Write outbox rows and move the position past the events they came from, atomically."""
-        with self.engine.begin() as conn:
+        """Write outbox rows and move the position past the events they came from, atomically;
+        only while this store's writer is the active one (`NotTheWriter` otherwise), so a
+        writer that lost its lock neither adds rows nor moves the position back."""
+        with self.store.fenced() as conn:
             if rows:
                 conn.execute(
                     insert(outbox),
@@ -312,6 +315,14 @@ class WebhookStore:
             )
             for i in ids
         }
+
+    def for_event(self, event_id: int, limit: int = 10_000) -> list[Delivery]:
+        """Every subscription's delivery of one event (its receipt), oldest row first."""
+        query = (
+            select(outbox).where(outbox.c.event_id == event_id).order_by(outbox.c.id).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
 
     def deliveries(
         self, subscription_id: int, state: str | None = None, limit: int = 50

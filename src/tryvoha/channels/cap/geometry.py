@@ -47,7 +47,9 @@ def _ring(poly: Polygon) -> list[tuple[float, float]]:
 
 
 def _envelope(poly: Polygon) -> list[tuple[float, float]]:
-    return _ring(Polygon(shapely.envelope(poly).exterior))
+    envelope = shapely.envelope(poly)
+    assert isinstance(envelope, Polygon)  # a boundary has an area, so its envelope too
+    return _ring(envelope)
 
 
 def simplified_rings(boundary: MultiPolygon, max_pairs: int = MAX_PAIRS) -> list[list]:

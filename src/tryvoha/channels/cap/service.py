@@ -103,6 +103,11 @@ class CapService:
             if len(self._recent) > RECENT_EVENTS:
                 self._recent.popitem(last=False)
 
+    @property
+    def primed(self) -> bool:
+        """The recent events were read once (`prime` has nothing left to do)."""
+        return self._primed
+
     def prime(self) -> None:
         """Read the latest live events once, so a restarted hub's feeds show recent ends
         (blocking: call it off the event loop before the first `snapshot`)."""

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import (
     CanonicalizationMethod,
@@ -21,6 +21,8 @@ from signxml import (
     XMLSigner,
     XMLVerifier,
 )
+from signxml.exceptions import InvalidInput
+from signxml.verifier import VerifyResult
 
 from tryvoha.signing.capkey import CapSigningKey
 
@@ -39,8 +41,11 @@ class CapSigner:
         self.key = key
 
     @cached_property
-    def _private(self) -> object:
-        return serialization.load_pem_private_key(self.key.key_pem, password=None)
+    def _private(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+        key = serialization.load_pem_private_key(self.key.key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ValueError("a CAP signing key is RSA or ECDSA P-256")
+        return key
 
     @cached_property
     def _cert(self) -> x509.Certificate:
@@ -74,4 +79,7 @@ def verify(data: bytes, cert_pem: bytes | str, at: datetime | None = None) -> et
             verification_time=at,
         )
     result = XMLVerifier().verify(data, x509_cert=pem, expect_config=config)
-    return result.signed_xml  # type: ignore[union-attr]
+    assert isinstance(result, VerifyResult)  # one, as `expect_references=1` requires
+    if result.signed_xml is None:
+        raise InvalidInput("the signed part of the message is not XML")
+    return result.signed_xml

@@ -18,7 +18,6 @@ from tryvoha.server.shortcuts import Stream
 
 SSE_PATH = "/api/v1/stream"
 WS_PATH = "/api/v1/ws"
-STREAM_PATHS = frozenset({SSE_PATH, WS_PATH})
 CHALLENGE = ((b"www-authenticate", b'Bearer realm="tryvoha"'),)
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from tryvoha.alerts.model import Event
-from tryvoha.alerts.wire import alert_doc, event_doc
+from tryvoha.alerts.wire import alert_doc
+from tryvoha.channels.receipts import DeliveryReceipts
 from tryvoha.channels.streams import frames
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.config import StreamConfig
@@ -42,16 +43,17 @@ STARTING, LIVE, CLOSED = 0, 1, 2
 
 
 class Entry:
-    """A live event, encoded once for each channel, with the hub's signature when it has one."""
+    """A live event, encoded once for each channel, with the hub's signature when it has one.
+
+    The document is `Signing.signed_event_doc`, the one that MQTT publishes too: the SSE `data`
+    and an MQTT event payload are the same bytes, and the WebSocket message the same fields."""
 
     __slots__ = ("event", "id", "sse", "ws")
 
-    def __init__(self, event: Event, sig: dict[str, Any] | None = None) -> None:
+    def __init__(self, event: Event, signing: Signing = UNSIGNED) -> None:
         self.id = event.id
         self.event = event
-        doc = event_doc(event)
-        if sig is not None:
-            doc["sig"] = sig  # made once at commit (tryvoha.signing), never per subscriber
+        doc = signing.signed_event_doc(event)  # signed once at commit, never per subscriber
         self.sse = frames.sse("alert", orjson.dumps(doc), event.id)
         self.ws = frames.ws_json("alert", doc)
 
@@ -141,9 +143,15 @@ class Broadcaster:
     """
 
     def __init__(
-        self, hub: ReadModel, config: StreamConfig | None = None, signing: Signing = UNSIGNED
+        self,
+        hub: ReadModel,
+        config: StreamConfig | None = None,
+        signing: Signing = UNSIGNED,
+        receipts: DeliveryReceipts | None = None,
     ) -> None:
         self.hub = hub
+        self.receipts = receipts if receipts is not None else DeliveryReceipts()
+        """Per event: when it was written to subscribers, and to how many (per channel)."""
         self.config = config or StreamConfig()
         self.signing = signing
         self.place: Callable[[Any, Admitted], bool] | None = None
@@ -164,7 +172,9 @@ class Broadcaster:
         self._pass_head = 0
         self._again = False
         self._pass_pos = 0
-        self._frames_cache: dict[tuple, bytes] = {}
+        self._frames_cache: dict[tuple, tuple[bytes, tuple[int, ...]]] = {}
+        self._reached: dict[tuple, int] = {}
+        """Subscribers written to in this pass, per frames cache key (its `key` says ws or not)."""
         self._observed = self.floor
         self._last_publish = 0.0
         self._burst = False
@@ -188,7 +198,7 @@ class Broadcaster:
     def publish(self, event: Event) -> None:
         if not event.is_broadcast:
             return
-        entry = Entry(event, self.signing.sig_doc(event))
+        entry = Entry(event, self.signing)
         self.ring.append(entry)
         self.ring_ids.append(entry.id)
         if len(self.ring) > 2 * self.config.ring_size:
@@ -303,7 +313,7 @@ class Broadcaster:
         if index < len(self.ring_ids) and self.ring_ids[index] == event.id:
             entry = self.ring[index]
             return entry.sse, entry.ws
-        entry = Entry(event, self.signing.sig_doc(event))
+        entry = Entry(event, self.signing)
         return entry.sse, entry.ws
 
     def _go_live(self, sub: Subscriber) -> None:
@@ -350,7 +360,13 @@ class Broadcaster:
         head = self.head
         floor = self.floor
         cache = self._frames_cache
+        reached = self._reached
         limit = self.config.max_buffer
+        # Writes are counted in runs of subscribers that got the same frames (usually all of a
+        # slice), so counting costs an identity check per subscriber, not a dict update.
+        run_key: tuple = ()  # set with the first run; read only once run > 0
+        run_found: tuple | None = None
+        run = 0
         for i in range(start, end):
             sub = subs[i]
             cursor = sub.cursor
@@ -360,16 +376,25 @@ class Broadcaster:
                 self._rewind(sub)
                 continue
             ckey = (sub.key, cursor, head)
-            data = cache.get(ckey)
-            if data is None:
-                data = cache[ckey] = self._frames_after(sub.spec, sub.ws, cursor)
+            found = cache.get(ckey)
+            if found is None:
+                found = cache[ckey] = self._frames_after(sub.spec, sub.ws, cursor)
+            data = found[0]
             if data:
                 transport = sub.transport
                 if transport.get_write_buffer_size() > limit:
                     self._drop(sub, "too far behind")
                     continue
                 transport.write(data)
+                if found is run_found:
+                    run += 1
+                else:
+                    if run:
+                        reached[run_key] = reached.get(run_key, 0) + run
+                    run_key, run_found, run = ckey, found, 1
             sub.cursor = head
+        if run:
+            reached[run_key] = reached.get(run_key, 0) + run
         self._pass_pos = end
         if end < len(subs):
             self._loop.call_soon(self._step)  # type: ignore[union-attr]
@@ -378,6 +403,7 @@ class Broadcaster:
 
     def _finish_pass(self) -> None:
         head = self._pass_head
+        self._write_receipts()
         if head > self._observed:
             index = bisect.bisect_right(self.ring_ids, self._observed)
             channels = [c for c, n in self.counts.items() if n]
@@ -393,12 +419,37 @@ class Broadcaster:
         else:
             self._running = False
 
-    def _frames_after(self, spec: StreamSpec, ws: bool, cursor: int) -> bytes:
+    def _write_receipts(self) -> None:
+        """Count this pass's writes per event and channel into the receipts."""
+        if not self._reached:
+            return
+        now = time.time()
+        per_event: dict[tuple[int, str], int] = {}
+        for ckey, n in self._reached.items():
+            channel = "ws" if ckey[0][1] else "sse"
+            for event_id in self._frames_cache[ckey][1]:
+                per_event[(event_id, channel)] = per_event.get((event_id, channel), 0) + n
+        self._reached = {}
+        for (event_id, channel), n in sorted(per_event.items()):
+            self.receipts.handed(channel, event_id, self._recorded_at(event_id), n, now)
+
+    def _recorded_at(self, event_id: int) -> float:
+        index = bisect.bisect_left(self.ring_ids, event_id)
+        if index < len(self.ring_ids) and self.ring_ids[index] == event_id:
+            return self.ring[index].event.recorded_at.timestamp()
+        return time.time()
+
+    def _frames_after(
+        self, spec: StreamSpec, ws: bool, cursor: int
+    ) -> tuple[bytes, tuple[int, ...]]:
+        """The frames a subscriber at `cursor` gets, and the ids of the events they carry."""
         index = bisect.bisect_right(self.ring_ids, cursor)
         match = self.matcher.matches
+        entries = [e for e in self.ring[index:] if match(spec, e.event)]
+        ids = tuple(e.id for e in entries)
         if ws:
-            return b"".join(e.ws for e in self.ring[index:] if match(spec, e.event))
-        return b"".join(e.sse for e in self.ring[index:] if match(spec, e.event))
+            return b"".join(e.ws for e in entries), ids
+        return b"".join(e.sse for e in entries), ids
 
     # Leaving ------------------------------------------------------------------------------------
 

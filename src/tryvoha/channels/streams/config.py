@@ -19,11 +19,14 @@ class StreamConfig:
     """Seconds between heartbeats (SSE comment, WebSocket ping + heartbeat message)."""
     chunk: int = 256
     """Subscribers served per slice of a pass before the loop attends to other work."""
-    burst_gap: float = 0.05
-    coalesce: float = 0.01
+    burst_gap: float = 0.005
+    coalesce: float = 0.002
     """When an event follows the previous one within `burst_gap` (a burst), the next pass waits
     `coalesce` so that it carries the events committed meanwhile in one write per subscriber; a
-    lone event is never delayed."""
+    lone event is never delayed. Kept short: commands that arrive together already share one
+    transaction (group commit) and so one pass, and a pass that runs carries whatever is
+    committed meanwhile into the next one; a longer wait only delays alerts that follow each
+    other by a few milliseconds (at 50 / 10 ms, events 10–50 ms apart each waited 10 ms)."""
     page: int = 2000
     """Events read from the log per page while a subscriber catches up."""
     drop_grace: float = 10.0

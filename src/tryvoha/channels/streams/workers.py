@@ -6,8 +6,9 @@ request is parsed and admitted there, then the socket itself is passed to the le
 (`SCM_RIGHTS` over a Unix `SOCK_SEQPACKET` pair), which answers it and streams to it from then on.
 
 Each follower is a read-only follower of the log: it folds the log from the database at start,
-then applies every committed event the hub sends down the same ordered channel (gaps, should any
-appear, are filled from the log). It runs the very same broadcaster as the hub, so snapshots,
+then applies every committed event the hub sends down the same ordered channel, through the
+follower core edges use too (`tryvoha.cluster.follower`: gaps, should any appear, are filled
+from the log). It runs the very same broadcaster as the hub, so snapshots,
 resume, filters, heartbeats and slow-consumer drops behave identically in every process, and
 every process delivers each event exactly once, in log order, to each of its subscribers.
 """
@@ -28,16 +29,20 @@ import orjson
 
 from tryvoha.alerts.model import Event
 from tryvoha.bus.codec import decode_event, encode_event
+from tryvoha.channels.receipts import DeliveryReceipts, ForwardingReceipts
 from tryvoha.channels.streams.admission import Admitted
 from tryvoha.channels.streams.broadcaster import Broadcaster
 from tryvoha.channels.streams.spec import parse_spec
+from tryvoha.cluster.follower import LogFollower
 from tryvoha.config import Settings
 from tryvoha.readmodel import LogView, ReadModel
 from tryvoha.signing.hub import UNSIGNED, key_directory, open_signing
 
 log = logging.getLogger(__name__)
-EVENT, SUBSCRIBER, COUNTS = b"E", b"S", b"C"
+EVENT, SUBSCRIBER, COUNTS, RECEIPTS = b"E", b"S", b"C", b"R"
 MAX_MESSAGE = 256 * 1024
+RECEIPTS_PER_MESSAGE = 2000
+"""Hand-overs per receipts message: well under MAX_MESSAGE (each is about 60 bytes of JSON)."""
 
 
 class Channel:
@@ -52,6 +57,8 @@ class Channel:
         self.counts = {"sse": 0, "ws": 0}
         self.broken = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.receipts: DeliveryReceipts | None = None
+        """The hub's receipts, where the follower's hand-overs are added."""
 
     @property
     def load(self) -> int:
@@ -125,6 +132,9 @@ class Channel:
                 report = orjson.loads(message[1:])
                 self.closed = report["closed"]
                 self.counts = {"sse": report["sse"], "ws": report["ws"]}
+            elif message[:1] == RECEIPTS and self.receipts is not None:
+                for channel, event_id, recorded_at, reached, at in orjson.loads(message[1:]):
+                    self.receipts.handed(channel, event_id, recorded_at, reached, at)
 
     def _break(self) -> None:
         if not self.broken:
@@ -148,6 +158,8 @@ class Followers:
         self.local = local
         local.extra_counts = self.remote_counts
         local.place = self.place
+        for channel in channels:
+            channel.receipts = local.receipts
         self._unsubscribe = hub.subscribe(self.feed, whole_log=True)
 
     def feed(self, event: Event) -> None:
@@ -243,6 +255,7 @@ class Follower:
         self.hub = hub
         self.sock = sock
         self.broadcaster = broadcaster
+        self.core = LogFollower(hub, fill=hub.store.events_after)
         self.failed = 0
         self.reported: tuple[int, int, int] | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -267,18 +280,8 @@ class Follower:
                     asyncio.get_running_loop().create_task(self.adopt(orjson.loads(body), fd))
 
     def apply(self, event: Event) -> None:
-        hub = self.hub
-        if event.id <= hub.last_event_id:
-            return
-        if event.id > hub.last_event_id + 1:  # never expected: fill from the log, in order
-            for missing in hub.store.events_after(
-                hub.last_event_id, event.id - 1 - hub.last_event_id
-            ):
-                self._apply_one(missing)
-        self._apply_one(event)
-
-    def _apply_one(self, event: Event) -> None:
-        self.hub.apply(event)  # folds, then publishes to the broadcaster that follows the view
+        """Gaps (never expected) are filled from the log; the core says how."""
+        self.core.offer(event)
 
     async def adopt(self, order: dict[str, Any], fd: int) -> None:
         sock = socket.socket(fileno=fd)
@@ -305,7 +308,22 @@ class Follower:
                 self.reported = None
             except OSError:
                 pass
+        self.report_receipts()
         asyncio.get_running_loop().call_later(0.2, self.report)
+
+    def report_receipts(self) -> None:
+        """Send the hub the hand-overs since the last report (they count in its receipts)."""
+        receipts = self.broadcaster.receipts
+        if not isinstance(receipts, ForwardingReceipts):
+            return
+        while batch := receipts.take(RECEIPTS_PER_MESSAGE):
+            try:
+                self.sock.send(RECEIPTS + orjson.dumps(batch))
+            except BlockingIOError:  # the hub is busy: the next report tries again
+                receipts.pending.extendleft(reversed(batch))
+                return
+            except OSError:  # the hub is gone
+                return
 
 
 async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
@@ -319,7 +337,9 @@ async def follow(fd: int, db_url: str, keys: str | None = None) -> None:
     settings = Settings.from_env(db=db_url, keys=keys)
     # The hub's own keys: a follower signs exactly what the hub signs.
     signing = open_signing(settings, create=False) if keys is not None else UNSIGNED
-    broadcaster = Broadcaster(view, settings.streams, signing)
+    broadcaster = Broadcaster(
+        view, settings.streams, signing, ForwardingReceipts(settings.receipts_keep)
+    )
     broadcaster.follow()
     follower = Follower(view, sock, broadcaster)
     loop = asyncio.get_running_loop()

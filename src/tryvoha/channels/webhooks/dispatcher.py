@@ -35,6 +35,7 @@ from tryvoha.metrics import delivery_latency, registry, subscribers, webhook_bac
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Catalogue
 from tryvoha.signing.hub import UNSIGNED, Signing
+from tryvoha.store.fencing import NotTheWriter
 from tryvoha.store.webhooks import (
     EXPIRED,
     PENDING,
@@ -160,7 +161,8 @@ class WebhookDispatcher:
         self._workers.clear()
         if self._persisted < self.position and self._db is not None:
             now = utcnow()
-            await self.run_db(self.store.enqueue, [], self.position, now, now)
+            with contextlib.suppress(NotTheWriter):  # the active writer keeps its own position
+                await self.run_db(self.store.enqueue, [], self.position, now, now)
         await self._client.aclose()
         if self._db is not None:
             self._db.shutdown(wait=True)
@@ -256,6 +258,9 @@ class WebhookDispatcher:
             try:
                 async with self._lock:
                     await self._catch_up()
+            except NotTheWriter as lost:  # another node sends now; this one is being stopped
+                log.warning("webhook follower stopped at log id %d: %s", self.position, lost)
+                return
             except Exception:  # a database hiccup: the position is durable, try again later
                 log.exception("webhook follower failed at log id %d", self.position)
                 await asyncio.sleep(self.config.poll_interval)

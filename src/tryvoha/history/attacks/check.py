@@ -60,15 +60,17 @@ def parse_period(text: str) -> Period:
         raise ledger.LedgerError(
             f"period must be YYYY, YYYY-MM, YYYY-MM-DD or FROM..TO, not {value[:40]!r}"
         )
-    y, m, d = (int(g) if g else None for g in found.groups())
+    year, month, day_of_month = found.groups()
+    y = int(year)
     try:
-        if m is None:
+        if month is None:
             since, until = date(y, 1, 1), date(y, 12, 31)
-        elif d is None:
+        elif day_of_month is None:
+            m = int(month)
             since = date(y, m, 1)
             until = date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
         else:
-            since = until = date(y, m, d)
+            since = until = date(y, int(month), int(day_of_month))
     except ValueError as exc:
         raise ledger.LedgerError(f"period {value!r} is not a real date: {exc}") from None
     for day in (since, until):

@@ -317,13 +317,6 @@ def _terms(terms: dict[str, Any]) -> dict[str, Any]:
     return {k: terms[k] for k in ("licence", "licence_url", "attribution", "source_url")}
 
 
-def get_attack(store: SqlStore, attack_id: int) -> dict[str, Any] | None:
-    found = ledger_store.get_attacks(store, [attack_id])
-    if not found:
-        return None
-    return attack_doc(found[0], ledger_store.rows_of(store, [attack_id])[attack_id])
-
-
 # Totals ---------------------------------------------------------------------------------------
 
 

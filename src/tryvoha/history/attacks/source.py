@@ -69,7 +69,8 @@ _TEXTS = {
     "target_main": "target_main",
     "carrier": "carrier",
 }
-_DETAILS = {
+_Literal = type[dict[Any, Any]] | type[list[Any]]
+_DETAILS: dict[str, tuple[str, _Literal]] = {
     "affected region": ("affected_regions", list),
     "border_crossing": ("border_crossing", dict),
     "destroyed_details": ("destroyed_details", dict),
@@ -341,14 +342,17 @@ def _moment(text: str | None, column: str) -> tuple[datetime, bool, str]:
     found = _TIME.match(value)
     if not found:
         raise _Problem(f"{column} is not a date or a date and time: {value!r}")
-    y, mo, d, h, mi, s = (int(g) if g is not None else None for g in found.groups())
+    year, month, day_of_month, hour, minute, second = found.groups()
+    y, mo, d = int(year), int(month), int(day_of_month)
+    s = int(second) if second is not None else None
     try:
         day = date(y, mo, d)
         if not FIRST_DAY <= day <= LAST_DAY:
             raise ValueError(f"outside {FIRST_DAY}..{LAST_DAY}")
-        if h is None:
+        if hour is None:
             local = datetime(y, mo, d, tzinfo=KYIV)
             return local.astimezone(UTC), True, day.isoformat()
+        h, mi = int(hour), int(minute)  # the pattern has both or neither
         local = datetime(y, mo, d, h, mi, s or 0, tzinfo=KYIV)
     except ValueError as exc:
         raise _Problem(f"{column} is not a valid time: {value!r} ({exc})") from None
@@ -405,7 +409,7 @@ def _clean(text: str | None) -> str | None:
 _NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 
 
-def _literal(column: str, text: str | None, expected: type) -> Any:
+def _literal(column: str, text: str | None, expected: _Literal) -> Any:
     """A Python-literal dict or list as the data set writes them (`{'south': 49, 'east': NaN}`);
     NaN (not reported) becomes None. Empty → None."""
     value = (text or "").strip()

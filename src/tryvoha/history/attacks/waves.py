@@ -152,7 +152,8 @@ def _summarise(engine: StatsEngine, found: dict[str, np.ndarray]) -> dict[str, A
             whole[o].append((s, e))
     merged = {o: _merge(v) for o, v in any_part.items()}
     merged_whole = {o: _merge(v) for o, v in whole.items()}
-    oblasts, all_nights = [], set()
+    oblasts: list[dict[str, Any]] = []
+    all_nights: set[int] = set()
     for o, islands in merged.items():
         region = engine.catalogue.get(engine.regions.ids[o])
         nights = _nights(islands, night_windows)

@@ -478,6 +478,7 @@ function setupControls() {
     renderReplayBanner();
     renderRecord();
     $("h-play").textContent = state.history.playing ? t("pause") : t("play");
+    if (state.notices) renderNotices();
     schedule();
   };
   $("lang").addEventListener("click", () => applyLang(getLang() === "uk" ? "en" : "uk"));
@@ -582,7 +583,7 @@ async function main() {
     $("h-time").value = at[2];
     showHistory(kyivToUtc(at[1], at[2]));
   }
-  window.tryvohaMap = { state, render, schedule };
+  window.tryvohaMap = { state, render, schedule, renderNotices };
   document.documentElement.dataset.ready = "1";
 }
 
@@ -603,6 +604,46 @@ function applyEvent(event) {
     }
   } else if (event.kind === "ended") {
     state.live.delete(event.alert_id);
+  } else if (event.kind === "retracted") {
+    state.live.delete(event.alert_id);
+    noteRetraction(event);
+  }
+}
+
+const MAX_NOTICES = 5; // the newest retractions shown; older ones are in the log
+
+/** A retraction stays in view until dismissed: people who saw the alert must see it was false. */
+function noteRetraction(event) {
+  state.notices = [event, ...(state.notices ?? []).filter((e) => e.alert_id !== event.alert_id)];
+  state.notices.length = Math.min(state.notices.length, MAX_NOTICES);
+  renderNotices();
+}
+
+function renderNotices() {
+  const box = $("retractions");
+  const notices = state.notices ?? [];
+  box.hidden = notices.length === 0;
+  box.textContent = "";
+  for (const event of notices) {
+    const region = state.geo?.byId.get(event.region_id);
+    const drill = DRILL_STATUSES.has(event.status);
+    const close = h("button", {
+      type: "button", class: "chip", "aria-label": t("dismiss"),
+      onclick: () => {
+        state.notices = state.notices.filter((e) => e !== event);
+        renderNotices();
+      },
+    }, "×");
+    box.append(
+      h("div", { class: `notice${drill ? " drill" : ""}`, "data-alert": event.alert_id, "data-region": event.region_id },
+        h("strong", {}, drill ? `${t(event.status)}: ` : "", t("retracted_title")),
+        " ",
+        close,
+        h("p", { class: "what" }, `${threatName(event.threat)} — ${region ? label(region) : event.region_id}`),
+        event.reason ? h("p", { class: "reason" }, `${t("retracted_reason")} ${event.reason}`) : null,
+        event.correction ? h("p", { class: "correction", lang: "uk" }, event.correction) : null,
+      ),
+    );
   }
 }
 

@@ -6,7 +6,6 @@
 // last live event; events caught up from the log carry no signature and leave it as it was.
 
 const KEYS_URL = "/.well-known/tryvoha-keys";
-const MAGIC = "TRYVEVT1";
 const TEXT = {
   uk: {
     verified: "✓ Підпис хаба перевірено",
@@ -28,23 +27,58 @@ function bytes(b64) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
-/** The fields of the canonical layout (docs/signatures.md), or null if it is not one. */
+const V2_OPTIONAL = [
+  ["notes", 0x01],
+  ["reason", 0x02],
+  ["correction", 0x04],
+  ["proposed_by", 0x08],
+];
+
+/**
+ * The fields of a signed event (docs/signatures.md: layout 1, TRYVEVT1, and layout 2, TRYVEVT2,
+ * which retractions and approved declarations take), or null if the bytes are neither. As strict
+ * as the hub's decoder: unknown flags, a layout-2 event without a field of its own, a header value
+ * without its flag, a truncated string or anything left over are refused.
+ */
 export function parseSigned(data) {
-  if (data.length < 49 || new TextDecoder().decode(data.subarray(0, 8)) !== MAGIC) return null;
+  if (data.length < 49) return null;
+  const magic = new TextDecoder().decode(data.subarray(0, 8));
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const flags = data[48];
-  if (flags & ~1) return null;
-  const names = ["hub", "kind", "region_id", "threat", "status", "details", "originator", "source"];
-  if (flags & 1) names.push("notes");
   const out = {
     log_id: Number(view.getBigUint64(8)),
     alert_id: Number(view.getBigUint64(16)),
     occurred_at: Number(view.getBigInt64(24)),
     recorded_at: Number(view.getBigInt64(32)),
     expires_at: Number(view.getBigInt64(40)),
+    notes: null,
+    reason: null,
+    correction: null,
+    proposed_by: null,
+    proposal_id: null,
+    deadline: null,
   };
+  const names = ["hub", "kind", "region_id", "threat", "status", "details", "originator", "source"];
+  let pos;
+  let flags;
+  if (magic === "TRYVEVT1") {
+    flags = data[48];
+    if (flags & ~0x01) return null;
+    pos = 49;
+  } else if (magic === "TRYVEVT2") {
+    if (data.length < 65) return null;
+    flags = data[64];
+    if (flags & ~0x3f || !(flags & 0x3e)) return null;
+    const proposal = view.getBigUint64(48);
+    const deadline = view.getBigInt64(56);
+    if ((proposal && !(flags & 0x10)) || (deadline && !(flags & 0x20))) return null;
+    if (flags & 0x10) out.proposal_id = Number(proposal);
+    if (flags & 0x20) out.deadline = Number(deadline);
+    pos = 65;
+  } else {
+    return null;
+  }
+  for (const [name, bit] of V2_OPTIONAL) if (flags & bit) names.push(name);
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  let pos = 49;
   try {
     for (const name of names) {
       if (pos + 2 > data.length) return null;
@@ -58,6 +92,30 @@ export function parseSigned(data) {
     return null;
   }
   return pos === data.length ? out : null;
+}
+
+/** Whether the event document says exactly what the signed fields say. */
+export function sameAsSigned(f, event) {
+  const time = (value) => (value == null ? null : Date.parse(value));
+  return (
+    f.log_id === event.id &&
+    f.alert_id === event.alert_id &&
+    f.kind === event.kind &&
+    f.region_id === event.region_id &&
+    f.threat === event.threat &&
+    f.status === event.status &&
+    f.details === (event.details ?? []).join(",") &&
+    f.originator === event.originator &&
+    f.source === event.source &&
+    f.occurred_at === time(event.occurred_at) &&
+    f.recorded_at === time(event.recorded_at) &&
+    f.notes === (event.notes ?? null) &&
+    f.reason === (event.reason ?? null) &&
+    f.correction === (event.correction ?? null) &&
+    f.proposed_by === (event.proposed_by ?? null) &&
+    f.proposal_id === (event.proposal_id ?? null) &&
+    f.deadline === time(event.deadline)
+  );
 }
 
 export class SignatureCheck {
@@ -103,15 +161,7 @@ export class SignatureCheck {
       if (!ok) return "invalid";
       const f = parseSigned(signed);
       if (!f || f.hub !== this.hub || (entry.until !== null && f.recorded_at > entry.until)) return "invalid";
-      const same =
-        f.log_id === event.id &&
-        f.alert_id === event.alert_id &&
-        f.kind === event.kind &&
-        f.region_id === event.region_id &&
-        f.threat === event.threat &&
-        f.status === event.status &&
-        f.details === (event.details ?? []).join(",") &&
-        (f.notes ?? null) === (event.notes ?? null);
+      const same = sameAsSigned(f, event);
       if (!same) return "invalid";
       return Date.now() > f.expires_at ? "expired" : "verified";
     } catch (err) {

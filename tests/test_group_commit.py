@@ -1,0 +1,149 @@
+"""Group commit: concurrent operator commands share one durable transaction, each keeping its
+own answer, idempotency record and refusal, in log order (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Update
+from tryvoha.alerts.model import Threat
+from tryvoha.hub import Hub, Outcome
+from tryvoha.regions import Catalogue
+from tryvoha.store import SqlStore
+from tryvoha.store.group_commit import CommitQueue
+
+ACTOR = Actor("token:group")
+
+
+@pytest.fixture
+def any_hub(catalogue: Catalogue, db_url: str):
+    hub = Hub(catalogue, SqlStore(db_url))
+    hub.load()
+    yield hub
+    hub.close()
+
+
+async def submit_all(hub: Hub, commands: list, keys: list[str | None] | None = None) -> list:
+    keys = keys or [None] * len(commands)
+    return await asyncio.gather(
+        *(hub.submit(c, ACTOR, k) for c, k in zip(commands, keys, strict=True)),
+        return_exceptions=True,
+    )
+
+
+def logged(hub: Hub) -> list:
+    return hub.store.events_after(0)
+
+
+async def test_concurrent_declares_share_transactions_and_are_all_acknowledged(
+    any_hub: Hub, catalogue: Catalogue
+) -> None:
+    regions = [o.id for o in catalogue.oblasts]
+    outcomes = await submit_all(any_hub, [Declare(r, Threat.AIR_RAID) for r in regions])
+
+    assert all(isinstance(o, Outcome) and o.status_code == 201 for o in outcomes), outcomes
+    assert any_hub.commits.batches < len(regions)  # folded, not one transaction each
+    assert any_hub.commits.largest > 1
+    ids = [o.event.id for o in outcomes]
+    assert ids == list(range(1, len(regions) + 1))  # answer order = log order, gapless
+    log = logged(any_hub)
+    assert [e.id for e in log] == ids
+    assert [e.region_id for e in log] == regions
+    for outcome, event in zip(outcomes, log, strict=True):
+        assert orjson.loads(outcome.body)["event"]["id"] == event.id
+    assert any_hub.state.last_event_id == len(regions)
+    assert len(any_hub.open_alerts()) == len(regions)
+
+
+async def test_a_batch_decides_each_command_against_its_predecessors(
+    any_hub: Hub, catalogue: Catalogue
+) -> None:
+    region = catalogue.oblasts[0].id
+    ref = AlertRef(region_id=region, threat=Threat.AIR_RAID)
+    outcomes = await submit_all(
+        any_hub,
+        [Declare(region, Threat.AIR_RAID), Update(ref, notes="second"), End(ref)],
+    )
+    assert [o.status_code for o in outcomes] == [201, 200, 200]
+    assert [e.kind.value for e in logged(any_hub)] == ["declared", "updated", "ended"]
+    assert orjson.loads(outcomes[1].body)["alert"]["notes"] == "second"
+    assert any_hub.open_alerts() == []
+    # the alerts projection holds the final form
+    alert = any_hub.store.get_alert(outcomes[0].event.id)
+    assert alert is not None and alert.ended_at is not None and alert.notes == "second"
+
+
+async def test_a_refused_command_leaves_its_batch_mates_alone(
+    any_hub: Hub, catalogue: Catalogue
+) -> None:
+    a, b, c = (o.id for o in catalogue.oblasts[:3])
+    outcomes = await submit_all(
+        any_hub,
+        [
+            Declare(a, Threat.AIR_RAID),
+            Declare(a, Threat.AIR_RAID),  # already open, by the command before it
+            Declare("UA99999999999999999", Threat.AIR_RAID),  # no such region
+            Declare(b, Threat.AIR_RAID, notes="x" * 5000),  # notes out of range
+            Declare(c, Threat.AIR_RAID),
+        ],
+    )
+    assert isinstance(outcomes[0], Outcome) and isinstance(outcomes[4], Outcome)
+    for refused in outcomes[1:4]:
+        assert isinstance(refused, Rejected) and 400 <= refused.http_status < 500, refused
+    assert [e.id for e in logged(any_hub)] == [1, 2]
+    assert [e.region_id for e in logged(any_hub)] == [a, c]
+    assert outcomes[4].event.id == 2
+
+
+async def test_idempotent_repeats_in_and_across_batches_get_the_first_answer(
+    any_hub: Hub, catalogue: Catalogue
+) -> None:
+    a, b = (o.id for o in catalogue.oblasts[:2])
+    declare_a = Declare(a, Threat.AIR_RAID)
+    first = await submit_all(
+        any_hub,
+        [declare_a, declare_a, Declare(b, Threat.AIR_RAID), declare_a],
+        ["k-a", "k-a", "k-a", None],
+    )
+    original, repeat, reused, plain_repeat = first
+    assert isinstance(original, Outcome) and original.status_code == 201
+    assert isinstance(repeat, Outcome) and repeat.replayed and repeat.events == ()
+    assert repeat.body == original.body and repeat.status_code == original.status_code
+    assert isinstance(reused, Rejected) and reused.code == "idempotency_key_reused"
+    assert isinstance(plain_repeat, Rejected)  # no key: a second declaration of an open alert
+    assert [e.id for e in logged(any_hub)] == [1]
+
+    later = await submit_all(any_hub, [declare_a, declare_a], ["k-a", "k-a"])
+    assert all(o.replayed and o.body == original.body for o in later)
+    assert [e.id for e in logged(any_hub)] == [1]
+    record = any_hub.store.find_idempotent(ACTOR.originator, "k-a")
+    assert record is not None and record.body == original.body and record.event_id == 1
+
+
+async def test_commit_queue_hands_out_each_result_and_isolates_failures() -> None:
+    seen: list[list[int]] = []
+
+    async def run(batch):
+        seen.append(list(batch))
+        await asyncio.sleep(0)
+        return [ValueError(n) if n % 3 == 0 else n * 10 for n in batch]
+
+    queue: CommitQueue[int, int] = CommitQueue(run, max_batch=4)
+    results = await asyncio.gather(*(queue.submit(n) for n in range(1, 11)), return_exceptions=True)
+    assert [r if isinstance(r, int) else "refused" for r in results] == [
+        10, 20, "refused", 40, 50, "refused", 70, 80, "refused", 100
+    ]  # fmt: skip
+    assert [n for batch in seen for n in batch] == list(range(1, 11))  # arrival order
+    assert max(len(b) for b in seen) == 4  # bounded
+
+    async def broken(batch):
+        raise RuntimeError("disk full")
+
+    failing: CommitQueue[int, int] = CommitQueue(broken)
+    outcomes = await asyncio.gather(failing.submit(1), failing.submit(2), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    with pytest.raises(ValueError, match="max_batch"):
+        CommitQueue(run, max_batch=0)
