@@ -129,3 +129,20 @@ async def test_cli_adds_lists_shows_failures_and_deletes(catalogue, sqlite_url: 
         server.should_exit = True
         await serving
         hub.close()
+
+
+def test_listen_on_a_taken_port_is_one_line_naming_it_and_the_way_out() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli, ["webhook", "listen", "--port", str(port)], env={"COLUMNS": "80"}
+        )
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port} is already in use" in lines[0] and "--port 9998" in lines[0]
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -191,8 +191,10 @@ def delete(
 
 @app.command("listen")
 def listen(
-    port: Annotated[int, typer.Option("--port")] = 9999,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 9999,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     secret: Annotated[
         str | None, typer.Option("--secret", help="Check signatures (answer 401 when wrong).")
     ] = None,
@@ -206,6 +208,17 @@ def listen(
 
     Example: tryvoha webhook listen --port 9999 --secret whsec_...
     """
+    from rich.markup import escape
+
+    from tryvoha.serve import PortTaken, check_port
+
+    try:
+        check_port(host, port, choose="--port, e.g. --port 9998")
+    except PortTaken as exc:
+        Console(stderr=True).print(
+            f"[bold red]Cannot listen:[/] {escape(str(exc))}", soft_wrap=True
+        )
+        raise typer.Exit(2) from None
     asyncio.run(_listen(host, port, secret, status))
 
 
