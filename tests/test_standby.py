@@ -554,3 +554,41 @@ def test_a_fenced_off_writer_moves_no_senders_position(postgres_url: str) -> Non
     finally:
         new.close()
         old.close()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_cli_given_both_nodes_writes_through_whichever_is_the_writer(
+    postgres_url: str, tmp_path: Path, catalogue: Catalogue, nodes: list[Node]
+) -> None:
+    """`TRYVOHA_URL=standby,writer`: the standby's 503 `not_the_writer` hands the command to the
+    writer; after kill -9 of the writer the same command line reaches the standby once it took
+    over. Each command is in the log once."""
+    env = {"TRYVOHA_LOAD_HISTORY": "0", "TRYVOHA_KEYS": str(tmp_path / "keys")}
+    writer = start_node(postgres_url, tmp_path, "writer", env)
+    nodes.append(writer)
+    token = make_token(postgres_url)
+    standby = start_node(postgres_url, tmp_path, "standby", env, "--standby")
+    nodes.append(standby)
+    wait_for(lambda: standby.said("standby: waiting for tryvoha serve (pid"), "announced")
+    cli_env = {"TRYVOHA_URL": f"{standby.url},{writer.url}", "TRYVOHA_TOKEN": token}
+
+    first = CliRunner().invoke(cli, ["alert", "declare", "Sumska oblast", "--json"], env=cli_env)
+    assert first.exit_code == 0, first.output
+    writer.proc.send_signal(signal.SIGKILL)
+    writer.proc.wait()
+    second = CliRunner().invoke(cli, ["alert", "declare", "Odeska oblast", "--json"], env=cli_env)
+    assert second.exit_code == 0, second.output + standby.log.read_text()[-2000:]
+    assert standby.said("standby: took over")
+
+    log = httpx.get(f"{standby.url}/api/v1/log", params={"after": 0}).json()["events"]
+    declared = [e["region_id"] for e in log if e["kind"] == "declared"]
+    sumy, odesa = catalogue.resolve("Sumska oblast").id, catalogue.resolve("Odeska oblast").id
+    assert declared == [sumy, odesa]
+
+
+def test_the_cli_refuses_a_url_list_it_cannot_use() -> None:
+    for bad in ("", "ftp://x", "http://a," * 9):
+        result = CliRunner().invoke(cli, ["alert", "list", "--url", bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert "comma-separated" in result.output

@@ -11,6 +11,8 @@ Commands that act on a running hub (`alert`, `status`, `webhook`) go through its
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
@@ -63,10 +65,22 @@ DbOption = Annotated[
         "$XDG_DATA_HOME/tryvoha/).",
     ),
 ]
+FAILOVER_SECONDS = 15.0
+"""How long a command given several hub URLs keeps trying them (a standby takes over within 5 s)."""
+MAX_HUB_URLS = 8
+"""Hub URLs a command may be given at most (1 .. 8)."""
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 UrlOption = Annotated[
     str,
-    typer.Option("--url", envvar="TRYVOHA_URL", help="The hub's base URL."),
+    typer.Option(
+        "--url",
+        envvar="TRYVOHA_URL",
+        help="The hub's base URL. Several, comma-separated (a writer and its standby): each "
+        "command goes to whichever node is the writer now, trying the others for up to "
+        f"{FAILOVER_SECONDS:.0f} s when one is unreachable or not the writer; a write carries "
+        "one Idempotency-Key on every try, so it is never applied twice.",
+    ),
 ]
 TokenOption = Annotated[
     str | None,
@@ -197,16 +211,49 @@ def open_hub(settings: Settings, *, writer: str, create: bool = False) -> Hub:
 # A running hub ----------------------------------------------------------------------------------
 
 
-def call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
-    """One request to the hub; a clear message and exit code 1 on any error."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(
-            method, url.rstrip("/") + path, headers=headers, timeout=10, **kwargs
+def hub_urls(url: str) -> list[str]:
+    """`--url` / `TRYVOHA_URL`: one base URL, or up to `MAX_HUB_URLS` comma-separated."""
+    urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+    if not 1 <= len(urls) <= MAX_HUB_URLS or not all(
+        u.startswith(("http://", "https://")) for u in urls
+    ):
+        err.print(
+            f"[red]--url takes 1 to {MAX_HUB_URLS} comma-separated http(s):// base URLs, "
+            f"not {escape(url)!r}.[/]"
         )
-    except httpx.HTTPError as exc:
-        err.print(f"[red]Cannot reach the hub at {escape(url)}: {escape(str(exc))}[/]")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2)
+    return urls
+
+
+def call(method: str, url: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    """One request to the hub; a clear message and exit code 1 on any error.
+
+    Given several URLs (a writer and its standby), a node that cannot be reached or answers
+    503 `not_the_writer` hands the request to the next, round and round for up to
+    `FAILOVER_SECONDS`. A write carries one Idempotency-Key on every try: should a node have
+    committed it before its answer was lost, the repeat gets that first answer back."""
+    urls = hub_urls(url)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if method != "GET":
+        headers["Idempotency-Key"] = f"cli-{uuid.uuid4()}"
+    deadline = time.monotonic() + FAILOVER_SECONDS
+    attempt = 0
+    while True:
+        base = urls[attempt % len(urls)]
+        attempt += 1
+        last_try = len(urls) == 1 or time.monotonic() >= deadline
+        try:
+            response = httpx.request(method, base + path, headers=headers, timeout=10, **kwargs)
+        except httpx.HTTPError as exc:
+            if not last_try:
+                _pause(attempt, len(urls))
+                continue
+            err.print(f"[red]Cannot reach the hub at {escape(base)}: {escape(str(exc))}[/]")
+            raise typer.Exit(1) from exc
+        if response.status_code == 503 and _not_the_writer(response) and not last_try:
+            _pause(attempt, len(urls))
+            continue
+        break
     if response.status_code >= 400:
         try:
             problem = response.json()["error"]["message"]
@@ -215,6 +262,19 @@ def call(method: str, url: str, path: str, token: str | None = None, **kwargs: A
         err.print(f"[red]{response.status_code}: {escape(str(problem))}[/]")
         raise typer.Exit(1)
     return response.json()
+
+
+def _not_the_writer(response: httpx.Response) -> bool:
+    try:
+        return bool(response.json()["error"]["code"] == "not_the_writer")
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def _pause(attempt: int, nodes: int) -> None:
+    """After every node was tried once in a round, wait a little before the next round."""
+    if attempt % nodes == 0:
+        time.sleep(0.25)
 
 
 def need_token(token: str | None) -> str:
