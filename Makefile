@@ -43,4 +43,4 @@ lint: $(VENV)/.installed
 
 # .venv-compat: where older test runs left the compat clients' venvs (now ~/.cache/tryvoha-tests).
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .venv-compat
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis .venv-compat

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import create_engine, text
 
 from tryvoha.api.app import create_app
@@ -18,6 +21,14 @@ from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.regions import Catalogue, load_catalogue
 from tryvoha.store import SqlStore
+
+# Hypothesis keeps the examples it found outside the checkout, like every other scratch file.
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tryvoha-tests"
+set_hypothesis_home_dir(str(_CACHE / "hypothesis"))
+hypothesis_settings.register_profile(
+    "tryvoha", database=DirectoryBasedExampleDatabase(str(_CACHE / "hypothesis"))
+)
+hypothesis_settings.load_profile("tryvoha")
 
 SHARED = next(  # beside the checkout, or beside the directory holding its worktrees
     (
