@@ -24,7 +24,6 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tryvoha.alerts.model import Event
@@ -40,7 +39,7 @@ from tryvoha.regions import Catalogue, load_catalogue
 from tryvoha.serve import PortTaken, check_port, uvicorn_config
 from tryvoha.signing.hub import Signing, open_signing
 from tryvoha.signing.keys import KeyFileError
-from tryvoha.store import SqlStore, UnreadableEvent
+from tryvoha.store import DatabaseError, SqlStore, UnreadableEvent
 from tryvoha.store.url import database_of
 
 log = logging.getLogger(__name__)
@@ -242,7 +241,7 @@ def serve_edge(settings: Settings, db_url: str | None, console: Console | None =
     except (ValueError, KeyFileError, PortTaken, UnreadableEvent) as exc:
         console.print(f"[bold red]Cannot start the edge:[/] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(2) from None
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         shown = database_of(db_url).shown if db_url else "its replica"
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         console.print(

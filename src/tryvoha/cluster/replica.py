@@ -15,20 +15,11 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event as sa_event
 
 from tryvoha.alerts.model import Event
 from tryvoha.store import SqlStore
 
 log = logging.getLogger(__name__)
-
-
-def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=OFF")
-    cursor.close()
 
 
 class Replica:
@@ -40,8 +31,7 @@ class Replica:
         self.folder = Path(tempfile.mkdtemp(prefix="tryvoha-edge-", dir=folder))
         url = f"sqlite:///{self.folder / 'replica.db'}"
         self.store = SqlStore(url)
-        sa_event.listen(self.store.engine, "connect", _no_fsync)
-        self.store.engine.dispose()  # every connection from now on skips fsync
+        self.store.without_fsync()
         self._lock = threading.Lock()
 
     @property

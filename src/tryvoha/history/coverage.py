@@ -11,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
-
 from tryvoha.history.kyiv import KYIV
 from tryvoha.store import SqlStore
-from tryvoha.store.schema import events
 from tryvoha.store.timeutil import from_us
 
 IMPORTED = "import:%"
@@ -42,15 +39,7 @@ class Coverage:
         from tryvoha.history.sources import row_key
 
         permanent = [row_key(a.region_id, a.started_at, None) for a in PERMANENT_ALERTS]
-        imported = select(func.min(events.c.occurred_at), func.max(events.c.occurred_at)).where(
-            events.c.source.like(IMPORTED),
-            events.c.kind == "declared",
-            events.c.idempotency_key.is_(None) | events.c.idempotency_key.not_in(permanent),
-        )
-        live = select(func.min(events.c.recorded_at)).where(events.c.source.not_like(IMPORTED))
-        with store.engine.connect() as conn:
-            lo, hi = conn.execute(imported).one()
-            first_live = conn.execute(live).scalar()
+        lo, hi, first_live = store.record_bounds(IMPORTED, permanent)
         return cls(
             first=None if lo is None else from_us(lo).date(),
             last=None if hi is None else from_us(hi).date(),

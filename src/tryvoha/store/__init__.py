@@ -6,6 +6,8 @@ projections, tokens, meta), one module per feature beside it (`webhooks`, `compa
 (`writer`) that keeps one writer per database.
 """
 
+from sqlalchemy.exc import SQLAlchemyError as DatabaseError  # what any failed statement raises
+
 from tryvoha.store.decode import UnreadableEvent
 from tryvoha.store.fencing import NotTheWriter
 from tryvoha.store.sql import (
@@ -22,6 +24,7 @@ from tryvoha.store.writer import WriterLock, WriterLocked, acquire_writer, write
 
 __all__ = [
     "AlertQuery",
+    "DatabaseError",
     "IdempotencyRecord",
     "NotTheWriter",
     "SqlStore",

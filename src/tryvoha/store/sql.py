@@ -126,6 +126,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
 class SqlStore:
     """One store for both databases: the same code and the same test suite run against each.
 
@@ -154,6 +160,31 @@ class SqlStore:
         except BaseException:
             self.close()
             raise
+
+    def without_fsync(self) -> None:
+        """For a SQLite file that is only a cache of a log kept elsewhere (an edge's replica):
+        commits skip fsync from now on, so a crash may lose it, and that must be harmless."""
+        if not self.is_sqlite:
+            raise ValueError("only a SQLite cache may be written without fsync")
+        event.listen(self.engine, "connect", _sqlite_no_fsync)
+        self.engine.dispose()  # every connection from now on skips fsync
+
+    def record_bounds(
+        self, imported_like: str, not_keys: Sequence[str]
+    ) -> tuple[int | None, int | None, int | None]:
+        """What the log's record spans (µs since the epoch): the first and last declaration
+        of the imported data sets (`source LIKE imported_like`, except the idempotency keys
+        `not_keys`), and the first event recorded live; None where there is none."""
+        imported = select(func.min(events.c.occurred_at), func.max(events.c.occurred_at)).where(
+            events.c.source.like(imported_like),
+            events.c.kind == "declared",
+            events.c.idempotency_key.is_(None) | events.c.idempotency_key.not_in(not_keys),
+        )
+        live = select(func.min(events.c.recorded_at)).where(events.c.source.not_like(imported_like))
+        with self.engine.connect() as conn:
+            lo, hi = conn.execute(imported).one()
+            first_live = conn.execute(live).scalar()
+        return lo, hi, first_live
 
     def take_writer(self, writer: WriterLock) -> int:
         """Become the writer with the lock just taken: claim the next epoch (fencing off every
