@@ -38,6 +38,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """Another process bound one of the server's ports between choosing and binding it."""
+
+
 class NatsServer:
     """One server; `kill()` is kill -9, `start()` brings it back on the same port and store."""
 
@@ -48,8 +52,26 @@ class NatsServer:
         self.url = f"nats://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = store_dir / "nats-server.log"
+        self.started = False
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start (or restart, on the same ports). A first start whose free ports another process
+        took meanwhile moves to new ones; a restart keeps its ports, as clients hold them."""
+        for _ in range(5):
+            try:
+                self._start(timeout)
+            except PortTaken:
+                if self.started:
+                    raise
+                self.port, self.monitor_port = _free_port(), _free_port()
+                self.url = f"nats://127.0.0.1:{self.port}"
+                self.log_path.unlink(missing_ok=True)  # the next try's log is its own
+                continue
+            self.started = True
+            return
+        raise RuntimeError(f"nats-server found no free port: {self.log_tail()}")
+
+    def _start(self, timeout: float) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.store_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
@@ -70,7 +92,10 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited: {self.log_tail()}")
+                tail = self.log_tail()
+                if "address already in use" in tail:
+                    raise PortTaken(tail)
+                raise RuntimeError(f"nats-server exited: {tail}")
             if self._healthy():
                 return
             time.sleep(0.02)
