@@ -132,7 +132,9 @@ def test_a_retraction_is_verified_and_noticed_on_a_second_page(
             assert reason in text
             assert "This alert was issued in error." in text  # the bilingual correction
             assert "Цю тривогу оголошено помилково." in text
-            assert page.page.locator("#alert-list li").count() == 0
+            page.page.wait_for_function(  # the list is repainted on the next frame
+                "document.querySelectorAll('#alert-list li').length === 0", timeout=10_000
+            )
         second.page.screenshot(path=str(tmp_path / "map-retraction-notice.png"))
 
         event = alerts_on_stream(server.url, 2)[1]
