@@ -41,8 +41,8 @@ from tryvoha.standby import WriterRole
 from tryvoha.store import NotTheWriter, SqlStore
 from tryvoha.store.fencing import check_epoch
 from tryvoha.store.positions import MQTT_POSITION_KEY
+from tryvoha.store.rows import event_row
 from tryvoha.store.schema import events
-from tryvoha.store.sql import _event_row
 from tryvoha.store.url import driver_url
 from tryvoha.store.webhooks import WebhookStore
 from tryvoha.store.writer import WRITER_LOCK_KEY, ProcessLock, writer_lock
@@ -496,7 +496,7 @@ def test_a_successors_claim_waits_for_the_append_in_flight(postgres_url: str) ->
         wait_for(claim_waits, "the claim waiting on the epoch row")
         assert not claimed
         appended = assign([declared("UA80000000000093317")], 1, T0)
-        conn.execute(insert(events), [_event_row(e) for e in appended])
+        conn.execute(insert(events), [event_row(e) for e in appended])
         in_flight.commit()
         conn.close()
         claim.join(timeout=30)

@@ -45,6 +45,7 @@ from tryvoha.alerts.model import (
 )
 from tryvoha.alerts.state import AlertState, LogOrderError, alert_after
 from tryvoha.store.decode import COLUMNS, UnreadableEvent, decode_event, problems
+from tryvoha.store.rows import event_row
 from tryvoha.store.schema import alerts, event_quarantine, events
 from tryvoha.store.timeutil import from_us, to_us
 
@@ -152,7 +153,7 @@ def repair(engine: Engine, dry_run: bool = False) -> list[Repair]:
                 )
             )
             conn.execute(
-                update(events).where(events.c.id == fix.event_id).values(**_row(fix.event))
+                update(events).where(events.c.id == fix.event_id).values(**event_row(fix.event))
             )
         for alert_id in sorted({fix.event.alert_id for fix in repairs if fix.event}):
             _project_again(conn, alert_id)
@@ -325,28 +326,6 @@ def _project_again(conn: Connection, alert_id: int) -> None:
     done = conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
     if done.rowcount == 0:
         conn.execute(insert(alerts).values(id=alert_id, **values))
-
-
-def _row(e: Event) -> dict[str, Any]:
-    return {
-        "kind": e.kind.value,
-        "alert_id": e.alert_id,
-        "region_id": e.region_id,
-        "threat": e.threat.value,
-        "status": e.status.value,
-        "details": ",".join(d.value for d in e.details),
-        "notes": e.notes,
-        "occurred_at": to_us(e.occurred_at),
-        "recorded_at": to_us(e.recorded_at),
-        "originator": e.originator,
-        "source": e.source,
-        "idempotency_key": e.idempotency_key,
-        "reason": e.reason,
-        "correction": e.correction,
-        "proposal_id": e.proposal_id,
-        "proposed_by": e.proposed_by,
-        "deadline": None if e.deadline is None else to_us(e.deadline),
-    }
 
 
 def _text_of(raw: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from tryvoha.alerts.model import (
     PUBLIC_KINDS,
     Alert,
     AlertStatus,
-    Detail,
     Event,
     EventDraft,
     EventKind,
@@ -40,6 +39,7 @@ from tryvoha.alerts.ranges import check_event
 from tryvoha.store import migrate, repair
 from tryvoha.store.decode import UnreadableEvent, decode_event, details_from_text
 from tryvoha.store.fencing import NotTheWriter, check_epoch, claim_epoch, current_epoch
+from tryvoha.store.rows import details_text, event_row
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 from tryvoha.store.url import driver_url
@@ -287,7 +287,7 @@ class SqlStore:
                 if self.epoch is not None:
                     check_epoch(conn, self.epoch)  # first: queue behind a successor's claim
                 if every:
-                    conn.execute(insert(events), [_event_row(e) for e in every])
+                    conn.execute(insert(events), [event_row(e) for e in every])
                     self._project(conn, every)
                 if records:
                     conn.execute(insert(idempotency), [_idempotency_row(r) for r in records])
@@ -312,7 +312,7 @@ class SqlStore:
                 "do not follow it without a gap"
             )
         with self.engine.begin() as conn:
-            conn.execute(insert(events), [_event_row(e) for e in committed])
+            conn.execute(insert(events), [event_row(e) for e in committed])
             self._project(conn, committed)
         self._last_id = committed[-1].id
 
@@ -326,7 +326,7 @@ class SqlStore:
             if e.kind is EventKind.DECLARED or e.kind in PROPOSAL_KINDS:
                 continue
             values: dict[str, Any] = {
-                "details": _details_text(e.details),
+                "details": details_text(e.details),
                 "notes": e.notes,
                 "updated_at": to_us(e.occurred_at),
                 "last_event_id": e.id,
@@ -566,10 +566,6 @@ def put_meta(conn: Connection, key: str, value: str) -> None:
         conn.execute(insert(meta).values(key=key, value=value))
 
 
-def _details_text(details: tuple[Detail, ...]) -> str:
-    return ",".join(d.value for d in details)
-
-
 def _idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
     return {
         "originator": record.originator,
@@ -578,29 +574,6 @@ def _idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
         "response_status": record.status,
         "response_body": record.body.decode(),
         "event_id": record.event_id,
-    }
-
-
-def _event_row(e: Event) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "kind": e.kind.value,
-        "alert_id": e.alert_id,
-        "region_id": e.region_id,
-        "threat": e.threat.value,
-        "status": e.status.value,
-        "details": _details_text(e.details),
-        "notes": e.notes,
-        "occurred_at": to_us(e.occurred_at),
-        "recorded_at": to_us(e.recorded_at),
-        "originator": e.originator,
-        "source": e.source,
-        "idempotency_key": e.idempotency_key,
-        "reason": e.reason,
-        "correction": e.correction,
-        "proposal_id": e.proposal_id,
-        "proposed_by": e.proposed_by,
-        "deadline": None if e.deadline is None else to_us(e.deadline),
     }
 
 
@@ -615,7 +588,7 @@ def _alert_row(e: Event) -> dict[str, Any]:
         "updated_at": None,
         "originator": e.originator,
         "ended_by": None,
-        "details": _details_text(e.details),
+        "details": details_text(e.details),
         "notes": e.notes,
         "source": e.source,
         "last_event_id": e.id,
