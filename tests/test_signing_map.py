@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from playwright.sync_api import expect
 
 from tryvoha.regions import load_catalogue
 
@@ -132,9 +133,8 @@ def test_a_retraction_is_verified_and_noticed_on_a_second_page(
             assert reason in text
             assert "This alert was issued in error." in text  # the bilingual correction
             assert "Цю тривогу оголошено помилково." in text
-            page.page.wait_for_function(  # the list is repainted on the next frame
-                "document.querySelectorAll('#alert-list li').length === 0", timeout=10_000
-            )
+            # the list is repainted on the next frame (no string evaluation: the CSP forbids it)
+            expect(page.page.locator("#alert-list li")).to_have_count(0, timeout=10_000)
         second.page.screenshot(path=str(tmp_path / "map-retraction-notice.png"))
 
         event = alerts_on_stream(server.url, 2)[1]
