@@ -534,3 +534,28 @@ async def test_a_feed_stays_under_100_kb_on_a_busy_day(
     assert len(ids) >= 100  # every alert in force is there, then recent ends as room allows
     in_force = {a.last_event_id for a in hub.open_alerts()}
     assert in_force <= set(ids)
+
+
+async def test_a_feed_shows_an_alert_open_since_before_the_recent_events(
+    hub: Hub, settings: Settings, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert open for longer than the recent window (Crimea's, since 2022) is read from the
+    store once, then kept: the next feeds are built without reading it again."""
+    from tryvoha.channels.cap import service
+
+    monkeypatch.setattr(service, "RECENT_EVENTS", 3)
+    old = await hub.submit(Declare(catalogue.resolve("Crimea").id, Threat.AIR_RAID), ACTOR)
+    for name in ("Lvivska oblast", "Volynska oblast"):
+        outcome = await hub.submit(Declare(catalogue.resolve(name).id, Threat.AIR_RAID), ACTOR)
+        await hub.submit(End(AlertRef(alert_id=outcome.event.id)), ACTOR)
+    app = create_app(hub, settings)  # a restarted hub's app: it knows only the recent events
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+        first = check_atom((await c.get("/api/v1/cap/feed.atom")).content)
+        assert old.event.id in entry_ids(first)
+        cap: service.CapService = app.state.cap
+        assert cap.in_memory(cap.snapshot(service.FeedRequest(None, ("actual",))))
+        new = await hub.submit(
+            Declare(catalogue.resolve("Sumska oblast").id, Threat.AIR_RAID), ACTOR
+        )
+        again = check_atom((await c.get("/api/v1/cap/feed.atom")).content)
+        assert entry_ids(again)[:2] == [new.event.id, old.event.id]  # both in force, newest first

@@ -134,7 +134,11 @@ async def feed(
     if answer is None:
         if not service.primed:  # once per process: no thread hop on every new log id after
             await hub.read(service.prime)
-        answer = await hub.read(service.feed, wanted, service.snapshot(wanted))
+        snapshot = service.snapshot(wanted)
+        if service.in_memory(snapshot):
+            answer = service.feed(wanted, snapshot)
+        else:
+            answer = await hub.read(service.feed, wanted, snapshot)
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
     if _not_modified(request, answer.etag):
         return Response(status_code=304, headers=headers)

@@ -3,10 +3,16 @@ Google Public Alerts takes them): one entry per message, linking to the full, si
 (`type="application/cap+xml"`). A feed holds every message in force (the latest message of each
 open alert) and then the most recent all-clears and cancellations, as many as fit in
 `MAX_FEED_BYTES`, so an aggregator sees an alert end as well as begin.
+
+An entry is a function of its event alone, so each is serialised once and kept (`ENTRY_CACHE`);
+a feed at a new log id is its head and the kept entries put together, cheap enough for the event
+loop while pollers ask for it right after every commit.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +35,10 @@ MAX_FEED_BYTES = 90_000
 """Aggregators ask for feeds under 100 KB; recent entries stop here. Messages in force are never
 left out (a feed over the budget needs hundreds of alerts in force in one region's tree)."""
 MAX_RECENT = 50
+ENTRY_CACHE = 4096
+"""Serialised entries kept: more than a feed of every region can show at once."""
+ENTRY_NAMESPACE = f' xmlns="{ATOM}"'.encode()
+FEED_END = b"</feed>"
 
 
 def atom_time(value: datetime) -> str:
@@ -56,6 +66,8 @@ class FeedBuilder:
     def __init__(self, identity: CapIdentity, catalogue: Catalogue) -> None:
         self.identity = identity
         self.catalogue = catalogue
+        self._entries: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
 
     def message_url(self, log_id: int) -> str:
         return f"{self.identity.public_url.rstrip('/')}/api/v1/cap/{log_id}.xml"
@@ -69,7 +81,7 @@ class FeedBuilder:
     def entry(self, event: Event) -> etree._Element:
         kind = event.kind.value
         threat = THREATS[event.threat]
-        entry = etree.Element(f"{{{ATOM}}}entry")
+        entry = etree.Element(f"{{{ATOM}}}entry", nsmap={None: ATOM})
         _el(entry, "id", identifier(self.identity.hub_id, event.id))
         titles = []
         for lang in ("uk", "en"):
@@ -81,6 +93,21 @@ class FeedBuilder:
         _el(entry, "category", term=STATUSES[event.status.value], label="status")
         _el(entry, "link", rel="alternate", type=CAP_TYPE, href=self.message_url(event.id))
         return entry
+
+    def entry_bytes(self, event: Event) -> bytes:
+        """The entry as it appears inside a feed (the feed declares the Atom namespace)."""
+        with self._lock:
+            found = self._entries.get(event.id)
+            if found is not None:
+                self._entries.move_to_end(event.id)
+                return found
+        data = etree.tostring(self.entry(event), encoding="UTF-8")
+        data = data.replace(ENTRY_NAMESPACE, b"", 1)
+        with self._lock:
+            self._entries[event.id] = data
+            if len(self._entries) > ENTRY_CACHE:
+                self._entries.popitem(last=False)
+        return data
 
     def build(
         self,
@@ -96,26 +123,25 @@ class FeedBuilder:
         feed.set("{http://www.w3.org/XML/1998/namespace}lang", "uk")
         _el(feed, "id", f"urn:tryvoha:{self.identity.hub_id}:feed:{request.key}")
         _el(feed, "title", title)
-        updated = _el(feed, "updated")
+        updated = _el(feed, "updated", atom_time(head))
         author = _el(feed, "author")
         _el(author, "name", self.identity.sender)
         _el(feed, "link", rel="self", type="application/atom+xml", href=self.feed_url(request))
         _el(feed, "link", rel="alternate", type="text/html", href=self.identity.public_url)
         _el(feed, "generator", "tryvoha")
-        size = len(etree.tostring(feed))
-        for event in in_force:
-            entry = self.entry(event)
-            size += len(etree.tostring(entry))
-            feed.append(entry)
+        entries = [self.entry_bytes(event) for event in in_force]
+        size = len(etree.tostring(feed, xml_declaration=True, encoding="UTF-8"))
+        size += sum(map(len, entries))
         added = 0
         for event in recent[:MAX_RECENT]:
-            entry = self.entry(event)
-            grown = size + len(etree.tostring(entry))
-            if grown > MAX_FEED_BYTES:
+            entry = self.entry_bytes(event)
+            if size + len(entry) > MAX_FEED_BYTES:
                 break
-            size = grown
-            feed.append(entry)
+            size += len(entry)
+            entries.append(entry)
             added += 1
         shown = [*in_force, *recent[:added]]
         updated.text = atom_time(max((e.recorded_at for e in shown), default=head))
-        return etree.tostring(feed, xml_declaration=True, encoding="UTF-8")
+        document = etree.tostring(feed, xml_declaration=True, encoding="UTF-8")
+        assert document.endswith(FEED_END)
+        return b"".join([document[: -len(FEED_END)], *entries, FEED_END])

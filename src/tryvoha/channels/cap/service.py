@@ -2,7 +2,9 @@
 
 A message is a pure function of its event and the alert's earlier events, so it is rendered and
 signed once and then served from memory (and by HTTP caches, forever). A feed is a function of the
-log, cached per log id for each region and status filter.
+log, cached per log id for each region and status filter; it is built on the event loop when
+every event it shows is in memory (the recent ones, and the older ones of alerts in force once
+read), and off it otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from tryvoha.signing.capkey import CapKeySource, CapSigningKey
 MESSAGE_CACHE = 2048
 FEED_CACHE = 256
 RECENT_EVENTS = 5000
+OLDER_EVENTS = 1024
+"""Events of long-open alerts (older than the recent ones) kept after one read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class CapService:
         self._messages: OrderedDict[int, bytes] = OrderedDict()
         self._feeds: OrderedDict[str, Feed] = OrderedDict()
         self._recent: OrderedDict[int, Event] = OrderedDict()
+        self._older: OrderedDict[int, Event] = OrderedDict()
         self._primed = False
         self._lock = threading.Lock()
         hub.subscribe(self._on_event)
@@ -150,8 +155,18 @@ class CapService:
             return found
         return None
 
+    def in_memory(self, snapshot: FeedSnapshot) -> bool:
+        """Every event the snapshot's feed shows is in memory: `feed` reads nothing, and is
+        cheap enough to run on the event loop."""
+        with self._lock:
+            return all(
+                a.last_event_id in self._recent or a.last_event_id in self._older
+                for a in snapshot.in_force
+            )
+
     def feed(self, request: FeedRequest, snapshot: FeedSnapshot) -> Feed:
-        """The Atom feed at the snapshot's log id (blocking: store reads for old alerts)."""
+        """The Atom feed at the snapshot's log id (blocking unless `in_memory`: store reads for
+        old alerts)."""
         events = self._events([a.last_event_id for a in snapshot.in_force])
         in_force = sorted(events, key=lambda e: e.id, reverse=True)
         catalogue = self.hub.catalogue
@@ -175,11 +190,15 @@ class CapService:
         out: list[Event] = []
         for log_id in ids:
             with self._lock:
-                event = self._recent.get(log_id)
+                event = self._recent.get(log_id) or self._older.get(log_id)
             if event is None:
                 found = self.hub.store.events_after(log_id - 1, 1)
                 if not found:
                     continue
                 event = found[0]
+                with self._lock:
+                    self._older[log_id] = event
+                    if len(self._older) > OLDER_EVENTS:
+                        self._older.popitem(last=False)
             out.append(event)
         return out
