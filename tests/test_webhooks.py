@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.api.app import create_app
-from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher, verify
+from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher, dispatcher, verify
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
@@ -395,6 +395,43 @@ async def test_a_new_subscription_starts_after_the_log_head(
     fence = await env.declare(catalogue.oblasts[2].id)
     await receiver.wait_for(lambda r: len(r.received) == 2)
     assert [r.event_id for r in receiver.received] == [after["event"]["id"], fence["event"]["id"]]
+
+
+async def test_once_the_outbox_is_empty_rows_are_sent_as_written_not_read_back(
+    env: Env, receiver: Receiver, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the sender found its outbox empty, the next rows go out straight from the commit
+    that wrote them, still in log order and once each, with the ids the outbox gave them."""
+    await env.subscribe(receiver.url)
+    first = await env.declare(catalogue.oblasts[0].id)
+    await receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+    reads: list[int] = []
+    read = env.dispatcher.store.pending
+    monkeypatch.setattr(env.dispatcher.store, "pending", lambda *a: reads.append(1) or read(*a))
+    burst = await asyncio.gather(*(env.declare(o.id) for o in catalogue.oblasts[1:9]))
+    ids = [first["event"]["id"], *sorted(a["event"]["id"] for a in burst)]
+    await receiver.wait_for(lambda r: len(r.acknowledged()) == len(ids))
+    acked = receiver.acknowledged()
+    assert [r.event_id for r in acked] == ids
+    assert reads == []
+    with env.hub.store.engine.connect() as conn:
+        rows = dict(conn.execute(select(webhook_outbox.c.id, webhook_outbox.c.event_id)).all())
+    assert {int(r.headers["x-tryvoha-delivery-id"]): r.event_id for r in acked} == rows
+
+
+async def test_a_backlog_past_what_is_kept_in_memory_is_read_from_the_outbox(
+    env: Env, receiver: Receiver, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatcher, "HANDED_MAX", 2)
+    down = True
+    receiver.answer = lambda _r: 503 if down else 200
+    sub = await env.subscribe(receiver.url)
+    ids = [(await env.declare(o.id))["event"]["id"] for o in catalogue.oblasts[:6]]
+    await receiver.wait_for(lambda r: len(r.received) >= 2)
+    down = False
+    await env.client.post(f"/api/v1/webhooks/{sub['id']}/retry", headers=auth(env.admin))
+    await receiver.wait_for(lambda r: len(r.acknowledged()) == len(ids))
+    assert [r.event_id for r in receiver.acknowledged()] == ids
 
 
 async def test_a_delivery_retried_over_a_thousand_times_keeps_its_schedule(

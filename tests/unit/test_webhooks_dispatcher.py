@@ -1,4 +1,5 @@
-"""channels/webhooks/dispatcher.py: the retry schedule and which events a subscription gets."""
+"""channels/webhooks/dispatcher.py: the retry schedule, which events a subscription gets, and
+what a sender takes from the follower's hands."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.channels.webhooks.config import WebhookConfig
-from tryvoha.channels.webhooks.dispatcher import backoff, matches
+from tryvoha.channels.webhooks import dispatcher
+from tryvoha.channels.webhooks.dispatcher import Pending, backoff, matches
 from tryvoha.regions import Catalogue
-from tryvoha.store.webhooks import Subscription
+from tryvoha.store.webhooks import PENDING, Delivery, Subscription
 
 CONFIG = WebhookConfig(backoff_base=1.0, backoff_max=3600.0, allow_networks=())
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -127,3 +129,39 @@ def test_threats_and_statuses(catalogue: Catalogue) -> None:
     assert not matches(every_threat, an_event(region, status=AlertStatus.EXERCISE), catalogue)
     assert matches(drills, an_event(region, status=AlertStatus.TEST), catalogue)
     assert not matches(drills, an_event(region), catalogue)
+
+
+def delivery(delivery_id: int) -> Delivery:
+    return Delivery(
+        delivery_id, 1, 100 + delivery_id, PENDING, b"{}", AT, AT, 0, AT, AT, None, None, None, None
+    )
+
+
+def test_handed_rows_are_taken_in_order_skipping_what_the_outbox_read_gave() -> None:
+    pending = Pending()
+    pending.hand([delivery(1), delivery(2)])
+    pending.took([delivery(1), delivery(2), delivery(3)])  # a read of the outbox saw 1-3
+    pending.hand([delivery(3), delivery(4), delivery(5)])
+    assert [r.id for r in pending.take(1)] == [4]  # 1-3 were taken already
+    assert [r.id for r in pending.take(10)] == [5]
+    assert pending.take(10) == [] and pending.taken == 5
+
+
+def test_a_sender_far_behind_goes_back_to_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatcher, "HANDED_MAX", 3)
+    pending = Pending(drained=True)
+    pending.hand([delivery(i) for i in (1, 2, 3)])
+    assert pending.drained and len(pending.handed) == 3
+    pending.hand([delivery(4)])  # more than it may hold: the outbox has them all
+    assert not pending.drained and not pending.handed
+
+
+def test_a_read_that_began_before_rows_were_forgotten_does_not_declare_the_outbox_drained() -> None:
+    pending = Pending()
+    resets = pending.resets  # a sender reads the outbox, sends what it read...
+    pending.hand([delivery(7)])
+    pending.forget()  # ...while an operator's retry brings back rows it did not read
+    pending.drained_if(True, resets)
+    assert not pending.drained
+    pending.drained_if(True, pending.resets)  # the next full read, all sent
+    assert pending.drained

@@ -168,30 +168,32 @@ class WebhookStore:
 
     def enqueue(
         self, rows: Sequence[NewDelivery], position: int, now: datetime, expires_at: datetime
-    ) -> None:
+    ) -> list[Delivery]:
         """Write outbox rows and move the position past the events they came from, atomically;
         only while this store's writer is the active one (`NotTheWriter` otherwise), so a
-        writer that lost its lock neither adds rows nor moves the position back."""
+        writer that lost its lock neither adds rows nor moves the position back. Returns the
+        rows as written (with their delivery ids), so they can be sent without reading them."""
+        written: list[Delivery] = []
         with self.store.fenced() as conn:
             if rows:
-                conn.execute(
-                    insert(outbox),
-                    [
-                        {
-                            "subscription_id": r.subscription_id,
-                            "event_id": r.event_id,
-                            "state": PENDING,
-                            "payload": r.payload.decode(),
-                            "committed_at": to_us(r.committed_at),
-                            "created_at": to_us(now),
-                            "attempts": 0,
-                            "next_attempt_at": to_us(now),
-                            "expires_at": to_us(expires_at),
-                        }
-                        for r in rows
-                    ],
-                )
+                values = [
+                    {
+                        "subscription_id": r.subscription_id,
+                        "event_id": r.event_id,
+                        "state": PENDING,
+                        "payload": r.payload.decode(),
+                        "committed_at": to_us(r.committed_at),
+                        "created_at": to_us(now),
+                        "attempts": 0,
+                        "next_attempt_at": to_us(now),
+                        "expires_at": to_us(expires_at),
+                    }
+                    for r in rows
+                ]
+                query = insert(outbox).returning(outbox, sort_by_parameter_order=True)
+                written = [_delivery(r) for r in conn.execute(query, values)]
             put_meta(conn, POSITION_KEY, str(position))
+        return written
 
     # The senders' side --------------------------------------------------------------------------
 

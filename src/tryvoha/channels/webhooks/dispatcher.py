@@ -7,6 +7,10 @@ Two halves, both restart-safe:
 - one sender per subscription with pending rows posts the oldest one, and only after a 2xx moves
   to the next, so a receiver sees its events in log order. Failures are retried with exponential
   backoff and jitter until the row expires.
+
+A sender that has emptied its subscription's outbox takes the next rows from the follower's
+hands as soon as they are committed (`Pending`), without reading back what was just written;
+after a failure, or when it falls far behind, it reads the outbox again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -99,6 +104,53 @@ def backoff(attempt: int, config: WebhookConfig, rng: Callable[[], float] = rand
 
 POSITION_EVERY = 1000
 """Events without deliveries between two writes of the follower's position."""
+SEND_BATCH = 100
+"""Rows a sender takes at once."""
+HANDED_MAX = 1000
+"""Rows kept in memory for a sender; past it, the sender reads the outbox instead."""
+
+
+@dataclass
+class Pending:
+    """What a subscription's sender knows of its pending rows without reading the outbox: the
+    rows written since it last looked (`handed`), and whether the outbox holds no others
+    (`drained`: every pending row it has not taken is among `handed`)."""
+
+    handed: deque[Delivery] = field(default_factory=deque)
+    drained: bool = False
+    taken: int = 0
+    """The highest delivery id the sender has taken, from the outbox or from `handed`."""
+    resets: int = 0
+    """How many times `forget` was called."""
+
+    def hand(self, rows: Sequence[Delivery]) -> None:
+        self.handed.extend(rows)
+        if len(self.handed) > HANDED_MAX:
+            self.forget()
+
+    def forget(self) -> None:
+        """Back to reading the outbox (which holds every pending row)."""
+        self.handed.clear()
+        self.drained = False
+        self.resets += 1
+
+    def drained_if(self, complete: bool, resets: int) -> None:
+        """The sender took every pending row it read (`complete`): the outbox is drained,
+        unless rows were forgotten meanwhile (`resets` is the count when it started)."""
+        self.drained = complete and resets == self.resets
+
+    def take(self, limit: int) -> list[Delivery]:
+        rows: list[Delivery] = []
+        while self.handed and len(rows) < limit:
+            row = self.handed.popleft()
+            if row.id > self.taken:  # not already read from the outbox
+                rows.append(row)
+        self.took(rows)
+        return rows
+
+    def took(self, rows: Sequence[Delivery]) -> None:
+        if rows:
+            self.taken = max(self.taken, rows[-1].id)
 
 
 class WebhookDispatcher:
@@ -124,6 +176,7 @@ class WebhookDispatcher:
         self._recent: deque[Event] = deque(maxlen=10_000)
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._worker_wake: dict[int, asyncio.Event] = {}
+        self._pending: dict[int, Pending] = {}
         self._subs: dict[int, Subscription] = {}
         self._bases: OrderedDict[int, Alert] = OrderedDict()
         self._follower: asyncio.Task[None] | None = None
@@ -227,6 +280,7 @@ class WebhookDispatcher:
             subscribers.labels(CHANNEL).set(len(self._subs))
             worker = self._workers.pop(subscription_id, None)
             self._worker_wake.pop(subscription_id, None)
+            self._pending.pop(subscription_id, None)
             if worker is not None:
                 worker.cancel()
             self._set_backlog(self._backlog - dropped)
@@ -237,6 +291,7 @@ class WebhookDispatcher:
         now = utcnow()
         expires = now + timedelta(seconds=self.config.give_up_after)
         count = await self.run_db(self.store.retry_now, subscription_id, now, expires)
+        self._pending_of(subscription_id).forget()  # rows came back that were not handed
         self._set_backlog(await self.run_db(self.store.backlog))
         if count:
             self._ensure_worker(subscription_id)
@@ -267,9 +322,11 @@ class WebhookDispatcher:
 
     async def _catch_up(self) -> None:
         while True:
-            events = self._from_bus() or await self.run_db(
-                self.hub.store.events_after, self.position, self.config.batch
-            )
+            events = self._from_bus()
+            if not events and self.position < self.hub.store.last_event_id:
+                events = await self.run_db(
+                    self.hub.store.events_after, self.position, self.config.batch
+                )
             if not events:
                 return
             subs = list(self._subs.values())
@@ -277,7 +334,8 @@ class WebhookDispatcher:
             self.position = events[-1].id
             if rows:
                 self._set_backlog(self._backlog + len(rows))
-                for sub_id in {r.subscription_id for r in rows}:
+                for sub_id in dict.fromkeys(r.subscription_id for r in rows):
+                    self._pending_of(sub_id).hand([r for r in rows if r.subscription_id == sub_id])
                     self._ensure_worker(sub_id)
 
     def _from_bus(self) -> list[Event]:
@@ -292,8 +350,9 @@ class WebhookDispatcher:
             expected += 1
         return taken
 
-    def _enqueue(self, events: list[Event], subs: list[Subscription]) -> list[NewDelivery]:
-        """In the database thread: match, render and write the rows with the new position."""
+    def _enqueue(self, events: list[Event], subs: list[Subscription]) -> list[Delivery]:
+        """In the database thread: match, render and write the rows with the new position;
+        returns the rows written."""
         rows: list[NewDelivery] = []
         catalogue = self.hub.catalogue
         for event in events:
@@ -311,12 +370,12 @@ class WebhookDispatcher:
         if not rows and events[-1].id - self._persisted < POSITION_EVERY:
             # Nothing to deliver: keep the commit (and its fsync) off the alert path. After a
             # crash the follower only re-reads these events and again finds nothing to send.
-            return rows
+            return []
         now = utcnow()
         expires = now + timedelta(seconds=self.config.give_up_after)
-        self.store.enqueue(rows, events[-1].id, now, expires)
+        written = self.store.enqueue(rows, events[-1].id, now, expires)
         self._persisted = events[-1].id
-        return rows
+        return written
 
     def _remember(self, event: Event) -> None:
         self._bases[event.alert_id] = declared_alert(event)
@@ -333,6 +392,9 @@ class WebhookDispatcher:
 
     # The senders --------------------------------------------------------------------------------
 
+    def _pending_of(self, sub_id: int) -> Pending:
+        return self._pending.setdefault(sub_id, Pending())
+
     def _ensure_worker(self, sub_id: int) -> None:
         if not self.running:
             return
@@ -346,25 +408,40 @@ class WebhookDispatcher:
 
     async def _work(self, sub_id: int) -> None:
         wake = self._worker_wake[sub_id]
+        pending = self._pending_of(sub_id)
         try:
             while True:
                 wake.clear()
                 sub = self._subs.get(sub_id)
-                rows = [] if sub is None else await self.run_db(self.store.pending, sub_id, 100)
-                if not rows or sub is None:
+                if sub is None:
+                    return
+                resets, complete = pending.resets, pending.drained
+                if complete:
+                    rows = pending.take(SEND_BATCH)
+                else:
+                    rows = await self.run_db(self.store.pending, sub_id, SEND_BATCH)
+                    pending.took(rows)
+                    complete = len(rows) < SEND_BATCH
+                if not rows:
+                    pending.drained_if(complete, resets)
                     if wake.is_set() and sub_id in self._subs:
                         continue
                     return
                 wait = (rows[0].next_attempt_at - utcnow()).total_seconds()
                 if wait > 0:
+                    pending.forget()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(wait):
                             await wake.wait()
                     continue
-                await self._send_in_order(sub, rows)
+                if await self._send_in_order(sub, rows):
+                    pending.drained_if(complete, resets)
+                else:
+                    pending.forget()
         except asyncio.CancelledError:
             raise
         except Exception:
+            pending.forget()
             log.exception("webhook sender for subscription %d failed", sub_id)
             await asyncio.sleep(self.config.poll_interval)
             self._workers.pop(sub_id, None)
@@ -373,15 +450,17 @@ class WebhookDispatcher:
             if self._workers.get(sub_id) is asyncio.current_task():
                 del self._workers[sub_id]
 
-    async def _send_in_order(self, sub: Subscription, rows: list[Delivery]) -> None:
+    async def _send_in_order(self, sub: Subscription, rows: list[Delivery]) -> bool:
         """Send rows one after the other, each only after the previous one was acknowledged,
-        stopping at the first failure. Acknowledged rows are recorded together at the end: a
-        crash before that only means they are sent again (receivers dedupe by event id)."""
+        stopping at the first failure; True when every row was acknowledged. Acknowledged rows
+        are recorded together at the end: a crash before that only means they are sent again
+        (receivers dedupe by event id)."""
         done: list[tuple[int, datetime, int]] = []
         try:
             for row in rows:
                 if sub.id not in self._subs or not await self._attempt(sub, row, done):
-                    return
+                    return False
+            return True
         finally:
             if done:
                 self._set_backlog(
