@@ -131,3 +131,47 @@ def test_ukrainealarm_polls_at_the_parser_carry_validators(live_hub: LiveHub) ->
         again = httpx.get(f"{live_hub.url}{path}", headers={"If-None-Match": fast.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
         assert again.headers["etag"] == fast.headers["etag"]
+
+
+def test_the_national_cap_feed_at_the_parser_matches_the_route(tmp_path) -> None:
+    """Aggregators poll the national feed: the same bytes, validators and 304 whichever way."""
+    from typer.testing import CliRunner
+
+    from tryvoha.cli import app as cli
+    from tryvoha.regions import load_catalogue
+
+    db = str(tmp_path / "cap.db")
+    hub = start_live_hub(db, "--no-history")
+    try:
+        made = CliRunner().invoke(
+            cli, ["token", "create", "d", "--all-regions", "--json", "--db", db]
+        )
+        token = made.output.split('"token":"')[1].split('"')[0]
+        lviv = load_catalogue().resolve("Lvivska oblast").id
+        declared = httpx.post(
+            f"{hub.url}/api/v1/alerts",
+            json={"region_id": lviv},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert declared.status_code == 201, declared.text
+        url = f"{hub.url}/api/v1/cap/feed.atom"
+        for _ in range(3):  # the answers must not straddle a second boundary (Last-Modified)
+            started = int(time.time())
+            first = httpx.get(url)  # feeds not read yet: through the route
+            fast = httpx.get(url)  # at the parser
+            routed = httpx.get(url, params={"status": "actual"})  # a query: through the route
+            if int(time.time()) == started:
+                break
+        assert first.status_code == fast.status_code == routed.status_code == 200
+        assert f":event:{declared.json()['event']['id']}<" in fast.text
+        for name in ("etag", "last-modified", "cache-control", "content-type", "content-length"):
+            assert first.headers[name] == fast.headers[name] == routed.headers[name], name
+        assert first.content == fast.content == routed.content
+        again = httpx.get(url, headers={"If-None-Match": fast.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        head = httpx.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(fast.content))
+    finally:
+        hub.proc.terminate()  # type: ignore[attr-defined]
+        hub.proc.wait(timeout=10)  # type: ignore[attr-defined]

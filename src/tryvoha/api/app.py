@@ -118,6 +118,7 @@ def create_app(
             gate.allows,
         ),
     )
+    edge.poll(cap_api.FEED_PATH, cap_api.feed_short_cut(app.state.cap, fresh, gate.allows))
     take = stream_short_cut(model.catalogue, gate.allows, broadcaster.take)
     edge.stream(SSE_PATH, take)
     edge.stream(WS_PATH, take)

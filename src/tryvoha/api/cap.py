@@ -3,14 +3,16 @@
 - `GET /.well-known/tryvoha-keys`: every Ed25519 key (with its validity window) and the CAP
   signing certificate; always public, whatever the read gate says.
 - `GET /api/v1/cap/{log id or identifier}.xml`: one signed CAP message, immutable.
-- `GET /api/v1/cap/feed.atom?region=…&status=…`: the Atom index of messages in force and recent.
+- `GET /api/v1/cap/feed.atom?region=…&status=…`: the Atom index of messages in force and recent;
+  the national feed without a query is answered at the parser (`feed_short_cut`) when it is at
+  hand, as aggregators poll it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import orjson
@@ -25,6 +27,10 @@ from tryvoha.channels.cap.message import CapIdentity, parse_identifier
 from tryvoha.channels.cap.service import CapService
 from tryvoha.config import Settings
 from tryvoha.readmodel import ReadModel
+from tryvoha.server.answers import Answer
+from tryvoha.server.bodies import Rendered
+from tryvoha.server.conditional import Validators
+from tryvoha.server.shortcuts import Head, Polled
 from tryvoha.signing.capkey import CapKeySource
 from tryvoha.signing.hub import Signing
 from tryvoha.signing.keys import KeyFileError
@@ -36,6 +42,8 @@ WELL_KNOWN = "/.well-known/tryvoha-keys"
 CAP_MEDIA = "application/cap+xml"
 ATOM_MEDIA = "application/atom+xml; charset=utf-8"
 IMMUTABLE = "public, max-age=31536000, immutable"
+FEED_PATH = "/api/v1/cap/feed.atom"
+NATIONAL = FeedRequest(None, ("actual",))
 
 keys_router = APIRouter(tags=["signatures"])
 router = APIRouter(prefix="/api/v1/cap", tags=["cap"])
@@ -106,6 +114,38 @@ async def public_keys(request: Request) -> Response:
     if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def feed_short_cut(
+    service: CapService,
+    validators: Validators,
+    read_allowed: Callable[[dict[bytes, bytes]], bool],
+) -> Polled:
+    """The national feed for a poll without a query, answered at the parser with the bytes and
+    validators the route gives: the cached feed, or one built on the spot when every event it
+    shows is in memory. Anything else (a query, a refused read, a feed that needs the store)
+    goes to the route."""
+
+    def answer(head: Head) -> Answer | None:
+        if head.query or not read_allowed(head.headers) or not service.primed:
+            return None
+        feed = service.cached_feed(NATIONAL)
+        if feed is None:
+            snapshot = service.snapshot(NATIONAL)
+            if not service.in_memory(snapshot):
+                return None
+            feed = service.feed(NATIONAL, snapshot)
+        rendered = Rendered(feed.body, feed.etag.encode(), b"%d" % len(feed.body))
+        headers = head.headers
+        return rendered.answer(
+            validators,
+            headers.get(b"if-none-match"),
+            headers.get(b"if-modified-since"),
+            head.method == "HEAD",
+            content_type=ATOM_MEDIA.encode(),
+        )
+
+    return answer
 
 
 @router.get(
