@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
-from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks import dispatcher
+from tryvoha.channels.webhooks.config import WebhookConfig
 from tryvoha.channels.webhooks.dispatcher import Pending, backoff, matches
 from tryvoha.regions import Catalogue
 from tryvoha.store.webhooks import PENDING, Delivery, Subscription
