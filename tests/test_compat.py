@@ -6,6 +6,7 @@ view against `/api/v1/status` and `/api/v1/alerts/active` (rendered by `tryvoha.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -724,3 +725,57 @@ async def test_alerts_in_ua_surface_under_a_prefix(
         history = await c.get("/aiu/v1/regions/16/alerts/week_ago.json", headers=auth(token))
         assert history.status_code == 200 and "last-modified" in history.headers
         assert (await c.get("/v1/iot/active_air_raid_alerts_by_oblast.json")).status_code == 404
+
+
+async def test_compat_webhooks_continue_where_the_last_sender_stopped(
+    catalogue: Catalogue, sqlite_url: str
+) -> None:
+    """A change committed while no sender ran (a writer's crash before a takeover) is posted by
+    the next one, and what the last one tried is not posted again."""
+    from tryvoha.alerts.commands import Actor, Declare
+    from tryvoha.alerts.model import Threat
+    from tryvoha.channels.webhooks.receiver import Receiver
+
+    receiver = Receiver()
+    await receiver.start()
+    loopback = WebhookConfig(allow_networks=parse_networks("127.0.0.0/8"))
+    settings = Settings(db=sqlite_url, load_history=False, mqtt=None, webhooks=loopback)
+    cw = crosswalk(catalogue)
+    first, missed, last = (cw.by_uid[uid].id for uid in (4, 8, 9))
+
+    @contextlib.asynccontextmanager
+    async def serving() -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
+        hub = Hub(catalogue, SqlStore(sqlite_url))
+        hub.load()
+        app = create_app(hub, settings)
+        try:
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://h") as c:
+                    yield hub, c
+        finally:
+            hub.close()
+
+    def region_ids() -> list[str]:
+        return [orjson.loads(r.body)["regionId"] for r in receiver.received]
+
+    try:
+        async with serving() as (hub, api):
+            key, _ = hub.store.create_token("bot", None)
+            body = {"webHookUrl": receiver.url}
+            assert (
+                await api.post("/api/v3/webhook", json=body, headers={"Authorization": key})
+            ).status_code == 200
+            await hub.submit(Declare(first, Threat.AIR_RAID), Actor("test"))
+            await receiver.wait_for(lambda r: len(r.received) == 1)
+        offline = Hub(catalogue, SqlStore(sqlite_url))  # no app, no sender: as before a takeover
+        offline.load()
+        await offline.submit(Declare(missed, Threat.AIR_RAID), Actor("test"))
+        offline.close()
+        async with serving() as (hub, api):
+            await hub.submit(Declare(last, Threat.AIR_RAID), Actor("test"))
+            await receiver.wait_for(lambda r: len(r.received) >= 3)
+        expected = [cw.ua_id_of[region] for region in (first, missed, last)]
+        assert sorted(region_ids()) == sorted(expected)  # each once, none skipped
+    finally:
+        await receiver.stop()

@@ -28,7 +28,7 @@ from tryvoha.cluster.relay import relaying
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
 from tryvoha.standby import WriterRole
-from tryvoha.store.positions import MQTT_POSITION_KEY, StoredPosition
+from tryvoha.store.positions import COMPAT_HOOKS_POSITION_KEY, MQTT_POSITION_KEY, StoredPosition
 from tryvoha.store.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ async def _start_senders(app: FastAPI, writer: Hub, stack: contextlib.AsyncExitS
         state.mqtt = publisher
         await stack.enter_async_context(publisher.running())
     if settings.compat.webhook_delivery:
-        stack.callback(model.subscribe(state.compat_webhooks.on_event))
+        position = StoredPosition(writer, COMPAT_HOOKS_POSITION_KEY)
+        await stack.enter_async_context(state.compat_webhooks.running(position))
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

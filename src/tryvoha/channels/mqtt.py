@@ -33,7 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -49,6 +49,7 @@ from tryvoha.metrics import mqtt_registry as registry
 from tryvoha.metrics import observe_handover
 from tryvoha.readmodel import ReadModel
 from tryvoha.signing.hub import UNSIGNED, Signing
+from tryvoha.store.positions import Position
 
 log = logging.getLogger(__name__)
 CHANNEL = "mqtt"
@@ -155,14 +156,6 @@ def changed_regions(
         threat: (now.active ^ before[threat].active) | (now.partial ^ before[threat].partial)
         for threat, now in after.items()
     }
-
-
-class Position(Protocol):
-    """Where the last publisher stopped, kept durably (`tryvoha.store.positions`)."""
-
-    async def load(self) -> int | None: ...
-
-    async def save(self, log_id: int) -> None: ...
 
 
 class MqttPublisher:

@@ -9,12 +9,19 @@ URLs obey the rules of tryvoha's own webhooks, destinations included (`tryvoha.n
 private, loopback, link-local, multicast or metadata address unless the operator allowed the
 network), and deliveries go through the same guarded sender, which reports failures in its own
 words only.
+
+One try per receiver and change, as ukrainealarm does; but no change is skipped across a restart
+or a takeover: the sender keeps the log id up to which every change was tried in `meta`
+(`tryvoha.store.positions`), and the next sender first tries the changes after it (at least
+once: one tried just before a crash may be tried again).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -32,6 +39,7 @@ from tryvoha.hub import Hub
 from tryvoha.netguard import Forbidden, Unresolvable
 from tryvoha.readmodel import ReadModel
 from tryvoha.store.compat_hooks import Hook, HookStore
+from tryvoha.store.positions import Position
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,10 @@ def payloads(hub: ReadModel, event: Event) -> list[bytes]:
 HEADERS = {"content-type": "application/json", "user-agent": "tryvoha-compat-webhook"}
 PARALLEL = 32
 """Receivers posted to at once: a slow one holds up only itself."""
+RESUME_MAX = 10_000
+"""Changes a starting sender tries that the last one did not (the newest are the ones kept)."""
+SAVE_EVERY = 1.0
+"""Seconds between two writes of the position while changes are being tried."""
 
 
 class HookDelivery:
@@ -70,16 +82,71 @@ class HookDelivery:
         self.tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
+        self.seen = 0
+        """The latest log id handed to the sender."""
+        self._trying: set[int] = set()
+
+    @property
+    def tried_upto(self) -> int:
+        """Every change up to this log id was tried (the position a successor starts after)."""
+        return min(self._trying) - 1 if self._trying else self.seen
 
     def on_event(self, event: Event) -> None:
+        self.seen = max(self.seen, event.id)
         if not self.store.any:
             return
         bodies = payloads(self.hub, event)
         if not bodies:
             return
+        self._trying.add(event.id)
         task = asyncio.get_running_loop().create_task(self._send(bodies))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _t: self._trying.discard(event.id))
+
+    @contextlib.asynccontextmanager
+    async def running(self, position: Position) -> AsyncIterator[HookDelivery]:
+        """Follow the log from where the last sender stopped (`position`), keeping it up to date;
+        on the active writer only."""
+        stored = await position.load()
+        unsubscribe: Callable[[], None] = self.hub.subscribe(self.on_event)
+        head = self.seen = max(self.seen, self.hub.last_event_id)  # later ones come on the bus
+        if stored is not None and stored < head and self.store.any:
+            found = await self.hub.events_after(max(stored, head - RESUME_MAX), public_only=True)
+            missed = [e for e in found if e.id <= head]
+            if missed:
+                log.warning(
+                    "compat webhooks: trying %d events from log id %d on that the last sender "
+                    "did not",
+                    len(missed),
+                    missed[0].id,
+                )
+            for event in missed:
+                self.on_event(event)
+        saver = asyncio.create_task(self._save(position), name="compat-webhooks-position")
+        try:
+            yield self
+        finally:
+            unsubscribe()
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
+            if self.tasks:  # tries under way finish (each within the sender's timeout)
+                await asyncio.wait(set(self.tasks), timeout=self.config.timeout)
+            with contextlib.suppress(Exception):  # the next sender tries a few again
+                await position.save(self.tried_upto)
+
+    async def _save(self, position: Position) -> None:
+        saved = -1
+        while True:
+            upto = self.tried_upto
+            if upto > saved:
+                try:
+                    await position.save(upto)
+                    saved = upto
+                except Exception:
+                    log.exception("compat webhooks: could not store the position %d", upto)
+            await asyncio.sleep(SAVE_EVERY)
 
     async def _send(self, bodies: list[bytes]) -> None:
         hooks = await self.hub.read(self.store.all)

@@ -3,18 +3,29 @@
 One sender per channel runs cluster-wide, on the active writer; when a standby takes over, its
 sender reads the position the last one stored and sends everything after it (at least once: a
 sender may die after sending and before storing). The webhook outbox keeps its own position in
-the transaction that writes its rows (`tryvoha.store.webhooks`); MQTT keeps one here.
+the transaction that writes its rows (`tryvoha.store.webhooks`); MQTT and the compatible
+(ukrainealarm) webhooks keep theirs here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tryvoha.hub import Hub
 
 MQTT_POSITION_KEY = "mqtt.position"
 """The log id up to which MQTT's events and retained statuses were acknowledged by the broker."""
+COMPAT_HOOKS_POSITION_KEY = "compat_webhooks.position"
+"""The log id up to which every change was tried on the ukrainealarm webhooks."""
+
+
+class Position(Protocol):
+    """Where the last sender stopped, kept durably."""
+
+    async def load(self) -> int | None: ...
+
+    async def save(self, log_id: int) -> None: ...
 
 
 class StoredPosition:
