@@ -58,7 +58,6 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             if writer.is_writer:
                 await start_senders()  # before serving: a standby starts them on takeover
             task = asyncio.create_task(role.run(start_senders, senders.aclose), name="writer")
-            state.writer_role = role
             stack.push_async_callback(_cancel, task)
         yield
 
