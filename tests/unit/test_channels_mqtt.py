@@ -1,8 +1,11 @@
-"""channels/mqtt.py: broker URLs, the LED colour, which regions to republish, event topics."""
+"""channels/mqtt.py: broker URLs, the LED colour, which regions to republish, event topics, the
+corked writes."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +13,7 @@ from tryvoha.alerts.model import Alert, AlertStatus, Event, EventKind, RegionSta
 from tryvoha.alerts.status import all_threat_statuses
 from tryvoha.channels.mqtt import (
     MqttPublisher,
+    _corked,
     changed_regions,
     overall,
     parse_broker_url,
@@ -152,3 +156,39 @@ def test_event_topics_follow_the_region_tree(hub: Hub) -> None:
     )
     assert publisher.event_topic(an_event("UA")) == "city/sirens/events/UA"
     assert publisher.status_topic(hromada.id) == f"city/sirens/status/{hromada.id}"
+
+
+class OneSocketClient:
+    """What `_corked` uses of paho's client: its socket, and writing what is queued."""
+
+    def __init__(self, sock: socket.socket, lose_connection: bool) -> None:
+        self.sock, self.lose_connection, self.written = sock, lose_connection, 0
+
+    def socket(self) -> socket.socket:
+        return self.sock
+
+    def loop_write(self) -> int:
+        self.sock.sendall(b"queued")
+        self.written += 1
+        if self.lose_connection:
+            self.sock.close()  # as paho does when the broker is gone
+        return 0
+
+
+@pytest.mark.parametrize("lose_connection", [False, True])
+def test_corked_writes_go_out_at_once_and_a_lost_connection_is_left_to_the_client(
+    lose_connection: bool,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        sock = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        paho = OneSocketClient(sock, lose_connection)
+        with _corked(SimpleNamespace(_client=paho)):  # type: ignore[arg-type]
+            pass
+        assert paho.written == 1
+        peer.settimeout(5)
+        assert peer.recv(64) == b"queued"  # uncorked: sent without waiting for more
+        if not lose_connection:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
+        sock.close()
+        peer.close()

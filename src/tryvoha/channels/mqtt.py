@@ -478,18 +478,23 @@ def _corked(client: aiomqtt.Client) -> Iterator[None]:
     """Write the messages handed over inside the block in as few TCP segments as fit (TCP_CORK,
     Linux): an oblast's alert changes the statuses of a hundred regions, and a segment each
     cost the event loop (and the broker) several milliseconds right when every other channel
-    is delivering the same event. Nothing is awaited inside, so nothing else waits behind it."""
+    is delivering the same event. Nothing is awaited inside, so nothing else waits behind it.
+
+    A connection lost meanwhile closes the socket under it: the client reports the loss as
+    usual (the next hand-over fails with `MqttError`), so the uncorking has nothing to add."""
     sock = client._client.socket()
     cork = getattr(socket, "TCP_CORK", None)
     if cork is None or not isinstance(sock, socket.socket):
         yield
         return
-    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
     try:
         yield
         client._client.loop_write()  # now, while corked, not from the next writable callback
     finally:
-        sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[object]) -> None:
