@@ -154,12 +154,6 @@ def polled_view(
     def answer(head: Head) -> Answer | None:
         if head.query or not read_allowed(head.headers):
             return None
-        headers = head.headers
-        return bodies.get(key, render).answer(
-            validators,
-            headers.get(b"if-none-match"),
-            headers.get(b"if-modified-since"),
-            head.method == "HEAD",
-        )
+        return bodies.get(key, render).answer(validators, *head.conditions)
 
     return answer

@@ -122,28 +122,17 @@ def feed_short_cut(
     read_allowed: Callable[[dict[bytes, bytes]], bool],
 ) -> Polled:
     """The national feed for a poll without a query, answered at the parser with the bytes and
-    validators the route gives: the cached feed, or one built on the spot when every event it
-    shows is in memory. Anything else (a query, a refused read, a feed that needs the store)
-    goes to the route."""
+    validators the route gives, when it is at hand (`CapService.feed_at_hand`). Anything else
+    (a query, a refused read, a feed that needs the store) goes to the route."""
 
     def answer(head: Head) -> Answer | None:
         if head.query or not read_allowed(head.headers) or not service.primed:
             return None
-        feed = service.cached_feed(NATIONAL)
+        feed = service.feed_at_hand(NATIONAL)
         if feed is None:
-            snapshot = service.snapshot(NATIONAL)
-            if not service.in_memory(snapshot):
-                return None
-            feed = service.feed(NATIONAL, snapshot)
+            return None
         rendered = Rendered(feed.body, feed.etag.encode(), b"%d" % len(feed.body))
-        headers = head.headers
-        return rendered.answer(
-            validators,
-            headers.get(b"if-none-match"),
-            headers.get(b"if-modified-since"),
-            head.method == "HEAD",
-            content_type=ATOM_MEDIA.encode(),
-        )
+        return rendered.answer(validators, *head.conditions, content_type=ATOM_MEDIA.encode())
 
     return answer
 
@@ -170,15 +159,11 @@ async def feed(
     statuses = tuple(sorted({s.value for s in status})) if status else ("actual",)
     wanted = FeedRequest(region, statuses)
     service: CapService = request.app.state.cap
-    answer = service.cached_feed(wanted)
+    if not service.primed:  # once per process: no thread hop on every new log id after
+        await hub.read(service.prime)
+    answer = service.feed_at_hand(wanted)
     if answer is None:
-        if not service.primed:  # once per process: no thread hop on every new log id after
-            await hub.read(service.prime)
-        snapshot = service.snapshot(wanted)
-        if service.in_memory(snapshot):
-            answer = service.feed(wanted, snapshot)
-        else:
-            answer = await hub.read(service.feed, wanted, snapshot)
+        answer = await hub.read(service.feed, wanted, service.snapshot(wanted))
     headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
     if _not_modified(request, answer.etag):
         return Response(status_code=304, headers=headers)

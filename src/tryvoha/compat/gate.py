@@ -223,13 +223,7 @@ def answer_now(compat: Compat, head: Head) -> Answer | None:
     retry = compat.limit(surface, head.path, token, head.client)
     if retry is not None:
         return too_many(retry)
-    headers = head.headers
-    return compat.answer(
-        view,
-        headers.get(b"if-none-match"),
-        headers.get(b"if-modified-since"),
-        head.method == "HEAD",
-    )
+    return compat.answer(view, *head.conditions)
 
 
 class CompatGate:

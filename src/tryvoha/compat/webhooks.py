@@ -79,17 +79,17 @@ class HookDelivery:
         self.hub = hub
         self.store = store
         self.config = config
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: dict[asyncio.Task[None], int] = {}
+        """The tries under way, with the log id of the change each posts."""
         self.delivered = 0
         self.failed = 0
         self.seen = 0
         """The latest log id handed to the sender."""
-        self._trying: set[int] = set()
 
     @property
     def tried_upto(self) -> int:
         """Every change up to this log id was tried (the position a successor starts after)."""
-        return min(self._trying) - 1 if self._trying else self.seen
+        return min(self.tasks.values()) - 1 if self.tasks else self.seen
 
     def on_event(self, event: Event) -> None:
         self.seen = max(self.seen, event.id)
@@ -98,11 +98,9 @@ class HookDelivery:
         bodies = payloads(self.hub, event)
         if not bodies:
             return
-        self._trying.add(event.id)
         task = asyncio.get_running_loop().create_task(self._send(bodies))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        task.add_done_callback(lambda _t: self._trying.discard(event.id))
+        self.tasks[task] = event.id
+        task.add_done_callback(self.tasks.pop)
 
     @contextlib.asynccontextmanager
     async def running(self, position: Position) -> AsyncIterator[HookDelivery]:

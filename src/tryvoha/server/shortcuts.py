@@ -33,6 +33,13 @@ class Head:
     client: str
     """The peer's IP address ("?" when unknown)."""
 
+    @property
+    def conditions(self) -> tuple[bytes | None, bytes | None, bool]:
+        """What a conditional answer needs of the request: If-None-Match, If-Modified-Since,
+        and whether only the head is wanted."""
+        inm, ims = self.headers.get(b"if-none-match"), self.headers.get(b"if-modified-since")
+        return inm, ims, self.method == "HEAD"
+
 
 Polled = Callable[[Head], Answer | None]
 Stream = Callable[[Head, asyncio.Transport], None]

@@ -155,6 +155,15 @@ class CapService:
             return found
         return None
 
+    def feed_at_hand(self, request: FeedRequest) -> Feed | None:
+        """On the event loop: the cached feed at the current log id, or one built now when every
+        event it shows is in memory; None when it needs the store (then `feed` off the loop)."""
+        found = self.cached_feed(request)
+        if found is not None:
+            return found
+        snapshot = self.snapshot(request)
+        return self.feed(request, snapshot) if self.in_memory(snapshot) else None
+
     def in_memory(self, snapshot: FeedSnapshot) -> bool:
         """Every event the snapshot's feed shows is in memory: `feed` reads nothing, and is
         cheap enough to run on the event loop."""

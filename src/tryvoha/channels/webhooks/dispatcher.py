@@ -334,8 +334,11 @@ class WebhookDispatcher:
             self.position = events[-1].id
             if rows:
                 self._set_backlog(self._backlog + len(rows))
-                for sub_id in dict.fromkeys(r.subscription_id for r in rows):
-                    self._pending_of(sub_id).hand([r for r in rows if r.subscription_id == sub_id])
+                by_subscription: dict[int, list[Delivery]] = {}
+                for row in rows:
+                    by_subscription.setdefault(row.subscription_id, []).append(row)
+                for sub_id, written in by_subscription.items():
+                    self._pending_of(sub_id).hand(written)
                     self._ensure_worker(sub_id)
 
     def _from_bus(self) -> list[Event]:
