@@ -114,8 +114,9 @@ HANDED_MAX = 1000
 class Pending:
     """What a subscription's sender knows of its pending rows without reading the outbox: the
     rows written since it last looked (`handed`), and whether the outbox holds no others
-    (`drained`: every pending row it has not taken is among `handed`)."""
+    (`drained`: every pending row it has not taken is among `handed`); and how it is woken."""
 
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     handed: deque[Delivery] = field(default_factory=deque)
     drained: bool = False
     taken: int = 0
@@ -175,7 +176,6 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._recent: deque[Event] = deque(maxlen=10_000)
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._worker_wake: dict[int, asyncio.Event] = {}
         self._pending: dict[int, Pending] = {}
         self._subs: dict[int, Subscription] = {}
         self._bases: OrderedDict[int, Alert] = OrderedDict()
@@ -279,7 +279,6 @@ class WebhookDispatcher:
             self._subs.pop(subscription_id, None)
             subscribers.labels(CHANNEL).set(len(self._subs))
             worker = self._workers.pop(subscription_id, None)
-            self._worker_wake.pop(subscription_id, None)
             self._pending.pop(subscription_id, None)
             if worker is not None:
                 worker.cancel()
@@ -401,8 +400,7 @@ class WebhookDispatcher:
     def _ensure_worker(self, sub_id: int) -> None:
         if not self.running:
             return
-        wake = self._worker_wake.setdefault(sub_id, asyncio.Event())
-        wake.set()
+        self._pending_of(sub_id).wake.set()
         task = self._workers.get(sub_id)
         if task is None or task.done():
             self._workers[sub_id] = asyncio.create_task(
@@ -410,8 +408,8 @@ class WebhookDispatcher:
             )
 
     async def _work(self, sub_id: int) -> None:
-        wake = self._worker_wake[sub_id]
         pending = self._pending_of(sub_id)
+        wake = pending.wake
         try:
             while True:
                 wake.clear()
