@@ -508,3 +508,27 @@ def test_no_request_gets_a_server_error(
         loop.run_until_complete(client.aclose())
         loop.close()
     assert seen["writes"] > 0 and seen["reads"] > 0, seen  # the generator reached the handlers
+
+
+def test_times_sent_with_an_offset_read_back_the_same_after_a_restart(
+    fresh_log: Callable[[], str], catalogue: Catalogue
+) -> None:
+    """A case the property above found: the live state kept the sender's offset (+00:01) where
+    the restarted one, read from the log, had UTC."""
+    run = Run(catalogue, fresh_log())
+    try:
+        a_minute_east = timezone(timedelta(seconds=60))
+        declare = Declare(
+            "UA", Threat.AIR_RAID, occurred_at=datetime(2026, 3, 8, tzinfo=a_minute_east)
+        )
+        run.submit(declare, Actor("token:prop"), None)  # the whole country: a proposal
+        crimea = catalogue.resolve("Crimea").id
+        kolkata = timezone(timedelta(hours=5, minutes=30))
+        declare = Declare(
+            crimea, Threat.AIR_RAID, occurred_at=datetime(2026, 3, 8, 9, tzinfo=kolkata)
+        )
+        run.submit(declare, Actor("token:prop"), None)
+        assert run.accepted == 2
+        run.check_everything_reads_back()
+    finally:
+        run.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tryvoha.alerts import ranges
 from tryvoha.alerts.approval import ApprovalPolicy
@@ -505,7 +505,8 @@ def _check_ref(command: Command) -> None:
 
 
 def _check_time(occurred_at: datetime | None, now: datetime) -> datetime:
-    """The operator time (now if omitted): with an offset, from 2000 on, at most 5 min ahead."""
+    """The operator time (now if omitted): with an offset, from 2000 on, at most 5 min ahead;
+    in UTC, as the log gives it back, so the state folded live and after a restart agree."""
     if occurred_at is None:
         return now
     ranges.check_time(occurred_at, "occurred_at")
@@ -517,7 +518,7 @@ def _check_time(occurred_at: datetime | None, now: datetime) -> datetime:
             f"clock ({now.isoformat()})",
             field="occurred_at",
         )
-    return occurred_at
+    return occurred_at.astimezone(UTC)
 
 
 def _check_region(catalogue: Catalogue, region_id: str) -> None:
