@@ -131,10 +131,11 @@ class Following:
         return [e.id for e in self.events]
 
     async def close(self) -> None:
+        """As an edge stops: close the feed (which ends `events()`), then cancel; both bounded."""
+        await asyncio.wait_for(self.feed.close(), 10)
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.feed.close()
+        done, _ = await asyncio.wait({self.task}, timeout=10)
+        assert done, "the feed's reader did not stop"
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -149,8 +150,10 @@ async def running(relay: LogRelay) -> AsyncIterator[LogRelay]:
         yield relay
     finally:
         await relay.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=15)
+        assert done, "the relay did not stop"
+        if not task.cancelled():
+            task.result()  # run() never raises; if it did, say so here
 
 
 @contextlib.asynccontextmanager

@@ -77,7 +77,8 @@ class WriterRole:
         guarded = self.hub.store.writer is not None and not self.hub.store.is_sqlite
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.guard if guarded else None)
+                async with asyncio.timeout(self.guard if guarded else None):
+                    await lost.wait()
             if guarded and not lost.is_set():
                 try:
                     await self.hub.check_writer()

@@ -141,7 +141,8 @@ class LogFollowerFeed:
                 self._go_stale(f"cannot start a consumer: {error_kind(exc)}: {exc}")
                 self._link_back.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._link_back.wait(), backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._link_back.wait()
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.05
@@ -285,7 +286,7 @@ class LogFollowerFeed:
         consumer, self._consumer = self._consumer, None
         if consumer is not None and self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(js.delete_consumer(self.stream, consumer), 1.0)
+                await bounded(js.delete_consumer(self.stream, consumer), 1.0, "delete consumer")
 
     async def _queue_put(self, generation: int, msg: Msg) -> None:
         if generation == self._generation:

@@ -114,9 +114,13 @@ async def connect(
 async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
     """One await on NATS that must end: a server that never answers becomes a `TimeoutError`
     naming what was asked (every await on NATS in the relay and the feed goes through a
-    timeout: this, the JetStream context's own, or `wait_for`)."""
+    timeout: this, the JetStream context's own, or a timeout scope).
+
+    A timeout scope, never `asyncio.wait_for`: on Python 3.11 `wait_for` drops a cancellation
+    that arrives as its awaitable completes, and a loop that lost its cancel never stops."""
     try:
-        return await asyncio.wait_for(call, seconds)
+        async with asyncio.timeout(seconds):
+            return await call
     except TimeoutError:
         raise TimeoutError(f"{what}: no answer from NATS within {seconds:g} s") from None
 
@@ -126,7 +130,8 @@ async def close_connection(nc: NATS | None, seconds: float = CLOSE_TIMEOUT) -> N
     if nc is None or nc.is_closed:
         return
     try:
-        await asyncio.wait_for(nc.close(), seconds)
+        async with asyncio.timeout(seconds):
+            await nc.close()
     except TimeoutError:
         log.warning("nats: the connection did not close within %g s; dropped", seconds)
     except Exception as exc:

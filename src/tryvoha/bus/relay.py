@@ -233,7 +233,8 @@ class LogRelay:
         """Back off, but come back at once when the link returns."""
         self._link_back.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._link_back.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._link_back.wait()
 
     def _failed(self, exc: BaseException, loud: bool = False) -> None:
         kind = error_kind(exc)

@@ -158,7 +158,8 @@ class EdgeNode:
             yield
         finally:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.feed.close(), 5)
+                async with asyncio.timeout(5):
+                    await self.feed.close()
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks, timeout=5)

@@ -59,7 +59,8 @@ class Receiver:
             for writer in list(self._connections):  # a stopped receiver keeps no connection
                 writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
+                async with asyncio.timeout(1):
+                    await self._server.wait_closed()
 
     def acknowledged(self) -> list[Received]:
         return [r for r in self.received if 200 <= r.status < 300]
