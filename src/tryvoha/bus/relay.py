@@ -52,7 +52,7 @@ class RelayStatus:
     saved_position: int  # last id written to the durable position
     log_last_id: int  # highest committed id the relay has seen
     lag_events: int
-    published: int
+    published: int  # events this relay stored (acknowledged, not as duplicates)
     republished: int
     last_error: str | None
     last_error_at: float | None  # Unix time
@@ -359,28 +359,21 @@ class LogRelay:
 
     async def _on_ack(self, msg: Msg) -> None:
         generation, _, event_id = msg.subject[len(self._inbox) + 1 :].partition(".")
+        answer = _read_ack(msg)
+        if isinstance(answer, PubAck) and not answer.duplicate and str(answer.seq) == event_id:
+            # Stored by this relay, even when the publish that stored it is no longer awaited
+            # (its pump gave way to a reconcile): no event is stored unseen by every counter.
+            self._published += 1
         if generation != str(self._generation):
             return
         future = self._waiting.pop(int(event_id), None)
         if future is None or future.done():
             return
         self._progress.set()
-        if msg.headers and msg.headers.get("Status") == "503":
-            future.set_exception(
-                APIError(code=503, description="no stream answers on the log's subject")
-            )
-            return
-        try:
-            reply = orjson.loads(msg.data)
-            if "error" in reply:
-                APIError.from_error(reply["error"])  # raises the matching APIError
-            ack = PubAck(reply["stream"], reply["seq"], duplicate=reply.get("duplicate"))
-        except APIError as exc:
-            future.set_exception(exc)
-        except (ValueError, TypeError, KeyError) as exc:
-            future.set_exception(APIError(description=f"unreadable PubAck: {exc!r}"))
+        if isinstance(answer, PubAck):
+            future.set_result(answer)
         else:
-            future.set_result(ack)
+            future.set_exception(answer)
 
     def _settle(self, event_id: int, future: asyncio.Future[PubAck]) -> None:
         """Move the position past an acknowledged event, or say why the stream refused it."""
@@ -401,7 +394,6 @@ class LogRelay:
                 APIError(description=f"stored at sequence {ack.seq}, not {event_id}"),
             )
         self._position = event_id
-        self._published += 0 if ack.duplicate else 1
         self._update_gauges()
 
     def _update_gauges(self) -> None:
@@ -496,3 +488,18 @@ class LogRelay:
 def _loop_time(monotonic_deadline: float) -> float:
     """A `time.monotonic()` deadline on the event loop's clock (`asyncio.timeout_at`)."""
     return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())
+
+
+def _read_ack(msg: Msg) -> PubAck | APIError:
+    """The stream's answer to one publish: where it stored the event, or why it would not."""
+    if msg.headers and msg.headers.get("Status") == "503":
+        return APIError(code=503, description="no stream answers on the log's subject")
+    try:
+        reply = orjson.loads(msg.data)
+        if "error" in reply:
+            APIError.from_error(reply["error"])  # raises the matching APIError
+        return PubAck(reply["stream"], reply["seq"], duplicate=reply.get("duplicate"))
+    except APIError as exc:
+        return exc
+    except (ValueError, TypeError, KeyError) as exc:
+        return APIError(description=f"unreadable PubAck: {exc!r}")
