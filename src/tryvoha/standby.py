@@ -16,13 +16,13 @@ stops its senders even when no command comes; the server then exits (see `tryvoh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from tryvoha.hub import Hub
 from tryvoha.store import WriterLock
+from tryvoha.waits import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ class WriterRole:
                 self.say(f"standby: webhooks and MQTT started in {took:.2f} s")
         guarded = self.hub.store.writer is not None and not self.hub.store.is_sqlite
         while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.guard if guarded else None):
-                    await lost.wait()
+            await wait_at_most(lost, self.guard if guarded else None)
             if guarded and not lost.is_set():
                 try:
                     await self.hub.check_writer()

@@ -14,22 +14,13 @@ import pytest
 from tryvoha.bus.logstream import bounded, stop_task
 
 
-async def _cancel_as_it_completes(inner: asyncio.Future[str]) -> asyncio.Task[str]:
-    """A task awaiting `bounded(inner)`, cancelled in the same turn `inner` gets its result."""
-
-    async def waiting() -> str:
-        return await bounded(inner, 5, "answer")
-
-    task = asyncio.create_task(waiting())
+async def test_a_cancel_that_meets_the_answer_still_cancels() -> None:
+    inner: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(bounded(inner, 5, "answer"))
     await asyncio.sleep(0)  # the task now waits on `inner`
     inner.set_result("answered")
-    task.cancel()
+    task.cancel()  # in the same turn as the answer
     await asyncio.wait({task}, timeout=5)
-    return task
-
-
-async def test_a_cancel_that_meets_the_answer_still_cancels() -> None:
-    task = await _cancel_as_it_completes(asyncio.get_running_loop().create_future())
     assert task.cancelled()
 
 

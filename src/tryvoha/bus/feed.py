@@ -33,6 +33,7 @@ from tryvoha.bus.logstream import (
     epoch_of,
     error_kind,
 )
+from tryvoha.waits import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,7 @@ class LogFollowerFeed:
             except Exception as exc:
                 self._go_stale(f"cannot start a consumer: {error_kind(exc)}: {exc}")
                 self._link_back.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(backoff):
-                        await self._link_back.wait()
+                await wait_at_most(self._link_back, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.05

@@ -116,8 +116,7 @@ async def bounded(call: Awaitable[T], seconds: float, what: str) -> T:
     naming what was asked (every await on NATS in the relay and the feed goes through a
     timeout: this, the JetStream context's own, or a timeout scope).
 
-    A timeout scope, never `asyncio.wait_for`: on Python 3.11 `wait_for` drops a cancellation
-    that arrives as its awaitable completes, and a loop that lost its cancel never stops."""
+    A timeout scope, never `asyncio.wait_for`, which can lose a cancel (see `tryvoha.waits`)."""
     try:
         async with asyncio.timeout(seconds):
             return await call

@@ -41,6 +41,7 @@ from tryvoha.bus.logstream import (
     error_kind,
     stop_task,
 )
+from tryvoha.waits import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +233,7 @@ class LogRelay:
     async def _sleep(self, seconds: float) -> None:
         """Back off, but come back at once when the link returns."""
         self._link_back.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._link_back.wait()
+        await wait_at_most(self._link_back, seconds)
 
     def _failed(self, exc: BaseException, loud: bool = False) -> None:
         kind = error_kind(exc)

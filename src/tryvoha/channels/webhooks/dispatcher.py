@@ -49,6 +49,7 @@ from tryvoha.store.webhooks import (
     Subscription,
     WebhookStore,
 )
+from tryvoha.waits import wait_at_most
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -305,9 +306,7 @@ class WebhookDispatcher:
 
     async def _follow(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.poll_interval):
-                    await self._wake.wait()
+            await wait_at_most(self._wake, self.config.poll_interval)
             self._wake.clear()
             try:
                 async with self._lock:
@@ -431,9 +430,7 @@ class WebhookDispatcher:
                 wait = (rows[0].next_attempt_at - utcnow()).total_seconds()
                 if wait > 0:
                     pending.forget()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(wait):
-                            await wake.wait()
+                    await wait_at_most(wake, wait)
                     continue
                 if await self._send_in_order(sub, rows):
                     pending.drained_if(complete, resets)
