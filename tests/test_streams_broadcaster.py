@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
+import pytest
+
+from tryvoha.alerts.commands import Actor, Declare, Rejected
 from tryvoha.alerts.model import AlertStatus, Event, EventKind, Threat
 from tryvoha.api.streams import BufferTransport
 from tryvoha.channels.streams import Broadcaster, StreamConfig, StreamSpec
-from tryvoha.hub import Hub
+from tryvoha.hub import Hub, Outcome
+
+from .waiting import until
+
+ACTOR = Actor("token:burst")
 
 
 def event(event_id: int, region: str) -> Event:
@@ -79,3 +88,71 @@ async def test_burst_is_coalesced_into_one_write(hub: Hub, catalogue):
     await settle(b)
     assert len(t.chunks) == 1
     assert ids(t) == list(range(1, 26))
+
+
+async def _behind_a_busy_writer(
+    hub: Hub, first: Declare, queued: list[Declare]
+) -> list[Awaitable[Outcome]]:
+    """`first` in flight (its transaction waits behind a busy writer thread) while `queued`
+    wait for the next transaction, as when many operators send at once; then the writer goes
+    on. Returns the submissions, to be awaited."""
+    gate = threading.Event()
+    busy = asyncio.ensure_future(hub.write(gate.wait))
+    submitted = [asyncio.ensure_future(hub.submit(first, ACTOR))]
+    await until(lambda: hub.commits.batches == 1 and hub.commits.queued == 0, "first in flight")
+    submitted += [asyncio.ensure_future(hub.submit(c, ACTOR)) for c in queued]
+    await until(lambda: hub.commits.queued == len(queued), "the rest queued")
+    assert hub.more_coming
+    gate.set()
+    await busy
+    return submitted
+
+
+async def test_a_burst_over_two_transactions_goes_out_in_one_write(hub: Hub, catalogue):
+    """The first command of a burst commits alone and the rest share the next transaction: the
+    pass waits for that one, so each subscriber gets all 25 in one write, not 1 and then 24."""
+    b = Broadcaster(hub, StreamConfig(commit_wait=60))  # only the transaction ends the wait
+    b.follow()
+    t = BufferTransport()
+    b.accept(t, StreamSpec(), False, b"")
+    t.take()
+    first, *rest = (Declare(o.id, Threat.AIR_RAID) for o in catalogue.oblasts[:25])
+    outcomes = await asyncio.gather(*await _behind_a_busy_writer(hub, first, rest))
+    assert [o.status_code for o in outcomes] == [201] * 25
+    assert hub.commits.batches == 2
+    await until(lambda: t.chunks and not b._running, "the burst written")
+    assert len(t.chunks) == 1
+    assert ids(t) == list(range(1, 26))
+    b.stop()
+
+
+async def test_a_lone_event_does_not_wait(hub: Hub, catalogue):
+    b = Broadcaster(hub, StreamConfig(commit_wait=60))
+    b.follow()
+    t = BufferTransport()
+    b.accept(t, StreamSpec(), False, b"")
+    t.take()
+    await hub.submit(Declare(catalogue.oblasts[0].id, Threat.AIR_RAID), ACTOR)
+    assert not hub.more_coming
+    await until(lambda: t.chunks, "the event written, long before commit_wait")
+    assert ids(t) == [1]
+    b.stop()
+
+
+async def test_a_wait_for_commands_that_are_all_refused_ends_at_commit_wait(hub: Hub, catalogue):
+    """The queued commands publish nothing: the first event goes out when the wait runs out."""
+    b = Broadcaster(hub, StreamConfig(commit_wait=0.05))
+    b.follow()
+    t = BufferTransport()
+    b.accept(t, StreamSpec(), False, b"")
+    t.take()
+    region = catalogue.oblasts[0].id
+    again = [Declare(region, Threat.AIR_RAID)] * 3  # already open by the first: refused
+    first, *refused = await _behind_a_busy_writer(hub, Declare(region, Threat.AIR_RAID), again)
+    assert (await first).status_code == 201
+    for submission in refused:
+        with pytest.raises(Rejected):
+            await submission
+    await until(lambda: t.chunks, "the first event written once the wait ran out")
+    assert ids(t) == [1]
+    b.stop()

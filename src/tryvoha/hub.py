@@ -201,6 +201,11 @@ class Hub(LogView):
         """False on a standby before its takeover, and on a writer that lost its lock."""
         return self._writing
 
+    @property
+    def more_coming(self) -> bool:
+        """Commands wait for the next transaction: their events follow in a moment."""
+        return self.commits.queued > 0
+
     async def take_over(self, lock: WriterLock) -> list[Event]:
         """On a standby, with the writer lock just taken: fence off every earlier writer, fold
         what it committed since the standby last looked (published in log order), and start

@@ -51,6 +51,9 @@ class ReadModel(Protocol):
 
     def last_event_at(self, region_id: str) -> datetime | None: ...
 
+    @property
+    def more_coming(self) -> bool: ...
+
     def open_alerts(self) -> list[Alert]: ...
 
     def open_alert(self, alert_id: int) -> Alert | None: ...
@@ -137,6 +140,13 @@ class LogView:
 
     def last_event_at(self, region_id: str) -> datetime | None:
         return self.state.last_event_at.get(region_id)
+
+    @property
+    def more_coming(self) -> bool:
+        """Whether more events are about to follow the ones just published: the writer has
+        commands queued for its next transaction. A fan-out may wait for them, to send a burst
+        in one write. A follower cannot know, so never."""
+        return False
 
     def open_alerts(self) -> list[Alert]:
         return sorted(self.state.open_alerts.values(), key=lambda a: (a.started_at, a.id))

@@ -49,6 +49,11 @@ class CommitQueue(Generic[T, R]):
         self.largest = 0
         """The most requests one transaction held so far."""
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for the next transaction (not counting the one in flight)."""
+        return len(self._pending)
+
     async def submit(self, request: T) -> R:
         """Queue `request` and wait for its own result; raises what it was refused with."""
         loop = asyncio.get_running_loop()

@@ -181,6 +181,8 @@ class Broadcaster:
         self._snapshots: dict[tuple, tuple[int, bytes, bytes]] = {}
         self._heartbeat: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: asyncio.TimerHandle | None = None
+        """A pass waiting for the writer's next transaction (`StreamConfig.commit_wait`)."""
 
     def follow(self) -> None:
         """Receive the read model's live events from now on (`stop` ends it)."""
@@ -337,16 +339,23 @@ class Broadcaster:
             self._ensure_loop()
             self._running = True
             self._next_pass()
+        elif self._waiting is not None and not self.hub.more_coming:
+            self._waiting.cancel()  # the awaited transaction is here: go now
+            self._waiting = None
+            self._ensure_loop().call_soon(self._start_pass)
 
     def _next_pass(self) -> None:
         loop = self._loop
         assert loop is not None
-        if self._burst:
+        if self.hub.more_coming:
+            self._waiting = loop.call_later(self.config.commit_wait, self._start_pass)
+        elif self._burst:
             loop.call_later(self.config.coalesce, self._start_pass)
         else:
             loop.call_soon(self._start_pass)
 
     def _start_pass(self) -> None:
+        self._waiting = None
         self._pass_head = self.head  # every subscriber of the pass ends at least this far
         self._again = False
         self._pass = list(self.live)
@@ -543,4 +552,7 @@ class Broadcaster:
             self._unsubscribe = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
         self.close_all()

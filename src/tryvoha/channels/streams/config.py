@@ -27,6 +27,12 @@ class StreamConfig:
     transaction (group commit) and so one pass, and a pass that runs carries whatever is
     committed meanwhile into the next one; a longer wait only delays alerts that follow each
     other by a few milliseconds (at 50 / 10 ms, events 10–50 ms apart each waited 10 ms)."""
+    commit_wait: float = 0.015
+    """When a pass is due while the writer has commands queued for its next transaction (many
+    operators at once: the first commands commit alone, the rest share the next transaction),
+    the pass waits for those events, at most this many seconds, and sends the whole burst to
+    each subscriber in one write instead of two passes. Only the first events of such a burst
+    wait, and a lone event never does; a follower never waits (it cannot see the queue)."""
     page: int = 2000
     """Events read from the log per page while a subscriber catches up."""
     drop_grace: float = 10.0
