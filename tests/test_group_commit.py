@@ -12,7 +12,7 @@ from tryvoha.alerts.commands import Actor, AlertRef, Declare, End, Rejected, Upd
 from tryvoha.alerts.model import Threat
 from tryvoha.hub import Hub, Outcome
 from tryvoha.regions import Catalogue
-from tryvoha.store import SqlStore
+from tryvoha.store import SqlStore, TokenRole, hash_token
 from tryvoha.store.group_commit import CommitQueue
 
 ACTOR = Actor("token:group")
@@ -96,6 +96,38 @@ async def test_a_refused_command_leaves_its_batch_mates_alone(
     assert [e.id for e in logged(any_hub)] == [1, 2]
     assert [e.region_id for e in logged(any_hub)] == [a, c]
     assert outcomes[4].event.id == 2
+
+
+async def test_a_command_whose_token_is_no_longer_valid_is_refused_alone(
+    any_hub: Hub, catalogue: Catalogue
+) -> None:
+    """The writer checks each command's token (`Actor.credential`) just before the transaction:
+    revoked, unknown or read-only, that command is refused and its batch-mates commit."""
+    store = any_hub.store
+    valid, _ = store.create_token("valid", None)
+    revoked, _ = store.create_token("revoked", None)
+    key, _ = store.create_token("led-map", None, role=TokenRole.READ_ONLY)
+    store.revoke_token("revoked")
+    a, b, c, d = (o.id for o in catalogue.oblasts[:4])
+    submitted = [
+        (Declare(a, Threat.AIR_RAID), valid),
+        (Declare(b, Threat.AIR_RAID), revoked),
+        (Declare(c, Threat.AIR_RAID), "tv_made_up"),
+        (Declare(d, Threat.AIR_RAID), key),
+    ]
+    outcomes = await asyncio.gather(
+        *(
+            any_hub.submit(command, Actor(f"token:{i}", credential=hash_token(token)))
+            for i, (command, token) in enumerate(submitted)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], Outcome) and outcomes[0].status_code == 201
+    for refused in outcomes[1:]:
+        assert isinstance(refused, Rejected), refused
+        assert (refused.http_status, refused.code) == (401, "token_revoked")
+    assert any_hub.commits.batches == 1
+    assert [e.region_id for e in logged(any_hub)] == [a]
 
 
 async def test_idempotent_repeats_in_and_across_batches_get_the_first_answer(

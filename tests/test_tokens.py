@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from tryvoha.alerts.model import Threat
 from tryvoha.api.app import create_app
+from tryvoha.api.auth import OperatorTokens
 from tryvoha.cli import app as cli
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
@@ -396,6 +397,78 @@ async def test_unknown_keys_share_few_database_reads(hub: Hub, sqlite_url: str) 
         )
     assert {r.status_code for r in answers} == {401}
     assert 1 <= len(watched.threads) <= 2
+
+
+# Operator tokens held for commands -------------------------------------------------------------
+
+
+async def test_a_held_operator_token_revoked_elsewhere_writes_nothing(
+    hub: Hub, sqlite_url: str, catalogue: Catalogue
+) -> None:
+    """A command's token is answered from the tokens held, without a database read; revoked by
+    another process (as `tryvoha token revoke` does), the writer's own check refuses it."""
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False))
+    token, _ = hub.store.create_token("dispatcher", None)
+    held = app.state.operator_tokens
+    first, second = (o.id for o in catalogue.oblasts[:2])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as c:
+        r = await c.post("/api/v1/alerts", json={"region_id": first}, headers=auth(token))
+        assert r.status_code == 201
+        assert held.get(hash_token(token)) is not None
+        elsewhere = SqlStore(sqlite_url)
+        assert elsewhere.revoke_token("dispatcher")
+        elsewhere.close()
+        before = hub.store.last_event_id
+
+        r = await c.post("/api/v1/alerts", json={"region_id": second}, headers=auth(token))
+        assert r.status_code == 401, r.text
+        assert r.json()["error"]["code"] == "token_revoked"
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+        assert held.get(hash_token(token)) is None  # forgotten: the next one reads the store
+        again = await c.patch(
+            f"/api/v1/regions/{first}/alerts/air_raid", json={"notes": "x"}, headers=auth(token)
+        )
+        assert again.status_code == 401
+        assert again.json()["error"]["code"] == "token_revoked"
+        assert "dispatcher" in again.json()["error"]["message"]
+    assert hub.store.last_event_id == before
+    assert hub.store.events_after(before) == []
+
+
+async def test_made_up_tokens_are_never_held(
+    hub: Hub, sqlite_url: str, catalogue: Catalogue
+) -> None:
+    app = create_app(hub, Settings(db=sqlite_url, load_history=False))
+    region = catalogue.oblasts[0].id
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+    ) as c:
+        answers = await asyncio.gather(
+            *(
+                c.post(
+                    "/api/v1/alerts", json={"region_id": region}, headers=auth(f"tv_made_up_{i}")
+                )
+                for i in range(50)
+            )
+        )
+    assert {r.json()["error"]["code"] for r in answers} == {"token_invalid"}
+    assert len(app.state.operator_tokens) == 0
+    assert hub.store.last_event_id == 0
+
+
+def test_the_tokens_held_are_bounded(hub: Hub) -> None:
+    made = [hub.store.create_token(f"op-{i}", None) for i in range(3)]
+    held = OperatorTokens(limit=2)
+    for plain, info in made:
+        held.keep(hash_token(plain), info)
+    assert len(held) == 2
+    assert held.get(hash_token(made[0][0])) is None  # the longest held went first
+    assert [held.get(hash_token(p)) for p, _ in made[1:]] == [i for _, i in made[1:]]
+    for limit in (0, 100_001):
+        with pytest.raises(ValueError, match=r"1 \.\. 100,000"):
+            OperatorTokens(limit=limit)
 
 
 def test_the_token_alone_goes_to_stdout_so_a_script_can_keep_it(tmp_path: Path) -> None:

@@ -65,6 +65,16 @@ RETRY_AFTER_SECONDS = 1
 to the other node): a standby takes over within a few seconds of the writer's death."""
 
 
+def token_revoked() -> Rejected:
+    """401 `token_revoked`: the command's token was revoked before its transaction."""
+    return Rejected(
+        401,
+        "token_revoked",
+        "the token this command came with was revoked before it could be committed: nothing "
+        "was written",
+    )
+
+
 def not_the_writer(why: str) -> Rejected:
     """503 `not_the_writer` with a Retry-After (`RETRY_AFTER_SECONDS`): retry, here or at the
     other writer node; nothing was written."""
@@ -350,8 +360,13 @@ class Hub(LogView):
         fold = _Fold(state, self.store.last_event_id + 1, self.clock())
         results: list[Outcome | Exception] = []
         groups: list[tuple[Sequence[EventDraft], Any]] = []
+        credentials = {r.actor.credential for r in requests if r.actor.credential is not None}
+        valid = self.store.valid_operator_credentials(credentials) if credentials else set()
         for request in requests:
             try:
+                credential = request.actor.credential
+                if credential is not None and credential not in valid:
+                    raise token_revoked()
                 results.append(self._decide_one(request, fold, groups))
             except Exception as exc:  # this command alone is refused
                 results.append(exc)

@@ -57,12 +57,15 @@ class Actor:
     """Who issues a command: the originator name recorded in the log and what it may touch.
 
     `scopes` are region ids; a scope covers the region and all its descendants. `None` means
-    everywhere (the CLI run by the hub's administrator).
+    everywhere (the CLI run by the hub's administrator). `credential` is the hash of the operator
+    token the command came with, if any: the writer checks it is still valid just before the
+    transaction that would commit the command, so a token revoked meanwhile writes nothing.
     """
 
     originator: str
     scopes: tuple[str, ...] | None = None
     drills_only: bool = False
+    credential: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

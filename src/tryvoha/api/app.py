@@ -26,7 +26,7 @@ from tryvoha.api import (
 from tryvoha.api import stats as stats_api
 from tryvoha.api import web as map_web
 from tryvoha.api import webhooks as webhooks_api
-from tryvoha.api.auth import ReadGate
+from tryvoha.api.auth import OperatorTokens, ReadGate
 from tryvoha.api.http_cache import BodyLimitMiddleware, ConditionalGetMiddleware
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import describe_errors_truly
@@ -89,6 +89,7 @@ def create_app(
     app.state.broadcaster = broadcaster
     app.state.receipts = receipts
     app.state.read_gate = gate
+    app.state.operator_tokens = OperatorTokens()
     app.state.edge = edge
     errors.install(app)
     describe_errors_truly(app)

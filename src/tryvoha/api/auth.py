@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import time
+from dataclasses import replace
 
 from fastapi import Request
 
@@ -37,10 +38,61 @@ def actor_of(token: TokenInfo) -> Actor:
 async def operator(request: Request) -> Actor:
     """FastAPI dependency: the actor behind the request's Bearer token; 401 without a valid
     token, 403 for a read-only key (every route that depends on this one writes or manages)."""
-    hub: ReadModel = request.app.state.model
+    return actor_of(await _operator_token(request.app.state.model, _plain(request)))
+
+
+class OperatorTokens:
+    """Operator tokens seen valid, by hash: a command's token costs no database read before
+    the command is queued. Safe because the writer checks every command's token again just
+    before the transaction that would commit it (`Actor.credential`): a token revoked while it
+    is held here commits nothing, and is forgotten here when it is refused. Only tokens that
+    were valid when read are held, so made-up ones cannot fill it; at most `limit` (1 ..
+    100,000), the longest held going first."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        if not 1 <= limit <= 100_000:
+            raise ValueError(f"limit is 1 .. 100,000, not {limit}")
+        self.limit = limit
+        self._held: dict[str, TokenInfo] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def get(self, digest: str) -> TokenInfo | None:
+        return self._held.get(digest)
+
+    def keep(self, digest: str, token: TokenInfo) -> None:
+        if digest not in self._held and len(self._held) >= self.limit:
+            del self._held[next(iter(self._held))]
+        self._held[digest] = token
+
+    def forget(self, digest: str) -> None:
+        self._held.pop(digest, None)
+
+
+async def commander(request: Request) -> Actor:
+    """FastAPI dependency of the routes that submit commands: `operator`, answered from the
+    tokens held (`OperatorTokens`) when it is among them, and with the token's hash as the
+    actor's `credential`, which the writer checks at commit."""
+    plain = _plain(request)
+    digest = hash_token(plain)
+    held: OperatorTokens = request.app.state.operator_tokens
+    token = held.get(digest)
+    if token is None:
+        token = await _operator_token(request.app.state.model, plain)
+        held.keep(digest, token)
+    return replace(actor_of(token), credential=digest)
+
+
+def _plain(request: Request) -> str:
     plain = bearer(request.headers.get("authorization"))
     if plain is None:
         raise ApiError(401, "token_missing", "send 'Authorization: Bearer <token>'", CHALLENGE)
+    return plain
+
+
+async def _operator_token(hub: ReadModel, plain: str) -> TokenInfo:
+    """The operator token `plain` names, read from the store; 401 or 403 if it is none."""
     token = await hub.read(hub.store.token_by_plaintext, plain)
     if token is None:
         raise ApiError(401, "token_invalid", "the token is not known to this hub", CHALLENGE)
@@ -53,7 +105,7 @@ async def operator(request: Request) -> Actor:
             f"token {token.name!r} is a read-only key: it reads, but may not declare, change or "
             "end alerts nor manage webhooks",
         )
-    return actor_of(token)
+    return token
 
 
 class ReadGate:

@@ -23,11 +23,12 @@ from tryvoha.alerts.commands import (
     Declare,
     DeclareMany,
     End,
+    Rejected,
     Retract,
     Update,
 )
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
-from tryvoha.api.auth import operator
+from tryvoha.api.auth import CHALLENGE, OperatorTokens, commander
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import Change, Changes, Proposed, documented
 from tryvoha.hub import Hub, not_the_writer
@@ -43,7 +44,8 @@ IdempotencyKey = Annotated[
         json_schema_extra={"pattern": "^[ -~]{1,200}$"},
     ),
 ]
-OperatorActor = Annotated[Actor, Depends(operator)]
+CommandActor = Annotated[Actor, Depends(commander)]
+"""The operator of a route that submits a command (its token checked again at commit)."""
 AlertId = Annotated[
     int, Path(ge=1, le=ranges.MAX_ID, description=f"An alert's id, 1 to {ranges.MAX_ID}.")
 ]
@@ -134,7 +136,14 @@ async def run_command(
 ) -> Response:
     """Submit to the hub and answer with its status, body and `Location`."""
     hub = writer_of(request)
-    outcome = await hub.submit(command, actor, key)
+    try:
+        outcome = await hub.submit(command, actor, key)
+    except Rejected as refused:
+        if refused.code == "token_revoked" and actor.credential is not None:
+            held: OperatorTokens = request.app.state.operator_tokens
+            held.forget(actor.credential)
+            raise ApiError(401, refused.code, refused.message, CHALLENGE) from None
+        raise
     headers = {}
     if outcome.location is not None:
         headers["Location"] = outcome.location
@@ -167,7 +176,7 @@ async def run_command(
     ),
 )
 async def declare(
-    request: Request, body: DeclareBody, actor: OperatorActor, key: IdempotencyKey = None
+    request: Request, body: DeclareBody, actor: CommandActor, key: IdempotencyKey = None
 ) -> Response:
     """Declare an alert for a region (`region_id`; answers 201 `{event, alert}`) or for several
     at once (`region_ids`; 201 `{events, alerts}`). A declaration the second-person rule catches
@@ -208,7 +217,7 @@ async def update_by_id(
     request: Request,
     alert_id: AlertId,
     body: UpdateBody,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
 ) -> Response:
     return await run_command(request, _update(AlertRef(alert_id=alert_id), body), actor, key)
@@ -222,7 +231,7 @@ async def update_by_id(
 async def end_by_id(
     request: Request,
     alert_id: AlertId,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
     body: Annotated[EndBody | None, Body()] = None,
 ) -> Response:
@@ -245,7 +254,7 @@ async def retract_by_id(
     request: Request,
     alert_id: AlertId,
     body: RetractBody,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
 ) -> Response:
     command = Retract(AlertRef(alert_id=alert_id), body.reason, occurred_at=body.occurred_at)
@@ -262,7 +271,7 @@ async def update_by_region(
     region_id: RegionId,
     threat: Threat,
     body: UpdateBody,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
     status: DrillStatus = AlertStatus.ACTUAL,
 ) -> Response:
@@ -279,7 +288,7 @@ async def end_by_region(
     request: Request,
     region_id: RegionId,
     threat: Threat,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
     status: DrillStatus = AlertStatus.ACTUAL,
     body: Annotated[EndBody | None, Body()] = None,
@@ -300,7 +309,7 @@ async def retract_by_region(
     region_id: RegionId,
     threat: Threat,
     body: RetractBody,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
     status: DrillStatus = AlertStatus.ACTUAL,
 ) -> Response:

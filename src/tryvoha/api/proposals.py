@@ -20,7 +20,7 @@ from tryvoha.alerts.model import Proposal, ProposalState
 from tryvoha.alerts.wire import iso, proposal_doc
 from tryvoha.api.auth import actor_of, operator
 from tryvoha.api.errors import ApiError
-from tryvoha.api.operator import IdempotencyKey, Strict, run_command, writer_of
+from tryvoha.api.operator import CommandActor, IdempotencyKey, Strict, run_command, writer_of
 from tryvoha.api.responses import JSONResponse
 from tryvoha.api.schemas import Decision, ProposalDetail, Proposals, documented
 from tryvoha.hub import Hub
@@ -138,7 +138,7 @@ async def get_proposal(request: Request, proposal_id: ProposalId, actor: Operato
     **documented(Decision, 401, 403, 404, 409, 413, 422, 503, status=201),
 )
 async def approve(
-    request: Request, proposal_id: ProposalId, actor: OperatorActor, key: IdempotencyKey = None
+    request: Request, proposal_id: ProposalId, actor: CommandActor, key: IdempotencyKey = None
 ) -> Response:
     """A different operator than the proposer, whose token covers the whole area, sends the
     proposal out: one `declared` event per region (originator: the approver; `proposed_by`: the
@@ -157,7 +157,7 @@ async def reject(
     request: Request,
     proposal_id: ProposalId,
     body: RejectBody,
-    actor: OperatorActor,
+    actor: CommandActor,
     key: IdempotencyKey = None,
 ) -> Response:
     """The proposer (withdrawing it) or an operator who could approve it. Answers 200

@@ -534,6 +534,16 @@ class SqlStore:
             row = conn.execute(query).first()
         return None if row is None else _token_from_row(row)
 
+    def valid_operator_credentials(self, hashes: Collection[str]) -> set[str]:
+        """Those of `hashes` that belong to an operator token not revoked (one query)."""
+        query = select(tokens.c.token_hash).where(
+            tokens.c.token_hash.in_(list(hashes)),
+            tokens.c.revoked_at.is_(None),
+            tokens.c.role == TokenRole.OPERATOR.value,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def valid_token_hashes(self) -> set[str]:
         query = select(tokens.c.token_hash).where(tokens.c.revoked_at.is_(None))
         with self.engine.connect() as conn:
