@@ -24,7 +24,7 @@ from tryvoha.cli import app as cli
 from tryvoha.history.bundled import OFFICIAL_DATA
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore, WriterLocked, acquire_writer, writer_lock
-from tryvoha.store.writer import WRITER_LOCK_KEY
+from tryvoha.store.writer import LOCK_SESSION_PROBES, WRITER_LOCK_KEY
 
 from .conftest import PG_ADMIN_URL, auth, start_live_hub
 from .waiting import wait_for
@@ -115,6 +115,31 @@ def test_the_lock_of_a_killed_writer_passes_to_a_waiting_one(
     assert standby.wait_acquire(timeout=30, poll=0.05)
     assert standby.held
     standby.release()
+
+
+@pytest.mark.postgres
+def test_the_server_probes_the_lock_session_so_a_vanished_writer_loses_it(
+    postgres_url: str,
+) -> None:
+    """Nothing closes the lock connection of a writer whose machine vanished: the server drops
+    it, and the lock, only when its keepalive probes go unanswered, which by its defaults starts
+    after two hours. The lock session sets the server's probes for itself; read back from the
+    server, as it applies them to that session."""
+    lock = acquire_writer(postgres_url, "tryvoha serve")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        query = text("SELECT name, setting FROM pg_settings WHERE name LIKE 'tcp\\_%'")
+        with admin.connect() as conn:  # an ordinary session keeps the server's defaults
+            defaults = dict(conn.execute(query).all())
+        applied = dict(lock._connection().execute(query).all())  # the lock's session
+        assert applied == {name: str(value) for name, value in LOCK_SESSION_PROBES.items()}
+        assert defaults != applied
+        idle, interval, count = (LOCK_SESSION_PROBES[k] for k in list(LOCK_SESSION_PROBES)[:3])
+        assert idle + interval * count <= 10, "a vanished writer's lock goes within about 10 s"
+        assert lock.held
+    finally:
+        lock.release()
+        admin.dispose()
 
 
 @pytest.mark.postgres

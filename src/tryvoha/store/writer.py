@@ -16,8 +16,11 @@ SQLite serialises with the hub's appends (WAL, 5 s busy timeout) and PostgreSQL 
   process ends, however it ends (kill -9 included); the file itself stays.
 - PostgreSQL: the session-level advisory lock `WRITER_LOCK_KEY` on the database, held by a
   connection of its own for the writer's life. The server drops it when that connection ends,
-  so a dead writer's lock goes with its connection (TCP keepalives bound how long that takes
-  when the writer's host vanishes); the holder is named from `pg_stat_activity`.
+  so a dead writer's lock goes with its connection; the holder is named from
+  `pg_stat_activity`. When the writer's host vanishes, nothing closes that connection: the
+  server notices only by probing it, and its own defaults wait two hours before the first probe.
+  The lock session therefore sets the server's keepalives for itself (`LOCK_SESSION_PROBES`):
+  a vanished writer's lock goes within about 10 s.
 
 `try_acquire` answers at once; `wait_acquire(timeout)` polls until the lock is free, so a
 standby writer can wait for the active one to die and take over; `held` says whether the lock
@@ -190,6 +193,19 @@ class FileLock(WriterLock):
             os.close(fd)
 
 
+LOCK_SESSION_PROBES = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 1,
+    "tcp_keepalives_count": 5,
+    "tcp_user_timeout": 10_000,
+}
+"""The server's TCP settings for the writer's lock session (seconds; the last in ms): after 5 s
+of silence it probes every second, and drops the session, and so the lock, when 5 probes in a
+row go unanswered or sent data is unacknowledged for 10 s. Defaults are 2 h / 75 s / 9 probes,
+so a writer whose machine vanished would keep the lock, and the standby waiting, for hours; a
+network blip shorter than 5 s costs nothing."""
+
+
 class AdvisoryLock(WriterLock):
     """PostgreSQL: `pg_try_advisory_lock(WRITER_LOCK_KEY)` on a connection held for the
     writer's life; the connection's `application_name` (`what|pid|host`) names the holder."""
@@ -211,11 +227,13 @@ class AdvisoryLock(WriterLock):
                 isolation_level="AUTOCOMMIT",
                 connect_args={
                     "application_name": name,
-                    # A writer whose host vanished loses the lock within about a minute.
+                    # The server probes this session: a vanished writer's lock goes in ~10 s.
+                    "options": " ".join(f"-c {k}={v}" for k, v in LOCK_SESSION_PROBES.items()),
+                    # And this end probes the server: a vanished database is noticed as soon.
                     "keepalives": 1,
-                    "keepalives_idle": 20,
-                    "keepalives_interval": 10,
-                    "keepalives_count": 3,
+                    "keepalives_idle": 5,
+                    "keepalives_interval": 1,
+                    "keepalives_count": 5,
                 },
             )
             self._conn = self._engine.connect()
