@@ -24,7 +24,7 @@ from tryvoha.cli import app as cli
 from tryvoha.history.bundled import OFFICIAL_DATA
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore, WriterLocked, acquire_writer, writer_lock
-from tryvoha.store.writer import LOCK_SESSION_PROBES, WRITER_LOCK_KEY
+from tryvoha.store.writer import SESSION_PROBES, WRITER_LOCK_KEY
 
 from .conftest import PG_ADMIN_URL, auth, start_live_hub
 from .waiting import wait_for
@@ -132,11 +132,23 @@ def test_the_server_probes_the_lock_session_so_a_vanished_writer_loses_it(
         with admin.connect() as conn:  # an ordinary session keeps the server's defaults
             defaults = dict(conn.execute(query).all())
         applied = dict(lock._connection().execute(query).all())  # the lock's session
-        assert applied == {name: str(value) for name, value in LOCK_SESSION_PROBES.items()}
+        assert applied == {name: str(value) for name, value in SESSION_PROBES.items()}
         assert defaults != applied
-        idle, interval, count = (LOCK_SESSION_PROBES[k] for k in list(LOCK_SESSION_PROBES)[:3])
+        idle, interval, count = (SESSION_PROBES[k] for k in list(SESSION_PROBES)[:3])
         assert idle + interval * count <= 10, "a vanished writer's lock goes within about 10 s"
         assert lock.held
+        # The store's sessions too (an append in flight holds locks the successor waits for),
+        # with any options the URL gives kept.
+        url = f"{postgres_url}?options=-c%20statement_timeout%3D7000"
+        store = SqlStore(url)
+        try:
+            with store.engine.connect() as conn:
+                mine = dict(conn.execute(query).all())
+                timeout = conn.execute(text("SHOW statement_timeout")).scalar_one()
+            assert mine == applied
+            assert timeout == "7s"
+        finally:
+            store.close()
     finally:
         lock.release()
         admin.dispose()

@@ -43,7 +43,7 @@ from tryvoha.store.rows import details_text, event_row
 from tryvoha.store.schema import alerts, events, idempotency, meta, tokens
 from tryvoha.store.timeutil import from_us, to_us
 from tryvoha.store.url import driver_url
-from tryvoha.store.writer import WriterLock
+from tryvoha.store.writer import WriterLock, server_probes
 
 
 class StoreConflict(Exception):
@@ -150,7 +150,9 @@ class SqlStore:
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(driver_url(url), pool_pre_ping=True)
+            engine = create_engine(
+                driver_url(url), pool_pre_ping=True, connect_args=server_probes(url)
+            )
         self.engine: Engine = engine
         try:
             migrate.upgrade(engine)

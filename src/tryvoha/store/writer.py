@@ -19,7 +19,7 @@ SQLite serialises with the hub's appends (WAL, 5 s busy timeout) and PostgreSQL 
   so a dead writer's lock goes with its connection; the holder is named from
   `pg_stat_activity`. When the writer's host vanishes, nothing closes that connection: the
   server notices only by probing it, and its own defaults wait two hours before the first probe.
-  The lock session therefore sets the server's keepalives for itself (`LOCK_SESSION_PROBES`):
+  The lock session therefore sets the server's keepalives for itself (`SESSION_PROBES`):
   a vanished writer's lock goes within about 10 s.
 
 `try_acquire` answers at once; `wait_acquire(timeout)` polls until the lock is free, so a
@@ -46,7 +46,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from tryvoha.store.url import Database, database_of, driver_url
@@ -193,7 +193,7 @@ class FileLock(WriterLock):
             os.close(fd)
 
 
-LOCK_SESSION_PROBES = {
+SESSION_PROBES = {
     "tcp_keepalives_idle": 5,
     "tcp_keepalives_interval": 1,
     "tcp_keepalives_count": 5,
@@ -203,7 +203,17 @@ LOCK_SESSION_PROBES = {
 of silence it probes every second, and drops the session, and so the lock, when 5 probes in a
 row go unanswered or sent data is unacknowledged for 10 s. Defaults are 2 h / 75 s / 9 probes,
 so a writer whose machine vanished would keep the lock, and the standby waiting, for hours; a
-network blip shorter than 5 s costs nothing."""
+network blip shorter than 5 s costs nothing. The store's own sessions set them too: an append
+in flight when the writer vanished holds row locks its successor's claim waits for."""
+
+
+def server_probes(url: str) -> dict[str, str]:
+    """libpq `connect_args` that set `SESSION_PROBES` for the session, after any `options`
+    the URL itself gives (those are kept)."""
+    given = make_url(url).query.get("options")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    probes = " ".join(f"-c {name}={value}" for name, value in SESSION_PROBES.items())
+    return {"options": f"{given} {probes}" if given else probes}
 
 
 class AdvisoryLock(WriterLock):
@@ -228,7 +238,7 @@ class AdvisoryLock(WriterLock):
                 connect_args={
                     "application_name": name,
                     # The server probes this session: a vanished writer's lock goes in ~10 s.
-                    "options": " ".join(f"-c {k}={v}" for k, v in LOCK_SESSION_PROBES.items()),
+                    **server_probes(self.url),
                     # And this end probes the server: a vanished database is noticed as soon.
                     "keepalives": 1,
                     "keepalives_idle": 5,
