@@ -90,6 +90,16 @@ async def test_burst_is_coalesced_into_one_write(hub: Hub, catalogue):
     assert ids(t) == list(range(1, 26))
 
 
+def _following(hub: Hub, commit_wait: float) -> tuple[Broadcaster, BufferTransport]:
+    """A broadcaster following the hub, with one subscriber past its snapshot."""
+    b = Broadcaster(hub, StreamConfig(commit_wait=commit_wait))
+    b.follow()
+    t = BufferTransport()
+    b.accept(t, StreamSpec(), False, b"")
+    t.take()
+    return b, t
+
+
 async def _behind_a_busy_writer(
     hub: Hub, first: Declare, queued: list[Declare]
 ) -> list[Awaitable[Outcome]]:
@@ -111,11 +121,7 @@ async def _behind_a_busy_writer(
 async def test_a_burst_over_two_transactions_goes_out_in_one_write(hub: Hub, catalogue):
     """The first command of a burst commits alone and the rest share the next transaction: the
     pass waits for that one, so each subscriber gets all 25 in one write, not 1 and then 24."""
-    b = Broadcaster(hub, StreamConfig(commit_wait=60))  # only the transaction ends the wait
-    b.follow()
-    t = BufferTransport()
-    b.accept(t, StreamSpec(), False, b"")
-    t.take()
+    b, t = _following(hub, commit_wait=60)  # only the transaction ends the wait
     first, *rest = (Declare(o.id, Threat.AIR_RAID) for o in catalogue.oblasts[:25])
     outcomes = await asyncio.gather(*await _behind_a_busy_writer(hub, first, rest))
     assert [o.status_code for o in outcomes] == [201] * 25
@@ -127,11 +133,7 @@ async def test_a_burst_over_two_transactions_goes_out_in_one_write(hub: Hub, cat
 
 
 async def test_a_lone_event_does_not_wait(hub: Hub, catalogue):
-    b = Broadcaster(hub, StreamConfig(commit_wait=60))
-    b.follow()
-    t = BufferTransport()
-    b.accept(t, StreamSpec(), False, b"")
-    t.take()
+    b, t = _following(hub, commit_wait=60)
     await hub.submit(Declare(catalogue.oblasts[0].id, Threat.AIR_RAID), ACTOR)
     assert not hub.more_coming
     await until(lambda: t.chunks, "the event written, long before commit_wait")
@@ -141,11 +143,7 @@ async def test_a_lone_event_does_not_wait(hub: Hub, catalogue):
 
 async def test_a_wait_for_commands_that_are_all_refused_ends_at_commit_wait(hub: Hub, catalogue):
     """The queued commands publish nothing: the first event goes out when the wait runs out."""
-    b = Broadcaster(hub, StreamConfig(commit_wait=0.05))
-    b.follow()
-    t = BufferTransport()
-    b.accept(t, StreamSpec(), False, b"")
-    t.take()
+    b, t = _following(hub, commit_wait=0.05)
     region = catalogue.oblasts[0].id
     again = [Declare(region, Threat.AIR_RAID)] * 3  # already open by the first: refused
     first, *refused = await _behind_a_busy_writer(hub, Declare(region, Threat.AIR_RAID), again)

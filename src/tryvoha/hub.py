@@ -316,14 +316,15 @@ class Hub(LogView):
         accepted one with its idempotency record in one transaction. Should the transaction
         fail as a whole, the commands are committed one by one, so a command the database
         refuses takes no batch-mate with it."""
-        results, groups, fold = self._decide_all(requests)
+        valid = self._valid_credentials(requests)
+        results, groups, fold = self._decide_all(requests, valid)
         try:
             self.store.append_groups(groups, fold.recorded_at)
         except NotTheWriter:
             raise  # the whole batch is refused: this node stopped being the writer
         except Exception as exc:
             if len(requests) > 1:
-                return self._commit_one_by_one(requests)
+                return self._commit_one_by_one(requests, valid)
             if isinstance(exc, ranges.OutOfRange):
                 problem = f"the log cannot hold it: {exc.message}"
                 return [Rejected(422, "unrenderable_event", problem)], []
@@ -331,13 +332,13 @@ class Hub(LogView):
         return results, fold.events
 
     def _commit_one_by_one(
-        self, requests: Sequence[_Request]
+        self, requests: Sequence[_Request], valid: set[str]
     ) -> tuple[list[Outcome | Exception], list[Event]]:
         results: list[Outcome | Exception] = []
         events: list[Event] = []
         base = self.state
         for request in requests:
-            (result,), groups, fold = self._decide_all([request], base)
+            (result,), groups, fold = self._decide_all([request], valid, base)
             try:
                 self.store.append_groups(groups, fold.recorded_at)
             except NotTheWriter:
@@ -353,15 +354,19 @@ class Hub(LogView):
             results.append(result)
         return results, events
 
+    def _valid_credentials(self, requests: Sequence[_Request]) -> set[str]:
+        """Which of the batch's operator tokens are still valid: one read per transaction."""
+        credentials = {r.actor.credential for r in requests if r.actor.credential is not None}
+        return self.store.valid_operator_credentials(credentials) if credentials else set()
+
     def _decide_all(
-        self, requests: Sequence[_Request], base: AlertState | None = None
+        self, requests: Sequence[_Request], valid: set[str], base: AlertState | None = None
     ) -> tuple[list[Outcome | Exception], list[tuple[Sequence[EventDraft], Any]], _Fold]:
+        """`valid`: the tokens (`Actor.credential`) that may still commit."""
         state = self.state if base is None else base
         fold = _Fold(state, self.store.last_event_id + 1, self.clock())
         results: list[Outcome | Exception] = []
         groups: list[tuple[Sequence[EventDraft], Any]] = []
-        credentials = {r.actor.credential for r in requests if r.actor.credential is not None}
-        valid = self.store.valid_operator_credentials(credentials) if credentials else set()
         for request in requests:
             try:
                 credential = request.actor.credential

@@ -12,11 +12,10 @@ from dataclasses import replace
 from fastapi import Request
 
 from tryvoha.alerts.commands import Actor
-from tryvoha.api.errors import ApiError
+from tryvoha.api.errors import CHALLENGE, ApiError
 from tryvoha.readmodel import ReadModel
 from tryvoha.store import TokenInfo, hash_token
 
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tryvoha"'}
 log = logging.getLogger(__name__)
 
 

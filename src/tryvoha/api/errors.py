@@ -11,6 +11,9 @@ from starlette.exceptions import HTTPException
 from tryvoha.alerts.commands import Rejected
 from tryvoha.api.responses import JSONResponse
 
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tryvoha"'}
+"""Sent with every 401, whoever refuses: the request's auth, or the writer at commit."""
+
 
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
@@ -52,8 +55,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Rejected)
     async def rejected(_: Request, exc: Rejected) -> JSONResponse:
         retry = exc.extra.get("retry_after")
-        headers = None if retry is None else {"Retry-After": str(retry)}
-        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
+        headers = {} if retry is None else {"Retry-After": str(retry)}
+        if exc.http_status == 401:
+            headers.update(CHALLENGE)
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers or None)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

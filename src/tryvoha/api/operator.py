@@ -28,7 +28,7 @@ from tryvoha.alerts.commands import (
     Update,
 )
 from tryvoha.alerts.model import AlertStatus, Detail, Threat
-from tryvoha.api.auth import CHALLENGE, OperatorTokens, commander
+from tryvoha.api.auth import OperatorTokens, commander
 from tryvoha.api.errors import ApiError
 from tryvoha.api.schemas import Change, Changes, Proposed, documented
 from tryvoha.hub import Hub, not_the_writer
@@ -141,8 +141,7 @@ async def run_command(
     except Rejected as refused:
         if refused.code == "token_revoked" and actor.credential is not None:
             held: OperatorTokens = request.app.state.operator_tokens
-            held.forget(actor.credential)
-            raise ApiError(401, refused.code, refused.message, CHALLENGE) from None
+            held.forget(actor.credential)  # the next request reads the store again
         raise
     headers = {}
     if outcome.location is not None:
