@@ -538,15 +538,14 @@ def test_a_fenced_off_writer_moves_no_senders_position(postgres_url: str) -> Non
     database = writer_lock(postgres_url, "a").database
     old = SqlStore(postgres_url, writer=ProcessLock(database, "a").acquire())
     new = SqlStore(postgres_url)
-    now = datetime.now(UTC)
     try:
-        WebhookStore(old).enqueue([], 5, now, now)
+        WebhookStore(old).enqueue([], 5, 1)
         old.set_meta_fenced(MQTT_POSITION_KEY, "5")
         new.take_writer(ProcessLock(database, "b").acquire())
-        WebhookStore(new).enqueue([], 7, now, now)
+        WebhookStore(new).enqueue([], 7, 1)
         new.set_meta_fenced(MQTT_POSITION_KEY, "7")
         with pytest.raises(NotTheWriter):
-            WebhookStore(old).enqueue([], 6, now, now)
+            WebhookStore(old).enqueue([], 6, 1)
         with pytest.raises(NotTheWriter):
             old.set_meta_fenced(MQTT_POSITION_KEY, "6")
         assert WebhookStore(new).position() == 7

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import importlib.machinery
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +19,13 @@ from sqlalchemy import select, update
 
 from tryvoha.alerts.model import AlertStatus, EventDraft, EventKind, Threat
 from tryvoha.api.app import create_app
-from tryvoha.channels.webhooks import WebhookConfig, WebhookDispatcher, dispatcher, verify
+from tryvoha.channels.webhooks import (
+    WebhookConfig,
+    WebhookDispatcher,
+    dispatcher,
+    sender,
+    verify,
+)
 from tryvoha.channels.webhooks.receiver import Receiver
 from tryvoha.config import Settings
 from tryvoha.hub import Hub
@@ -417,6 +426,166 @@ async def test_once_the_outbox_is_empty_rows_are_sent_as_written_not_read_back(
     with env.hub.store.engine.connect() as conn:
         rows = dict(conn.execute(select(webhook_outbox.c.id, webhook_outbox.c.event_id)).all())
     assert {int(r.headers["x-tryvoha-delivery-id"]): r.event_id for r in acked} == rows
+
+
+def outbox_rows(env: Env) -> dict[int, tuple[int, int, str]]:
+    """Delivery id → (subscription, event, state), as stored."""
+    query = select(
+        webhook_outbox.c.id,
+        webhook_outbox.c.subscription_id,
+        webhook_outbox.c.event_id,
+        webhook_outbox.c.state,
+    )
+    with env.hub.store.engine.connect() as conn:
+        return {r.id: (r.subscription_id, r.event_id, r.state) for r in conn.execute(query)}
+
+
+async def test_an_attempt_searches_the_disk_for_no_module(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every attempt is on the alert path: none may pay for an import that fails each time."""
+    client = sender.new_client(FAST)
+    try:
+        assert (await sender.post(client, receiver.url, b"{}", {}, FAST)).ok  # connected
+        searches: list[str] = []
+        find_spec = importlib.machinery.PathFinder.find_spec
+
+        def counted(name: str, *args, **kwargs):
+            searches.append(name)
+            return find_spec(name, *args, **kwargs)
+
+        monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counted)
+        for _ in range(3):
+            assert (await sender.post(client, receiver.url, b"{}", {}, FAST)).ok
+        assert searches == []
+    finally:
+        await client.aclose()
+
+
+async def test_a_first_attempt_goes_out_while_its_row_is_being_written(
+    env: Env, receiver: Receiver, catalogue
+) -> None:
+    """The event is durable in the log before the dispatcher sees it, so its first attempt does
+    not wait for the outbox write; it carries the id the row is then written with, and its
+    outcome is recorded on that row (not sent again)."""
+    sub = await env.subscribe(receiver.url)
+    release = threading.Event()
+    write = env.dispatcher.store.enqueue
+
+    def held_write(*args):
+        release.wait(30)
+        return write(*args)
+
+    env.dispatcher.store.enqueue = held_write  # type: ignore[method-assign]
+    try:
+        alert = await env.declare(catalogue.oblasts[0].id)
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+        assert outbox_rows(env) == {}  # posted and acknowledged before the row was written
+    finally:
+        release.set()
+    first = receiver.acknowledged()[0]
+    delivery_id = int(first.headers["x-tryvoha-delivery-id"])
+    assert first.event_id == alert["event"]["id"]
+
+    async def delivered() -> dict | None:
+        doc = await env.webhook(sub["id"])
+        return doc if doc["deliveries"]["delivered"] == 1 else None
+
+    await until(delivered, "the first attempt recorded on its row")
+    assert outbox_rows(env) == {delivery_id: (sub["id"], first.event_id, "delivered")}
+    fence = await env.declare(catalogue.oblasts[1].id)
+    await receiver.wait_for(lambda r: len(r.received) == 2)
+    assert [r.event_id for r in receiver.received] == [first.event_id, fence["event"]["id"]]
+
+
+async def test_a_first_attempt_sent_before_a_crash_comes_again_with_its_delivery_id(
+    catalogue, sqlite_url: str, receiver: Receiver
+) -> None:
+    """The hub stops after a first attempt went out and before its row was written (the write
+    fails): the next hub follows the log from the stored position and sends it again, under the
+    same delivery id, and then records it."""
+    async with running_hub(catalogue, sqlite_url) as env:
+        admin = env.admin
+        sub = await env.subscribe(receiver.url)
+        warm = await env.declare(catalogue.oblasts[0].id)
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+
+        def failing_write(*_args):
+            raise OSError("disk I/O error")
+
+        env.dispatcher.store.enqueue = failing_write  # type: ignore[method-assign]
+        lost = await env.declare(catalogue.oblasts[1].id)
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 2)
+    sent = receiver.acknowledged()[1]
+    assert sent.event_id == lost["event"]["id"]
+    async with running_hub(catalogue, sqlite_url, admin=admin) as env:
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 3)
+        again = receiver.acknowledged()[2]
+        assert again.event_id == sent.event_id
+        assert again.headers["x-tryvoha-delivery-id"] == sent.headers["x-tryvoha-delivery-id"]
+
+        async def delivered() -> dict | None:
+            doc = await env.webhook(sub["id"])
+            return doc if doc["deliveries"]["delivered"] == 2 else None
+
+        await until(delivered, "the repeat recorded on its row")
+        rows = outbox_rows(env)
+        assert rows[int(sent.headers["x-tryvoha-delivery-id"])] == (
+            sub["id"],
+            sent.event_id,
+            "delivered",
+        )
+        assert sorted(event for _, event, _ in rows.values()) == [
+            warm["event"]["id"],
+            sent.event_id,
+        ]
+
+
+async def test_a_subscription_deleted_while_rows_wait_to_be_written_moves_no_delivery_id(
+    catalogue, sqlite_url: str, receiver: Receiver
+) -> None:
+    """Two subscriptions get one event; the write of its rows fails after both first attempts
+    went out, and the first subscription is deleted before the follower tries again. The
+    second one's row is still written under the id its attempt carried, and recorded there."""
+    slow_retry = dataclasses.replace(FAST, poll_interval=60)
+    async with running_hub(catalogue, sqlite_url, slow_retry) as env:
+        first = await env.subscribe(receiver.url)
+        second = await env.subscribe(receiver.url)
+        write = env.dispatcher.store.enqueue
+        failed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def failing_once(*args):
+            env.dispatcher.store.enqueue = write  # type: ignore[method-assign]
+            loop.call_soon_threadsafe(failed.set)
+            raise OSError("disk I/O error")
+
+        env.dispatcher.store.enqueue = failing_once  # type: ignore[method-assign]
+        alert = await env.declare(catalogue.oblasts[0].id)
+        await receiver.wait_for(lambda r: len(r.acknowledged()) == 2)
+        await asyncio.wait_for(failed.wait(), 30)
+        r = await env.client.delete(f"/api/v1/webhooks/{first['id']}", headers=auth(env.admin))
+        assert r.status_code == 200, r.text
+
+        def sent_to(sub: dict) -> list:
+            return [
+                got
+                for got in receiver.acknowledged()
+                if got.headers["x-tryvoha-subscription-id"] == str(sub["id"])
+            ]
+
+        [kept] = sent_to(second)
+        assert kept.event_id == alert["event"]["id"]
+
+        async def delivered() -> dict | None:
+            doc = await env.webhook(second["id"])
+            return doc if doc["deliveries"]["delivered"] == 1 else None
+
+        await until(delivered, "the second subscription's attempt recorded on its row")
+        assert outbox_rows(env) == {
+            int(kept.headers["x-tryvoha-delivery-id"]): (second["id"], kept.event_id, "delivered")
+        }
+        assert len(sent_to(second)) == 1
 
 
 async def test_a_backlog_past_what_is_kept_in_memory_is_read_from_the_outbox(

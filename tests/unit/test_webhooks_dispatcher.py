@@ -147,6 +147,14 @@ def test_handed_rows_are_taken_in_order_skipping_what_the_outbox_read_gave() -> 
     assert pending.take(10) == [] and pending.taken == 5
 
 
+def test_rows_handed_again_by_a_retried_write_are_taken_once() -> None:
+    pending = Pending(drained=True)
+    pending.hand([delivery(1), delivery(2)])
+    pending.hand([delivery(1), delivery(2), delivery(3)])  # the write failed, the retry hands
+    assert [r.id for r in pending.take(10)] == [1, 2, 3]
+    assert pending.take(10) == []
+
+
 def test_a_sender_far_behind_goes_back_to_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dispatcher, "HANDED_MAX", 3)
     pending = Pending(drained=True)

@@ -2,7 +2,9 @@
 
 The dispatcher's follower keeps its position in the log in `meta` and moves it in the same
 transaction that writes the outbox rows for the events it passed, so a crash can neither lose nor
-repeat a row.
+repeat a row. The rows' ids (the delivery ids a receiver sees) are given by the dispatcher, not by
+the database, and the next one is kept beside the position: a first attempt can go out before
+its row is written, under the id the row will have.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tryvoha.store.sql import SqlStore, put_meta
 from tryvoha.store.timeutil import from_us, to_us
 
 POSITION_KEY = "webhooks.position"
+NEXT_ID_KEY = "webhooks.next_delivery_id"
 PENDING, DELIVERED, EXPIRED = "pending", "delivered", "expired"
 
 
@@ -63,14 +66,6 @@ class Delivery:
     last_status: int | None
     last_error: str | None
     delivered_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    subscription_id: int
-    event_id: int
-    payload: bytes
-    committed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,34 +161,42 @@ class WebhookStore:
             value = conn.execute(select(meta.c.value).where(meta.c.key == POSITION_KEY)).scalar()
         return None if value is None else int(value)
 
-    def enqueue(
-        self, rows: Sequence[NewDelivery], position: int, now: datetime, expires_at: datetime
-    ) -> list[Delivery]:
-        """Write outbox rows and move the position past the events they came from, atomically;
-        only while this store's writer is the active one (`NotTheWriter` otherwise), so a
-        writer that lost its lock neither adds rows nor moves the position back. Returns the
-        rows as written (with their delivery ids), so they can be sent without reading them."""
-        written: list[Delivery] = []
+    def next_delivery_id(self) -> int:
+        """The id the next outbox row gets: kept with the position, so a follower that starts
+        again from that position gives the same rows the same ids; in a database from before
+        it was kept, one past the highest row."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == NEXT_ID_KEY)).scalar()
+            if value is not None:
+                return int(value)
+            highest = conn.execute(select(func.max(outbox.c.id))).scalar()
+        return (highest or 0) + 1
+
+    def enqueue(self, rows: Sequence[Delivery], position: int, next_id: int) -> None:
+        """Write outbox rows (with the ids they were given) and move the position past the
+        events they came from and the next id past them, atomically; only while this store's
+        writer is the active one (`NotTheWriter` otherwise), so a writer that lost its lock
+        neither adds rows nor moves the position back."""
         with self.store.fenced() as conn:
             if rows:
                 values = [
                     {
+                        "id": r.id,
                         "subscription_id": r.subscription_id,
                         "event_id": r.event_id,
-                        "state": PENDING,
+                        "state": r.state,
                         "payload": r.payload.decode(),
                         "committed_at": to_us(r.committed_at),
-                        "created_at": to_us(now),
-                        "attempts": 0,
-                        "next_attempt_at": to_us(now),
-                        "expires_at": to_us(expires_at),
+                        "created_at": to_us(r.created_at),
+                        "attempts": r.attempts,
+                        "next_attempt_at": to_us(r.next_attempt_at),
+                        "expires_at": to_us(r.expires_at),
                     }
                     for r in rows
                 ]
-                query = insert(outbox).returning(outbox, sort_by_parameter_order=True)
-                written = [_delivery(r) for r in conn.execute(query, values)]
+                conn.execute(insert(outbox), values)
             put_meta(conn, POSITION_KEY, str(position))
-        return written
+            put_meta(conn, NEXT_ID_KEY, str(next_id))
 
     # The senders' side --------------------------------------------------------------------------
 

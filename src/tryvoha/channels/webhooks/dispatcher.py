@@ -9,8 +9,11 @@ Two halves, both restart-safe:
   backoff and jitter until the row expires.
 
 A sender that has emptied its subscription's outbox takes the next rows from the follower's
-hands as soon as they are committed (`Pending`), without reading back what was just written;
-after a failure, or when it falls far behind, it reads the outbox again.
+hands (`Pending`) as soon as the follower has made them, while they are being written: the
+event is already durable in the log, and the row's id (its delivery id) is given by the follower
+from a counter stored with its position, so a follower that starts again from that position
+gives the same rows the same ids. An attempt's outcome is recorded only once its row is written.
+After a failure, or when it falls far behind, the sender reads the outbox again.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from tryvoha.store.webhooks import (
     EXPIRED,
     PENDING,
     Delivery,
-    NewDelivery,
     Subscription,
     WebhookStore,
 )
@@ -105,6 +107,10 @@ def backoff(attempt: int, config: WebhookConfig, rng: Callable[[], float] = rand
 
 POSITION_EVERY = 1000
 """Events without deliveries between two writes of the follower's position."""
+PLAN_ON_LOOP = 256
+"""Event × subscription matches a follower step may make on the event loop, saving a thread hop
+on the alert path; a larger step (a burst, many subscriptions) is matched in the database
+thread, off the loop that carries every other channel."""
 SEND_BATCH = 100
 """Rows a sender takes at once."""
 HANDED_MAX = 1000
@@ -142,12 +148,14 @@ class Pending:
         self.drained = complete and resets == self.resets
 
     def take(self, limit: int) -> list[Delivery]:
+        """The next rows handed, each once: a row already read from the outbox, or handed again
+        by a follower that retried a failed write, is skipped."""
         rows: list[Delivery] = []
         while self.handed and len(rows) < limit:
             row = self.handed.popleft()
-            if row.id > self.taken:  # not already read from the outbox
+            if row.id > self.taken:
                 rows.append(row)
-        self.took(rows)
+                self.taken = row.id
         return rows
 
     def took(self, rows: Sequence[Delivery]) -> None:
@@ -171,6 +179,12 @@ class WebhookDispatcher:
         self.signing = signing
         self.position = 0
         self._persisted = 0
+        self._next_id = 1
+        """The delivery id the next outbox row gets."""
+        self._written_id = 0
+        """Every row up to this delivery id is in the outbox."""
+        self._written = asyncio.Event()
+        """Set (and replaced) each time rows are written."""
         self.running = False
         self._db: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
@@ -196,11 +210,16 @@ class WebhookDispatcher:
             # First start: nothing before the oldest subscription (or the log head) is wanted.
             stored = min([self.hub.store.last_event_id, *(s.after_event_id for s in subs)])
         self.position = self._persisted = stored
+        self._next_id = await self.run_db(self.store.next_delivery_id)
+        self._written_id = self._next_id - 1
         self._set_backlog(await self.run_db(self.store.backlog))
         subscribers.labels(CHANNEL).set(len(self._subs))
         self._unsubscribe = self.hub.subscribe(self._on_event, whole_log=True)
         self.running = True
-        for sub_id in await self.run_db(self.store.with_pending):
+        with_pending = await self.run_db(self.store.with_pending)
+        for sub_id in self._subs.keys() - set(with_pending):
+            self._pending[sub_id] = Pending(drained=True)  # its first row goes as it is made
+        for sub_id in with_pending:
             self._ensure_worker(sub_id)
         self._follower = asyncio.create_task(self._follow(), name="webhook-follower")
 
@@ -214,9 +233,8 @@ class WebhookDispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
         if self._persisted < self.position and self._db is not None:
-            now = utcnow()
             with contextlib.suppress(NotTheWriter):  # the active writer keeps its own position
-                await self.run_db(self.store.enqueue, [], self.position, now, now)
+                await self.run_db(self.store.enqueue, [], self.position, self._next_id)
         await self._client.aclose()
         if self._db is not None:
             self._db.shutdown(wait=True)
@@ -268,6 +286,7 @@ class WebhookDispatcher:
                 limit,
             )
             self._subs[sub.id] = sub
+            self._pending[sub.id] = Pending(drained=True)
             subscribers.labels(CHANNEL).set(len(self._subs))
         return sub
 
@@ -276,6 +295,12 @@ class WebhookDispatcher:
         if not self.running:
             raise NotRunning("webhook delivery is not running on this hub")
         async with self._lock:
+            # Rows for the events before are made and their ids stored first: a follower that
+            # starts again from its position then never meets this subscription, and gives the
+            # other subscriptions' rows the ids they were sent with.
+            await self._catch_up()
+            if self._persisted < self.position:
+                await self.run_db(self._write, [], self.position, self._next_id)
             dropped = await self.run_db(self.store.delete, subscription_id)
             self._subs.pop(subscription_id, None)
             subscribers.labels(CHANNEL).set(len(self._subs))
@@ -327,16 +352,35 @@ class WebhookDispatcher:
                 )
             if not events:
                 return
-            subs = list(self._subs.values())
-            rows = await self.run_db(self._enqueue, events, subs)
+            subs = sorted(self._subs.values(), key=lambda sub: sub.id)
+            first_id = self._next_id
+            if len(events) * len(subs) <= PLAN_ON_LOOP and self._bases_known(events):
+                rows = self._plan(events, subs, first_id)
+            else:
+                rows = await self.run_db(self._plan, events, subs, first_id)
+            if not rows and events[-1].id - self._persisted < POSITION_EVERY:
+                # Nothing to deliver: keep the commit (and its fsync) off the alert path. After
+                # a crash the follower only re-reads these events and again finds nothing.
+                self.position = events[-1].id
+                continue
+            handed = self._hand(rows)
+            next_id = first_id + len(rows)
+            # A failed write leaves the position and the next id where they were: the retry
+            # gives the same rows the same ids.
+            await self.run_db(self._write, rows, events[-1].id, next_id)
+            self._next_id = next_id
             self.position = events[-1].id
             if rows:
                 self._set_backlog(self._backlog + len(rows))
-                by_subscription: dict[int, list[Delivery]] = {}
-                for row in rows:
-                    by_subscription.setdefault(row.subscription_id, []).append(row)
-                for sub_id, written in by_subscription.items():
-                    self._pending_of(sub_id).hand(written)
+                self._written_id = rows[-1].id
+                self._written.set()
+                self._written = asyncio.Event()
+            for sub_id, resets in handed.items():
+                pending = self._pending_of(sub_id)
+                if pending.resets != resets:
+                    # Forgotten before they were written: a sender may have found the outbox
+                    # without them, so it reads it again now that they are there.
+                    pending.forget()
                     self._ensure_worker(sub_id)
 
     def _from_bus(self) -> list[Event]:
@@ -351,11 +395,13 @@ class WebhookDispatcher:
             expected += 1
         return taken
 
-    def _enqueue(self, events: list[Event], subs: list[Subscription]) -> list[Delivery]:
-        """In the database thread: match, render and write the rows with the new position;
-        returns the rows written."""
-        rows: list[NewDelivery] = []
+    def _plan(self, events: list[Event], subs: list[Subscription], first_id: int) -> list[Delivery]:
+        """Match and render the rows for `events`, giving them delivery ids from `first_id` on
+        (subscriptions in id order, so the same events and subscriptions give the same ids)."""
+        rows: list[Delivery] = []
         catalogue = self.hub.catalogue
+        now = utcnow()
+        expires = now + timedelta(seconds=self.config.give_up_after)
         for event in events:
             if event.kind is EventKind.DECLARED:
                 self._remember(event)
@@ -367,16 +413,59 @@ class WebhookDispatcher:
                 log.error("event %d: alert %d not found, not delivered", event.id, event.alert_id)
                 continue
             body = render(event, base)
-            rows.extend(NewDelivery(s.id, event.id, body, event.recorded_at) for s in wanted)
-        if not rows and events[-1].id - self._persisted < POSITION_EVERY:
-            # Nothing to deliver: keep the commit (and its fsync) off the alert path. After a
-            # crash the follower only re-reads these events and again finds nothing to send.
-            return []
-        now = utcnow()
-        expires = now + timedelta(seconds=self.config.give_up_after)
-        written = self.store.enqueue(rows, events[-1].id, now, expires)
-        self._persisted = events[-1].id
-        return written
+            for sub in wanted:
+                row_id = first_id + len(rows)
+                rows.append(
+                    Delivery(
+                        row_id,
+                        sub.id,
+                        event.id,
+                        PENDING,
+                        body,
+                        event.recorded_at,
+                        now,
+                        0,
+                        now,
+                        expires,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                )
+        return rows
+
+    def _hand(self, rows: list[Delivery]) -> dict[int, int]:
+        """Give the rows to their senders; returns each one's `resets` count before (a sender
+        that forgets them, even at once for holding too many, is told to read them again)."""
+        by_subscription: dict[int, list[Delivery]] = {}
+        for row in rows:
+            by_subscription.setdefault(row.subscription_id, []).append(row)
+        handed: dict[int, int] = {}
+        for sub_id, made in by_subscription.items():
+            pending = self._pending_of(sub_id)
+            handed[sub_id] = pending.resets
+            pending.hand(made)
+            self._ensure_worker(sub_id)
+        return handed
+
+    def _write(self, rows: list[Delivery], position: int, next_id: int) -> None:
+        """In the database thread: the rows with the new position and next id, in one
+        transaction."""
+        self.store.enqueue(rows, position, next_id)
+        self._persisted = position
+
+    async def _until_written(self, delivery_id: int) -> None:
+        """An attempt is recorded on its row, so not before the row is in the outbox."""
+        while self._written_id < delivery_id:
+            await self._written.wait()
+
+    def _bases_known(self, events: list[Event]) -> bool:
+        """Every event's alert is at hand, so planning reads nothing from the database."""
+        return all(
+            e.kind is EventKind.DECLARED or e.alert_id in self._bases or not e.is_broadcast
+            for e in events
+        )
 
     def _remember(self, event: Event) -> None:
         self._bases[event.alert_id] = declared_alert(event)
@@ -461,6 +550,7 @@ class WebhookDispatcher:
             return True
         finally:
             if done:
+                await self._until_written(done[-1][0])
                 self._set_backlog(
                     self._backlog - await self.run_db(self.store.record_delivered, done)
                 )
@@ -488,6 +578,7 @@ class WebhookDispatcher:
             )
             done.append((head.id, now, outcome.status or 200))
             return True
+        await self._until_written(head.id)
         if now >= head.expires_at:
             if await self.run_db(
                 self.store.record_attempt, head.id, now, EXPIRED, outcome.status, outcome.error
