@@ -412,3 +412,26 @@ async def test_the_connection_to_the_broker_sends_small_messages_at_once(
         sock = live._client.socket()
         assert isinstance(sock, socket.socket)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+async def test_statuses_are_written_without_a_report_per_message(
+    hub: Hub, catalogue: Catalogue, prefix: str
+) -> None:
+    """paho reports every QoS 0 message it writes to `on_publish`, building a reason code and a
+    properties object each time; the statuses go out unreported, while the head (QoS 1,
+    awaited) is still answered, so the flush completes."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        await publisher.wait_published(hub.last_event_id)
+        live = publisher._live
+        assert live is not None
+        reports: list[int] = []
+        report = live._client.on_publish
+
+        def counted(client, userdata, mid, *rest):
+            reports.append(mid)
+            return report(client, userdata, mid, *rest)
+
+        live._client.on_publish = counted
+        declared = await hub.submit(Declare(catalogue.oblasts[4].id, Threat.AIR_RAID), ACTOR)
+        await publisher.wait_published(declared.event.id)
+        assert 1 <= len(reports) <= 2  # the event's and the head's acknowledgements (QoS 1)

@@ -158,16 +158,24 @@ def test_event_topics_follow_the_region_tree(hub: Hub) -> None:
     assert publisher.status_topic(hromada.id) == f"city/sirens/status/{hromada.id}"
 
 
+def aiomqtt_report(*_args: object) -> None:
+    """Stands for aiomqtt's `on_publish`."""
+
+
 class OneSocketClient:
-    """What `_corked` uses of paho's client: its socket, and writing what is queued."""
+    """What `_corked` uses of paho's client: its socket, its `on_publish` callback, and writing
+    what is queued."""
 
     def __init__(self, sock: socket.socket, lose_connection: bool) -> None:
         self.sock, self.lose_connection, self.written = sock, lose_connection, 0
+        self.on_publish: object = aiomqtt_report
+        self.reported_to: list[object] = []
 
     def socket(self) -> socket.socket:
         return self.sock
 
     def loop_write(self) -> int:
+        self.reported_to.append(self.on_publish)
         self.sock.sendall(b"queued")
         self.written += 1
         if self.lose_connection:
@@ -186,6 +194,8 @@ def test_corked_writes_go_out_at_once_and_a_lost_connection_is_left_to_the_clien
         with _corked(SimpleNamespace(_client=paho)):  # type: ignore[arg-type]
             pass
         assert paho.written == 1
+        assert paho.reported_to == [None]  # nothing reported per message written
+        assert paho.on_publish is aiomqtt_report  # and the callback back in place
         peer.settimeout(5)
         assert peer.recv(64) == b"queued"  # uncorked: sent without waiting for more
         if not lose_connection:

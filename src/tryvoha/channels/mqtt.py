@@ -491,10 +491,25 @@ def _corked(client: aiomqtt.Client) -> Iterator[None]:
         sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
     try:
         yield
-        client._client.loop_write()  # now, while corked, not from the next writable callback
+        _write_unreported(client)  # now, while corked, not from the next writable callback
     finally:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
+
+
+def _write_unreported(client: aiomqtt.Client) -> None:
+    """Write what is queued without reporting each QoS 0 message written: paho builds a reason
+    code and a properties object per message for the `on_publish` callback (a third of the
+    statuses' cost), and the only callback there is aiomqtt's, which wakes a `publish` awaiting
+    that message. The hub awaits only QoS 1 messages (their report comes with the broker's
+    acknowledgement, read elsewhere), so no QoS 0 message written here has anyone waiting."""
+    paho_client = client._client
+    report = paho_client.on_publish
+    paho_client.on_publish = None
+    try:
+        paho_client.loop_write()
+    finally:
+        paho_client.on_publish = report
 
 
 async def _unless_lost(client: aiomqtt.Client, awaitable: Awaitable[object]) -> None:
