@@ -32,6 +32,7 @@ from tryvoha.hub import Hub
 from tryvoha.netguard import parse_networks
 from tryvoha.regions import Catalogue
 from tryvoha.store import SqlStore
+from tryvoha.store.fencing import claim_epoch
 from tryvoha.store.schema import webhook_outbox
 
 from .conftest import auth
@@ -757,3 +758,24 @@ async def test_webhooks_api_answers_503_when_delivery_is_not_running(
 ) -> None:
     r = await client.get("/api/v1/webhooks", headers=auth(admin_token))
     assert r.status_code == 503 and r.json()["error"]["code"] == "webhooks_unavailable"
+
+
+async def test_a_subscription_change_on_a_writer_fenced_off_meanwhile_answers_503(
+    env: Env, receiver: Receiver, catalogue
+) -> None:
+    """A writer that another writer fenced off (its lock not yet seen lost) cannot store the
+    follower's position before a deletion: 503 `not_the_writer` with Retry-After, nothing
+    deleted."""
+    oblast, raion = a_raion(catalogue)
+    sub = await env.subscribe(receiver.url, regions=[raion.id])
+    env.hub.store.epoch = claim_epoch(env.hub.store.engine)
+    elsewhere = (
+        catalogue.oblasts[0] if catalogue.oblasts[0].id != oblast.id else catalogue.oblasts[1]
+    )
+    await env.declare(elsewhere.id)  # matches nothing: the position moves, unstored
+    claim_epoch(env.hub.store.engine)  # a newer writer
+    r = await env.client.delete(f"/api/v1/webhooks/{sub['id']}", headers=auth(env.admin))
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "not_the_writer"
+    assert r.headers["retry-after"] == "1"
+    assert env.dispatcher.store.get(sub["id"]) is not None

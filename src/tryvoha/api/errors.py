@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 
 from tryvoha.alerts.commands import Rejected
 from tryvoha.api.responses import JSONResponse
+from tryvoha.hub import not_the_writer
+from tryvoha.store.fencing import NotTheWriter
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tryvoha"'}
 """Sent with every 401, whoever refuses: the request's auth, or the writer at commit."""
@@ -59,6 +61,12 @@ def install(app: FastAPI) -> None:
         if exc.http_status == 401:
             headers.update(CHALLENGE)
         return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers or None)
+
+    @app.exception_handler(NotTheWriter)
+    async def fenced_off(request: Request, exc: NotTheWriter) -> JSONResponse:
+        """Another writer took over while the request was being served (a subscription change
+        writes under the writer's fence): nothing was written, the other writer takes it."""
+        return await rejected(request, not_the_writer(f"{exc}; retry at the current writer"))
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
