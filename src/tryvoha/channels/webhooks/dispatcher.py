@@ -180,9 +180,7 @@ class WebhookDispatcher:
         self.position = 0
         self._persisted = 0
         self._next_id = 1
-        """The delivery id the next outbox row gets."""
-        self._written_id = 0
-        """Every row up to this delivery id is in the outbox."""
+        """The delivery id the next outbox row gets: every row before it is in the outbox."""
         self._written = asyncio.Event()
         """Set (and replaced) each time rows are written."""
         self.running = False
@@ -211,7 +209,6 @@ class WebhookDispatcher:
             stored = min([self.hub.store.last_event_id, *(s.after_event_id for s in subs)])
         self.position = self._persisted = stored
         self._next_id = await self.run_db(self.store.next_delivery_id)
-        self._written_id = self._next_id - 1
         self._set_backlog(await self.run_db(self.store.backlog))
         subscribers.labels(CHANNEL).set(len(self._subs))
         self._unsubscribe = self.hub.subscribe(self._on_event, whole_log=True)
@@ -232,9 +229,9 @@ class WebhookDispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
-        if self._persisted < self.position and self._db is not None:
+        if self._db is not None:
             with contextlib.suppress(NotTheWriter):  # the active writer keeps its own position
-                await self.run_db(self.store.enqueue, [], self.position, self._next_id)
+                await self._store_position()
         await self._client.aclose()
         if self._db is not None:
             self._db.shutdown(wait=True)
@@ -299,8 +296,7 @@ class WebhookDispatcher:
             # starts again from its position then never meets this subscription, and gives the
             # other subscriptions' rows the ids they were sent with.
             await self._catch_up()
-            if self._persisted < self.position:
-                await self.run_db(self._write, [], self.position, self._next_id)
+            await self._store_position()
             dropped = await self.run_db(self.store.delete, subscription_id)
             self._subs.pop(subscription_id, None)
             subscribers.labels(CHANNEL).set(len(self._subs))
@@ -372,7 +368,6 @@ class WebhookDispatcher:
             self.position = events[-1].id
             if rows:
                 self._set_backlog(self._backlog + len(rows))
-                self._written_id = rows[-1].id
                 self._written.set()
                 self._written = asyncio.Event()
             for sub_id, resets in handed.items():
@@ -455,9 +450,14 @@ class WebhookDispatcher:
         self.store.enqueue(rows, position, next_id)
         self._persisted = position
 
+    async def _store_position(self) -> None:
+        """Store the position (with the next id) where it moved past events without rows."""
+        if self._persisted < self.position:
+            await self.run_db(self._write, [], self.position, self._next_id)
+
     async def _until_written(self, delivery_id: int) -> None:
         """An attempt is recorded on its row, so not before the row is in the outbox."""
-        while self._written_id < delivery_id:
+        while self._next_id <= delivery_id:
             await self._written.wait()
 
     def _bases_known(self, events: list[Event]) -> bool:
