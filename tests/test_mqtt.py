@@ -439,3 +439,50 @@ async def test_statuses_are_written_without_a_report_per_message(
         declared = await hub.submit(Declare(catalogue.oblasts[4].id, Threat.AIR_RAID), ACTOR)
         await publisher.wait_published(declared.event.id)
         assert 1 <= len(reports) <= 2  # the event's and the head's acknowledgements (QoS 1)
+
+
+async def test_an_idle_publisher_leaves_the_event_loop_asleep(
+    hub: Hub, catalogue: Catalogue, prefix: str
+) -> None:
+    """Once what was handed over is written, nothing watches the socket for writability: a
+    writable socket watched would wake the loop on every turn (a whole CPU while idle)."""
+    async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as publisher:
+        declared = await hub.submit(Declare(catalogue.oblasts[5].id, Threat.AIR_RAID), ACTOR)
+        await publisher.wait_published(declared.event.id)
+        live = publisher._live
+        assert live is not None
+        paho_client = live._client
+        await until(lambda: not paho_client.want_write(), "paho's queue written")
+        writes = 0
+        write = paho_client.loop_write
+
+        def counted():
+            nonlocal writes
+            writes += 1
+            return write()
+
+        paho_client.loop_write = counted
+        for _ in range(200):  # loop turns, not time: each would run a watched writer once
+            await asyncio.sleep(0)
+        assert writes == 0
+
+
+async def test_a_publisher_stops_without_an_error_on_the_event_loop(
+    hub: Hub, catalogue: Catalogue, prefix: str
+) -> None:
+    """The goodbye (`online` = `false`) and the disconnect are written before the socket closes,
+    and no registration lands on the closed socket afterwards."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        async with MqttPublisher(hub, "mqtt://127.0.0.1:1883", prefix=prefix).running() as pub:
+            declared = await hub.submit(Declare(catalogue.oblasts[6].id, Threat.AIR_RAID), ACTOR)
+            await pub.wait_published(declared.event.id)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        said = await retained("127.0.0.1", 1883, f"{prefix}/online", expect=1)
+        assert said == [(f"{prefix}/online", b"false")]
+        assert errors == []
+    finally:
+        loop.set_exception_handler(None)

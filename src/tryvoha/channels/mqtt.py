@@ -300,7 +300,7 @@ class MqttPublisher:
 
     def _client(self) -> aiomqtt.Client:
         a = self.address
-        return aiomqtt.Client(
+        return _Client(
             a.host,
             a.port,
             username=a.username,
@@ -462,6 +462,35 @@ class MqttPublisher:
     def _set_connected(self, value: bool) -> None:
         self.connected = value
         mqtt_connected.set(1 if value else 0)
+
+
+class _Client(aiomqtt.Client):
+    """aiomqtt's client, except that a write asked for on the event loop's own thread is
+    registered at once. aiomqtt defers every registration by a loop turn (paho may ask from the
+    thread that connects). When the hub writes paho's queue itself (`_write_unreported`), paho
+    asks and withdraws within that call, and the deferred registration landed afterwards and
+    stayed: the writable socket then woke the loop on every turn, a whole CPU spent while idle;
+    and at shutdown it landed on the closed socket (a traceback on every stop)."""
+
+    def _on_socket_register_write(
+        self, client: paho.Client, userdata: Any, sock: socket.socket | Any
+    ) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:  # paho's connecting thread
+            on_loop = False
+        if not on_loop:
+            super()._on_socket_register_write(client, userdata, sock)
+            return
+
+        def write() -> None:
+            try:
+                client.loop_write()
+            except Exception as exc:  # a broken pipe: the connection is gone
+                if not self._disconnected.done():
+                    self._disconnected.set_exception(exc)
+
+        self._loop.add_writer(sock.fileno(), write)
 
 
 def _no_delay(client: aiomqtt.Client) -> None:
