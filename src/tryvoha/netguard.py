@@ -22,6 +22,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import httpcore
 
+from tryvoha.netstream import AsyncioBackend
+
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -279,11 +281,12 @@ class AddressPolicy:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, connecting only to addresses the policy allows. The hub
     resolves the name itself and connects to a checked address; TLS (SNI, certificate check)
-    and the Host header still use the name."""
+    and the Host header still use the name. The connections are the event loop's own
+    transports (`tryvoha.netstream`)."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
+        self.inner = AsyncioBackend()
 
     async def connect_tcp(
         self,
