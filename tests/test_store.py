@@ -67,6 +67,50 @@ def test_append_many_pairs_placeholders(store: SqlStore, catalogue: Catalogue) -
     assert not fold(store.iter_events(chunk=2)).open_alerts
 
 
+def change(kind: EventKind, region: str, at: datetime, alert_id: int, notes: str) -> EventDraft:
+    return EventDraft(
+        kind, region, Threat.AIR_RAID, AlertStatus.ACTUAL, at, "token:t", notes=notes,
+        alert_id=alert_id,
+    )  # fmt: skip
+
+
+def test_changes_of_several_alerts_in_one_transaction_leave_each_alert_as_in_sequence(
+    store: SqlStore, catalogue: Catalogue
+) -> None:
+    """A batch of commands changes several alerts, some more than once (updated, then ended):
+    each alert's row ends as the changes one after another would leave it."""
+    a, b, c, d = (o.id for o in catalogue.oblasts[:4])
+    first = store.append_many([declared(r, T0) for r in (a, b, c, d)], T0)
+    ids = {e.region_id: e.alert_id for e in first}
+    t1, t2, t3 = (T0 + timedelta(minutes=n) for n in (1, 2, 3))
+    batch = store.append_many(
+        [
+            change(EventKind.UPDATED, a, t1, ids[a], "a updated"),
+            change(EventKind.UPDATED, c, t1, ids[c], "c first"),
+            change(EventKind.ENDED, a, t2, ids[a], "a ended"),
+            change(EventKind.UPDATED, b, t2, ids[b], "b updated"),
+            change(EventKind.UPDATED, c, t3, ids[c], "c second"),
+            change(EventKind.RETRACTED, d, t3, ids[d], "d in error"),
+        ],
+        T0,
+    )
+    last = {e.region_id: e.id for e in batch}  # the last event of each region in the batch
+    rows = {r: store.get_alert(ids[r]) for r in (a, b, c, d)}
+    assert all(row is not None for row in rows.values())
+    got = {
+        r: (row.notes, row.updated_at, row.ended_at, row.retracted, row.last_event_id)
+        for r, row in rows.items()
+        if row is not None
+    }
+    assert got == {
+        a: ("a ended", t2, t2, False, last[a]),
+        b: ("b updated", t2, None, False, last[b]),
+        c: ("c second", t3, None, False, last[c]),
+        d: ("d in error", t3, t3, True, last[d]),
+    }
+    assert rows[a] is not None and rows[a].ended_by == "token:t"
+
+
 def test_query_alerts_filters_and_pages(store: SqlStore, catalogue: Catalogue) -> None:
     oblast = catalogue.oblasts[0]
     raion = catalogue.children(oblast.id)[0]

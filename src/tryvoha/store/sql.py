@@ -13,6 +13,7 @@ the log (and may write the side tables: tokens, meta).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -21,7 +22,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from tryvoha.alerts.model import (
@@ -323,7 +335,7 @@ class SqlStore:
         # final form: one INSERT per alert instead of an INSERT and an UPDATE. Proposals are no
         # alerts: they stay in the log only.
         new_rows = {e.alert_id: _alert_row(e) for e in appended if e.kind is EventKind.DECLARED}
-        changes = []
+        changes: dict[int, dict[str, Any]] = {}
         for e in appended:
             if e.kind is EventKind.DECLARED or e.kind in PROPOSAL_KINDS:
                 continue
@@ -338,12 +350,18 @@ class SqlStore:
                 values["retracted"] = e.kind is EventKind.RETRACTED
             if e.alert_id in new_rows:
                 new_rows[e.alert_id].update(values)
-            else:
-                changes.append((e.alert_id, values))
+            else:  # several changes of one alert: the later values win, as in sequence
+                changes.setdefault(e.alert_id, {}).update(values)
         if new_rows:
             conn.execute(insert(alerts), list(new_rows.values()))
-        for alert_id, values in changes:
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+        # One UPDATE statement per set of changed columns, run for every alert it fits (a burst
+        # of changes is one executemany, not a statement built and compiled per alert).
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for alert_id, values in changes.items():
+            row = {f"new_{column}": value for column, value in values.items()}
+            by_columns.setdefault(tuple(sorted(values)), []).append({"alert": alert_id, **row})
+        for columns, rows in by_columns.items():
+            conn.execute(_alert_update(columns), rows)
 
     def events_after(
         self, after_id: int, limit: int | None = None, public_only: bool = False
@@ -587,6 +605,14 @@ def _idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
         "response_body": record.body.decode(),
         "event_id": record.event_id,
     }
+
+
+@functools.cache
+def _alert_update(columns: tuple[str, ...]) -> Update:
+    """UPDATE alerts SET each of `columns` WHERE id = :alert, its values bound as `new_<column>`
+    (a bound name may not be a column's own); built once per set of columns."""
+    values: dict[str, Any] = {column: bindparam(f"new_{column}") for column in columns}
+    return update(alerts).where(alerts.c.id == bindparam("alert")).values(values)
 
 
 def _alert_row(e: Event) -> dict[str, Any]:
