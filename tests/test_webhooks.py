@@ -510,6 +510,35 @@ async def test_a_first_attempt_goes_out_while_its_row_is_being_written(
     assert [r.event_id for r in receiver.received] == [first.event_id, fence["event"]["id"]]
 
 
+async def test_an_events_row_is_with_its_sender_within_the_commits_own_turn(
+    env: Env, receiver: Receiver, catalogue
+) -> None:
+    """An idle follower at the log's head leaves the next event's row to the bus listener,
+    which hands it to the sender at once: the listeners after it (the other channels) already
+    find it there, a turn of the event loop before the follower would have handed it. The
+    follower then writes it under the id it was sent with."""
+    sub = await env.subscribe(receiver.url)
+    await env.declare(catalogue.oblasts[0].id)
+    await settled(env, sub["id"], 1)  # the follower idle, at the head of the log
+    pending = env.dispatcher._pending[sub["id"]]
+    seen: list[list[int]] = []
+
+    def next_listener(_event) -> None:
+        seen.append([row.event_id for row in pending.handed])
+
+    unsubscribe = env.hub.bus.subscribe(next_listener, whole_log=True)
+    try:
+        alert = await env.declare(catalogue.oblasts[1].id)
+    finally:
+        unsubscribe()
+    assert seen == [[alert["event"]["id"]]]
+    await settled(env, sub["id"], 2)
+    second = receiver.acknowledged()[1]
+    assert second.event_id == alert["event"]["id"]
+    delivery_id = int(second.headers["x-tryvoha-delivery-id"])
+    assert outbox_rows(env)[delivery_id] == (sub["id"], second.event_id, "delivered")
+
+
 async def test_a_first_attempt_sent_before_a_crash_comes_again_with_its_delivery_id(
     catalogue, sqlite_url: str, receiver: Receiver
 ) -> None:
