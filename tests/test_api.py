@@ -27,6 +27,34 @@ async def assert_nothing_written(client: httpx.AsyncClient, before: int) -> None
     assert log["last_event_id"] == before
 
 
+async def test_status_views_are_rendered_once_per_log_id(
+    client, admin_token, catalogue: Catalogue, monkeypatch
+) -> None:
+    """Polling the whole country's status between two events costs no rendering: each view
+    (threat, drills) is rendered once per log id and kept; the next event renders it anew."""
+    from tryvoha.api import public
+
+    rendered: list[tuple[str, bool]] = []
+    detailed = public.detailed_status
+
+    def counted(hub, threat, drills=False):
+        rendered.append((threat.value, drills))
+        return detailed(hub, threat, drills)
+
+    monkeypatch.setattr(public, "detailed_status", counted)
+    query = {"threat": "air_raid"}
+    first = await client.get("/api/v1/status", params=query)
+    for _ in range(3):
+        assert (await client.get("/api/v1/status", params=query)).content == first.content
+    drills = await client.get("/api/v1/status", params={**query, "drills": "true"})
+    assert drills.json()["drills"] is True
+    assert rendered == [("air_raid", False), ("air_raid", True)]
+    assert (await declare(client, admin_token, catalogue.oblasts[2].id)).status_code == 201
+    after = await client.get("/api/v1/status", params=query)
+    assert after.json()["log_id"] == first.json()["log_id"] + 1
+    assert rendered[-1] == ("air_raid", False) and len(rendered) == 3
+
+
 async def test_declare_status_end_cycle(client, admin_token, catalogue: Catalogue) -> None:
     oblast = catalogue.oblasts[5]
     raion = catalogue.children(oblast.id)[0]

@@ -49,6 +49,24 @@ def test_same_answer_as_the_app_and_304(live_hub: LiveHub) -> None:
     assert head.headers["content-length"] == str(len(fast.content))
 
 
+def test_the_whole_countrys_status_is_the_apps_bytes_kept_per_log_id(live_hub: LiveHub) -> None:
+    """`/api/v1/status` (a quarter of a megabyte) is answered at the parser from bytes rendered
+    once per log id: the same bytes and validators as the app gives for the same view."""
+    fast = httpx.get(f"{live_hub.url}/api/v1/status")
+    routed = httpx.get(f"{live_hub.url}/api/v1/status?threat=air_raid&drills=false")
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.headers["etag"] == routed.headers["etag"]
+    assert fast.json()["threat"] == "air_raid" and len(fast.json()["regions"]) > 1000
+    again = httpx.get(
+        f"{live_hub.url}/api/v1/status", headers={"If-None-Match": fast.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    other = httpx.get(f"{live_hub.url}/api/v1/status?threat=artillery_shelling")
+    assert other.status_code == 200 and other.json()["threat"] == "artillery_shelling"
+    assert other.headers["etag"] != fast.headers["etag"]
+
+
 def test_pipelined_requests_keep_their_order(live_hub: LiveHub) -> None:
     get = b"GET %s HTTP/1.1\r\nHost: hub\r\n\r\n"
     raw = (

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tryvoha import __version__, compat
+from tryvoha.alerts.model import Threat
 from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
 from tryvoha.api import (
@@ -43,7 +44,7 @@ from tryvoha.server import Answer, Edge, Head
 from tryvoha.server.bodies import Bodies
 from tryvoha.server.conditional import HeadSecond, Validators
 from tryvoha.signing.hub import Signing, open_signing
-from tryvoha.views import compact_status
+from tryvoha.views import compact_status, detailed_status
 
 DESCRIPTION = """
 An air-raid alert hub. Operators declare, update and end alerts with Bearer tokens scoped to their
@@ -106,16 +107,26 @@ def create_app(
     app.include_router(webhooks_api.router)
     cap_api.install(app, model, settings, signing)  # /.well-known/tryvoha-keys, CAP 1.2
 
-    bodies = Bodies(lambda: model.last_event_id)
+    bodies = app.state.bodies = Bodies(lambda: model.last_event_id)
     fresh = HeadSecond(model)
     edge.validate(fresh)
     edge.poll(
         "/api/v1/status/compact",
         polled_view(
             bodies,
-            "status-compact",
+            ("status-compact", False),  # the keys of tryvoha.api.public's views
             fresh,
             lambda: orjson.dumps(compact_status(model)),
+            gate.allows,
+        ),
+    )
+    edge.poll(
+        "/api/v1/status",
+        polled_view(
+            bodies,
+            ("status", Threat.AIR_RAID, False),
+            fresh,
+            lambda: orjson.dumps(detailed_status(model, Threat.AIR_RAID)),
             gate.allows,
         ),
     )

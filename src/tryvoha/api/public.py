@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from tryvoha.alerts import ranges
 from tryvoha.alerts.model import AlertStatus, Threat
@@ -34,6 +37,7 @@ from tryvoha.api.schemas import (
 )
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, UnknownRegion
+from tryvoha.server.bodies import Bodies
 from tryvoha.store import AlertQuery
 from tryvoha.views import (
     active_alerts_doc,
@@ -103,8 +107,10 @@ async def region(request: Request, region_id: RegionIdPath) -> JSONResponse:
     summary="Compact status of every region (cheap to poll)",
     **documented(CompactStatus, 401, 422, validators=True),
 )
-async def status_compact(request: Request, drills: bool = False) -> JSONResponse:
-    return JSONResponse(compact_status(_hub(request), drills))
+async def status_compact(request: Request, drills: bool = False) -> Response:
+    hub = _hub(request)
+    view = ("status-compact", drills)
+    return _once_per_log_id(request, view, lambda: compact_status(hub, drills))
 
 
 @router.get(
@@ -114,8 +120,22 @@ async def status_compact(request: Request, drills: bool = False) -> JSONResponse
 )
 async def status_detailed(
     request: Request, threat: Threat = Threat.AIR_RAID, drills: bool = False
-) -> JSONResponse:
-    return JSONResponse(detailed_status(_hub(request), threat, drills))
+) -> Response:
+    hub = _hub(request)
+    return _once_per_log_id(
+        request, ("status", threat, drills), lambda: detailed_status(hub, threat, drills)
+    )
+
+
+def _once_per_log_id(
+    request: Request, key: Hashable, view: Callable[[], dict[str, Any]]
+) -> Response:
+    """A status view rendered once per log id and kept (`tryvoha.server.bodies`): the whole
+    country's status is a quarter of a megabyte, which pollers ask for again and again between
+    two events. The short cuts at the parser serve the very same bytes."""
+    bodies: Bodies = request.app.state.bodies
+    rendered = bodies.get(key, lambda: orjson.dumps(view()))
+    return Response(rendered.body, media_type="application/json")
 
 
 @router.get(
