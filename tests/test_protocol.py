@@ -67,6 +67,31 @@ def test_the_whole_countrys_status_is_the_apps_bytes_kept_per_log_id(live_hub: L
     assert other.headers["etag"] != fast.headers["etag"]
 
 
+def test_the_status_goes_gzipped_to_a_client_that_takes_it(live_hub: LiveHub) -> None:
+    """Gzipped once per log id, at the parser and through the app alike: the same bytes and
+    ETag either way, an ETag of its own, `Vary: Accept-Encoding` on both forms; the compact
+    status (a few hundred bytes) goes as it is."""
+    gz = {"Accept-Encoding": "gzip"}
+    plain = httpx.get(f"{live_hub.url}/api/v1/status", headers={"Accept-Encoding": "identity"})
+    fast = httpx.get(f"{live_hub.url}/api/v1/status", headers=gz)
+    routed = httpx.get(f"{live_hub.url}/api/v1/status?threat=air_raid", headers=gz)
+    for answer in (fast, routed):
+        assert answer.status_code == 200
+        assert answer.headers["content-encoding"] == "gzip"
+        assert answer.headers["vary"].lower() == "accept-encoding"
+        assert answer.content == plain.content  # httpx undoes the gzip
+        assert answer.num_bytes_downloaded < len(plain.content) // 4
+    assert fast.headers["etag"] == routed.headers["etag"] != plain.headers["etag"]
+    assert plain.headers["vary"].lower() == "accept-encoding"
+    assert "content-encoding" not in plain.headers
+    again = httpx.get(
+        f"{live_hub.url}/api/v1/status", headers={**gz, "If-None-Match": fast.headers["etag"]}
+    )
+    assert again.status_code == 304
+    compact = httpx.get(f"{live_hub.url}/api/v1/status/compact", headers=gz)
+    assert "content-encoding" not in compact.headers
+
+
 def test_pipelined_requests_keep_their_order(live_hub: LiveHub) -> None:
     get = b"GET %s HTTP/1.1\r\nHost: hub\r\n\r\n"
     raw = (

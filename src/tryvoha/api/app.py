@@ -160,12 +160,14 @@ def polled_view(
     render: Callable[[], bytes],
     read_allowed: Callable[[dict[bytes, bytes]], bool],
 ) -> Callable[[Head], Answer | None]:
-    """A short cut for a view without parameters, rendered once per log id; a query string or a
-    refused read goes to the app (which renders the same bytes, or gives the refusal)."""
+    """A short cut for a view without parameters, rendered once per log id (and gzipped once
+    when a client takes it); a query string or a refused read goes to the app (which gives the
+    same bytes, or the refusal)."""
 
     def answer(head: Head) -> Answer | None:
         if head.query or not read_allowed(head.headers):
             return None
-        return bodies.get(key, render).answer(validators, *head.conditions)
+        rendered = bodies.get(key, render).negotiated(head.headers.get(b"accept-encoding"))
+        return rendered.answer(validators, *head.conditions)
 
     return answer

@@ -130,12 +130,16 @@ async def status_detailed(
 def _once_per_log_id(
     request: Request, key: Hashable, view: Callable[[], dict[str, Any]]
 ) -> Response:
-    """A status view rendered once per log id and kept (`tryvoha.server.bodies`): the whole
-    country's status is a quarter of a megabyte, which pollers ask for again and again between
-    two events. The short cuts at the parser serve the very same bytes."""
+    """A status view rendered once per log id and kept (`tryvoha.server.bodies`), gzipped once
+    for clients that take it: the whole country's status is a quarter of a megabyte, which
+    pollers ask for again and again between two events. The short cuts at the parser serve the
+    very same bytes, with the same validators."""
     bodies: Bodies = request.app.state.bodies
-    rendered = bodies.get(key, lambda: orjson.dumps(view()))
-    return Response(rendered.body, media_type="application/json")
+    accept = request.headers.get("accept-encoding", "").encode("latin-1")
+    rendered = bodies.get(key, lambda: orjson.dumps(view())).negotiated(accept)
+    headers = {name.decode(): value.decode() for name, value in rendered.headers}
+    headers["ETag"] = rendered.etag.decode()  # kept, not hashed again per request
+    return Response(rendered.body, media_type="application/json", headers=headers)
 
 
 @router.get(
