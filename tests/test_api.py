@@ -55,6 +55,32 @@ async def test_status_views_are_rendered_once_per_log_id(
     assert rendered[-1] == ("air_raid", False) and len(rendered) == 3
 
 
+async def test_the_region_list_is_rendered_once_and_kept(
+    client, catalogue: Catalogue, monkeypatch
+) -> None:
+    from tryvoha.api import public
+
+    made: list[str] = []
+    region_doc = public.region_doc
+
+    def counted(region):
+        made.append(region.id)
+        return region_doc(region)
+
+    monkeypatch.setattr(public, "region_doc", counted)
+    params = {"level": "oblast"}
+    first = await client.get("/api/v1/regions", params=params)
+    again = await client.get("/api/v1/regions", params=params)
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert made == [o.id for o in catalogue.oblasts]  # rendered for the first request only
+    children = await client.get("/api/v1/regions", params={"parent_id": catalogue.oblasts[0].id})
+    assert [r["parent_id"] for r in children.json()["regions"]] == [catalogue.oblasts[0].id] * len(
+        catalogue.children(catalogue.oblasts[0].id)
+    )
+    unknown = await client.get("/api/v1/regions", params={"parent_id": "UA00"})
+    assert unknown.status_code == 404
+
+
 async def test_declare_status_end_cycle(client, admin_token, catalogue: Catalogue) -> None:
     oblast = catalogue.oblasts[5]
     raion = catalogue.children(oblast.id)[0]

@@ -73,15 +73,21 @@ def _known_region(hub: ReadModel, region_id: str | None) -> str | None:
 )
 async def regions(
     request: Request, level: Level | None = None, parent_id: RegionIdQuery = None
-) -> JSONResponse:
+) -> Response:
     hub = _hub(request)
-    _known_region(hub, parent_id)
-    items = [
-        region_doc(r)
-        for r in hub.catalogue
-        if (level is None or r.level is level) and (parent_id is None or r.parent_id == parent_id)
-    ]
-    return JSONResponse({"regions": items})
+    _known_region(hub, parent_id)  # so only the catalogue's ids become keys
+
+    def listed() -> dict[str, Any]:
+        return {
+            "regions": [
+                region_doc(r)
+                for r in hub.catalogue
+                if (level is None or r.level is level)
+                and (parent_id is None or r.parent_id == parent_id)
+            ]
+        }
+
+    return _once_per_log_id(request, ("regions", level, parent_id), listed)
 
 
 @router.get(
@@ -130,10 +136,10 @@ async def status_detailed(
 def _once_per_log_id(
     request: Request, key: Hashable, view: Callable[[], dict[str, Any]]
 ) -> Response:
-    """A status view rendered once per log id and kept (`tryvoha.server.bodies`), gzipped once
-    for clients that take it: the whole country's status is a quarter of a megabyte, which
-    pollers ask for again and again between two events. The short cuts at the parser serve the
-    very same bytes, with the same validators."""
+    """A view rendered once per log id and kept (`tryvoha.server.bodies`), gzipped once for
+    clients that take it: the whole country's status is a quarter of a megabyte, which pollers
+    ask for again and again between two events, and every app that starts asks for the region
+    list. The short cuts at the parser serve the very same bytes, with the same validators."""
     bodies: Bodies = request.app.state.bodies
     accept = request.headers.get("accept-encoding", "").encode("latin-1")
     rendered = bodies.get(key, lambda: orjson.dumps(view())).negotiated(accept)
