@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -89,6 +90,19 @@ def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
     target = tmp_path / "hub.db"
     shutil.copyfile(migrated_sqlite, target)
     return f"sqlite:///{target}"
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[Stoppable]]:
+    """The processes a test starts (the writer, a standby), each stopped after it."""
+    started: list[Stoppable] = []
+    yield started
+    for node in started:
+        node.stop()
 
 
 @pytest.fixture

@@ -199,14 +199,6 @@ def start_far_node(host: FarHost, db: str, tmp_path: Path, env: dict[str, str]) 
     return node
 
 
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for node in started:
-        node.stop()
-
-
 async def test_a_writer_whose_machine_vanishes_loses_the_lock_and_writes_nothing_after(
     far_host: FarHost,
     private_postgres: PrivatePostgres,

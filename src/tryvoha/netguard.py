@@ -278,15 +278,14 @@ class AddressPolicy:
         return allowed
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting only to addresses the policy allows. The hub
-    resolves the name itself and connects to a checked address; TLS (SNI, certificate check)
-    and the Host header still use the name. The connections are the event loop's own
-    transports (`tryvoha.netstream`)."""
+class GuardedBackend(AsyncioBackend):
+    """httpcore's network backend on the event loop's own transports (`tryvoha.netstream`),
+    connecting only to addresses the policy allows. The hub resolves the name itself and
+    connects to a checked address; TLS (SNI, certificate check) and the Host header still use
+    the name."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self.inner = AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -303,7 +302,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(
+                return await super().connect_tcp(
                     address,
                     port,
                     timeout=timeout,
@@ -322,6 +321,3 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not a webhook destination")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
-import orjson
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tryvoha import __version__, compat
-from tryvoha.alerts.model import Threat
 from tryvoha.api import attacks as attacks_api
 from tryvoha.api import cap as cap_api
 from tryvoha.api import (
@@ -44,7 +42,6 @@ from tryvoha.server import Answer, Edge, Head
 from tryvoha.server.bodies import Bodies
 from tryvoha.server.conditional import HeadSecond, Validators
 from tryvoha.signing.hub import Signing, open_signing
-from tryvoha.views import compact_status, detailed_status
 
 DESCRIPTION = """
 An air-raid alert hub. Operators declare, update and end alerts with Bearer tokens scoped to their
@@ -110,26 +107,11 @@ def create_app(
     bodies = app.state.bodies = Bodies(lambda: model.last_event_id)
     fresh = HeadSecond(model)
     edge.validate(fresh)
-    edge.poll(
-        "/api/v1/status/compact",
-        polled_view(
-            bodies,
-            ("status-compact", False),  # the keys of tryvoha.api.public's views
-            fresh,
-            lambda: orjson.dumps(compact_status(model)),
-            gate.allows,
-        ),
-    )
-    edge.poll(
-        "/api/v1/status",
-        polled_view(
-            bodies,
-            ("status", Threat.AIR_RAID, False),
-            fresh,
-            lambda: orjson.dumps(detailed_status(model, Threat.AIR_RAID)),
-            gate.allows,
-        ),
-    )
+    for path, view in (
+        ("/api/v1/status/compact", public.compact_view(model)),
+        ("/api/v1/status", public.detailed_view(model)),
+    ):
+        edge.poll(path, polled_view(bodies, view, fresh, gate.allows))
     edge.poll(cap_api.FEED_PATH, cap_api.feed_short_cut(app.state.cap, fresh, gate.allows))
     take = stream_short_cut(model.catalogue, gate.allows, broadcaster.take)
     edge.stream(SSE_PATH, take)
@@ -155,19 +137,18 @@ def create_app(
 
 def polled_view(
     bodies: Bodies,
-    key: Hashable,
+    view: public.View,
     validators: Validators,
-    render: Callable[[], bytes],
     read_allowed: Callable[[dict[bytes, bytes]], bool],
 ) -> Callable[[Head], Answer | None]:
-    """A short cut for a view without parameters, rendered once per log id (and gzipped once
-    when a client takes it); a query string or a refused read goes to the app (which gives the
+    """A short cut for a view without parameters, the very bytes the app's route keeps for it
+    (`tryvoha.api.public`); a query string or a refused read goes to the app (which gives the
     same bytes, or the refusal)."""
 
     def answer(head: Head) -> Answer | None:
         if head.query or not read_allowed(head.headers):
             return None
-        rendered = bodies.get(key, render).negotiated(head.headers.get(b"accept-encoding"))
+        rendered = public.kept(bodies, view, head.headers.get(b"accept-encoding"))
         return rendered.answer(validators, *head.conditions)
 
     return answer

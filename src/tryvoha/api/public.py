@@ -37,7 +37,7 @@ from tryvoha.api.schemas import (
 )
 from tryvoha.readmodel import ReadModel
 from tryvoha.regions import Level, UnknownRegion
-from tryvoha.server.bodies import Bodies
+from tryvoha.server.bodies import Bodies, Rendered
 from tryvoha.store import AlertQuery
 from tryvoha.views import (
     active_alerts_doc,
@@ -87,7 +87,7 @@ async def regions(
             ]
         }
 
-    return _once_per_log_id(request, ("regions", level, parent_id), listed)
+    return _once_per_log_id(request, (("regions", level, parent_id), listed))
 
 
 @router.get(
@@ -114,9 +114,7 @@ async def region(request: Request, region_id: RegionIdPath) -> JSONResponse:
     **documented(CompactStatus, 401, 422, validators=True),
 )
 async def status_compact(request: Request, drills: bool = False) -> Response:
-    hub = _hub(request)
-    view = ("status-compact", drills)
-    return _once_per_log_id(request, view, lambda: compact_status(hub, drills))
+    return _once_per_log_id(request, compact_view(_hub(request), drills))
 
 
 @router.get(
@@ -127,22 +125,34 @@ async def status_compact(request: Request, drills: bool = False) -> Response:
 async def status_detailed(
     request: Request, threat: Threat = Threat.AIR_RAID, drills: bool = False
 ) -> Response:
-    hub = _hub(request)
-    return _once_per_log_id(
-        request, ("status", threat, drills), lambda: detailed_status(hub, threat, drills)
-    )
+    return _once_per_log_id(request, detailed_view(_hub(request), threat, drills))
 
 
-def _once_per_log_id(
-    request: Request, key: Hashable, view: Callable[[], dict[str, Any]]
-) -> Response:
+View = tuple[Hashable, Callable[[], dict[str, Any]]]
+"""What a kept view is keyed by (what it shows), and how it is made."""
+
+
+def compact_view(hub: ReadModel, drills: bool = False) -> View:
+    return ("status-compact", drills), lambda: compact_status(hub, drills)
+
+
+def detailed_view(hub: ReadModel, threat: Threat = Threat.AIR_RAID, drills: bool = False) -> View:
+    return ("status", threat, drills), lambda: detailed_status(hub, threat, drills)
+
+
+def kept(bodies: Bodies, view: View, accept_encoding: bytes | None) -> Rendered:
+    """The view's bytes at the current log id, in the form the client takes (made once)."""
+    key, make = view
+    return bodies.get(key, lambda: orjson.dumps(make())).negotiated(accept_encoding)
+
+
+def _once_per_log_id(request: Request, view: View) -> Response:
     """A view rendered once per log id and kept (`tryvoha.server.bodies`), gzipped once for
     clients that take it: the whole country's status is a quarter of a megabyte, which pollers
     ask for again and again between two events, and every app that starts asks for the region
     list. The short cuts at the parser serve the very same bytes, with the same validators."""
-    bodies: Bodies = request.app.state.bodies
     accept = request.headers.get("accept-encoding", "").encode("latin-1")
-    rendered = bodies.get(key, lambda: orjson.dumps(view())).negotiated(accept)
+    rendered = kept(request.app.state.bodies, view, accept)
     headers = {name.decode(): value.decode() for name, value in rendered.headers}
     headers["ETag"] = rendered.etag.decode()  # kept, not hashed again per request
     return Response(rendered.body, media_type="application/json", headers=headers)

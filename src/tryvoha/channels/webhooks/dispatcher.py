@@ -341,13 +341,11 @@ class WebhookDispatcher:
             or self._ahead is not None
             or self._lock.locked()  # the follower, a subscription change: they make the rows
             or event.id != self.position + 1
-            or len(self._subs) > PLAN_ON_LOOP
-            or not self._bases_known([event])
+            or not self._plans_on_loop([event])
         ):
             return
-        subs = sorted(self._subs.values(), key=lambda sub: sub.id)
         try:
-            rows = self._plan([event], subs, self._next_id)
+            rows = self._plan([event], self._subs_in_order(), self._next_id)
         except Exception:  # the follower makes them (and says why) in its own time
             return
         if rows:
@@ -372,9 +370,7 @@ class WebhookDispatcher:
             ahead, self._ahead = self._ahead, None
             if ahead is not None and ahead[0][0].id == self.position + 1:
                 events, rows, handed = ahead  # made and handed by the bus listener
-                first_id = self._next_id
-                next_id = first_id + len(rows)
-                assert rows[0].id == first_id, "rows made ahead under other ids"
+                next_id = self._next_id + len(rows)
             else:
                 events = self._from_bus()
                 if not events and self.position < self.hub.store.last_event_id:
@@ -383,9 +379,9 @@ class WebhookDispatcher:
                     )
                 if not events:
                     return
-                subs = sorted(self._subs.values(), key=lambda sub: sub.id)
+                subs = self._subs_in_order()
                 first_id = self._next_id
-                if len(events) * len(subs) <= PLAN_ON_LOOP and self._bases_known(events):
+                if self._plans_on_loop(events):
                     rows = self._plan(events, subs, first_id)
                 else:
                     rows = await self.run_db(self._plan, events, subs, first_id)
@@ -494,6 +490,14 @@ class WebhookDispatcher:
         """An attempt is recorded on its row, so not before the row is in the outbox."""
         while self._next_id <= delivery_id:
             await self._written.wait()
+
+    def _subs_in_order(self) -> list[Subscription]:
+        """By id: the same events and subscriptions give the same rows the same ids."""
+        return sorted(self._subs.values(), key=lambda sub: sub.id)
+
+    def _plans_on_loop(self, events: list[Event]) -> bool:
+        """Few enough matches to make on the event loop, with nothing to read for them."""
+        return len(events) * len(self._subs) <= PLAN_ON_LOOP and self._bases_known(events)
 
     def _bases_known(self, events: list[Event]) -> bool:
         """Every event's alert is at hand, so planning reads nothing from the database."""
