@@ -13,6 +13,12 @@ used unchanged from ../shared/bench).
     .venv/bin/python bench/bench_fanout.py                       # SSE + WS, N = 1k 10k 19k
     .venv/bin/python bench/bench_fanout.py -n 36000 --workers 3 --proto sse
     .venv/bin/python bench/bench_fanout.py --peers "nchan-sse nchan-ws nats" --runs 5
+    .venv/bin/python bench/bench_fanout.py --proto sse -n 1000 --peers nats --nats-same-bytes
+
+A tryvoha event is a signed document (about 690 bytes as an SSE frame), where the harness's
+peers carry a 130-byte message: what a subscriber has to read grows with it. `--nats-same-bytes`
+runs NATS once more with its messages padded to the size of the hub's latest SSE event frame
+(label `nats-<bytes>B`), to compare the two at equal bytes as well.
 """
 
 from __future__ import annotations
@@ -106,7 +112,25 @@ def declare_oblasts(port: int, token: str, oblasts: list[str]) -> None:
             r.raise_for_status()
 
 
-def run_ours(args: argparse.Namespace, out: Path) -> None:
+def event_frame_bytes(port: int) -> int:
+    """Bytes of the hub's latest event as an SSE frame: what one alert costs a subscriber."""
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        head = client.get("/api/v1/status").json()["log_id"]
+        with client.stream("GET", "/api/v1/stream", params={"since": head - 1}) as answer:
+            seen = b""
+            for chunk in answer.iter_raw():
+                seen += chunk
+                start = seen.find(b"event: alert\n")
+                end = seen.find(b"\n\n", start) if start >= 0 else -1
+                if end >= 0:
+                    return end + 2 - start
+    raise RuntimeError("the stream ended before the latest event")
+
+
+def run_ours(args: argparse.Namespace, out: Path) -> int:
+    """Run the harness against a fresh hub; returns the size of its SSE event frame."""
     tmp = Path(tempfile.mkdtemp(prefix="tryvoha-fanout-"))
     db_url = f"sqlite:///{tmp / 'hub.db'}"
     token, oblasts = prepare(db_url)
@@ -162,6 +186,7 @@ def run_ours(args: argparse.Namespace, out: Path) -> None:
             subprocess.run(cmd, check=False)
         rss = sum(_rss_kb(p) for p in pids)
         print(f"server RSS after the runs: {rss / 1024:.0f} MB over {len(pids)} process(es)")
+        return event_frame_bytes(port)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -255,6 +280,37 @@ def run_peers(args: argparse.Namespace, out: Path) -> None:
     subprocess.run([str(HARNESS / "run-peers.sh")], env=env, cwd=out, check=False)
 
 
+def padded_template(size: int) -> str:
+    """The harness's default message with a `pad` field, `size` bytes once its token is in."""
+    sys.path.insert(0, str(HARNESS))
+    from core import DEFAULT_TEMPLATE, make_payload
+
+    base = DEFAULT_TEMPLATE.replace('"id":', '"pad":"","id":')
+    sample, _ = make_payload(base, 10_000, 24)
+    return base.replace('"pad":""', '"pad":"' + "x" * max(0, size - len(sample)) + '"')
+
+
+def run_nats_same_bytes(args: argparse.Namespace, out: Path, size: int) -> None:
+    """NATS (the harness's peer config, pinned to CPU 0) carrying messages of `size` bytes."""
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", "nats-server", "-c", str(HARNESS / "peers" / "nats.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_port(14222)
+        url = "nats://127.0.0.1:14222/alerts"
+        cmd = ["taskset", "-c", "1", PY, str(HARNESS / "bench.py"), "--label", f"nats-{size}B"]
+        cmd += ["--proto", "nats", "--sub", url, "--pub", url, "--runs", str(args.runs)]
+        cmd += ["--payload-template", padded_template(size), "--server-pid", str(server.pid)]
+        cmd += ["--out", str(out / "results-peers.jsonl"), "-n", *map(str, args.n)]
+        subprocess.run(cmd, check=False)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+
+
 def harness_main(argv: list[str]) -> None:
     """Inside the harness process (CPU 1): add the PATCH publisher, then run bench.py's main."""
     split = argv.index("--")
@@ -344,6 +400,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--peers", default="", help='e.g. "nchan-sse nchan-ws nats" (run-peers.sh)')
     p.add_argument("--no-ours", action="store_true", help="only the peers")
+    p.add_argument(
+        "--nats-same-bytes",
+        action="store_true",
+        help="also run NATS with messages as large as the hub's SSE event frame",
+    )
     p.add_argument("--memory", type=int, default=0, help="measure RSS per idle subscriber, N subs")
     p.add_argument("--out", type=Path, default=Path("bench-fanout-out"))
     args = p.parse_args()
@@ -352,10 +413,11 @@ def main() -> None:
     if args.memory:
         measure_memory(args, out)
         return
-    if not args.no_ours:
-        run_ours(args, out)
+    size = None if args.no_ours else run_ours(args, out)
     if args.peers:
         run_peers(args, out)
+    if args.nats_same_bytes and size is not None:
+        run_nats_same_bytes(args, out, size)
     files = [
         str(f) for f in (out / "results-ours.jsonl", out / "results-peers.jsonl") if f.exists()
     ]

@@ -179,3 +179,65 @@ async def test_commit_queue_hands_out_each_result_and_isolates_failures() -> Non
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     with pytest.raises(ValueError, match="max_batch"):
         CommitQueue(run, max_batch=0)
+
+
+async def _feed(queue: CommitQueue[int, int], count: int, until_run: list | None = None) -> list:
+    """Submit requests 1, 2, ... one per turn of the loop, as a burst read off many connections
+    reaches the queue; stop after `count`, or once a batch ran when `until_run` is given."""
+    submitted = []
+    for n in range(1, count + 1):
+        if until_run:
+            break
+        submitted.append(asyncio.ensure_future(queue.submit(n)))
+        await asyncio.sleep(0)
+    return await asyncio.gather(*submitted)
+
+
+def _recording(seen: list[list[int]]):
+    async def run(batch):
+        seen.append(list(batch))
+        return [n * 10 for n in batch]
+
+    return run
+
+
+@pytest.mark.parametrize(("gather", "first_batch"), [(0.1, [1, 2, 3, 4, 5, 6]), (0.0, [1])])
+async def test_requests_arriving_turn_after_turn_share_one_batch(
+    gather: float, first_batch: list[int]
+) -> None:
+    """Commands of a burst reach the queue a few per turn of the loop: while each turn brings
+    more, the batch waits for them (bounded by `gather`) and they share one transaction."""
+    seen: list[list[int]] = []
+    queue: CommitQueue[int, int] = CommitQueue(_recording(seen), gather=gather)
+    assert await _feed(queue, 6) == [10, 20, 30, 40, 50, 60]
+    assert seen[0] == first_batch
+    assert [n for batch in seen for n in batch] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_steady_stream_of_requests_does_not_hold_the_first_back() -> None:
+    """Requests arriving on every turn, without end: the first batch still goes, at `gather`."""
+    seen: list[list[int]] = []
+    queue: CommitQueue[int, int] = CommitQueue(_recording(seen), gather=0.02)
+    results = await asyncio.wait_for(_feed(queue, 10**9, until_run=seen), 60)
+    assert seen and len(seen[0]) < len(results)
+    assert [n for batch in seen for n in batch] == list(range(1, len(results) + 1))
+
+
+async def test_a_lone_request_waits_one_turn_not_the_gather_time() -> None:
+    seen: list[list[int]] = []
+    queue: CommitQueue[int, int] = CommitQueue(_recording(seen), gather=0.1)
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.ensure_future(count_turns())
+    assert await queue.submit(7) == 70
+    counter.cancel()
+    assert seen == [[7]]
+    assert turns <= 3
+    with pytest.raises(ValueError, match="gather"):
+        CommitQueue(_recording(seen), gather=1)

@@ -415,7 +415,7 @@ async def test_bursts_reach_every_slice_and_late_joiners(hub: Hub, settings: Set
 
     Tiny slices make every pass span many loop turns, so commits and joins land mid-pass.
     """
-    settings = replace(settings, streams=StreamConfig(chunk=3))
+    settings = replace(settings, streams=StreamConfig(chunk=3, slice_time=0))
     regions = [o.id for o in catalogue.oblasts[:25]]
     async with serving(hub, settings) as port:
         subs = [await SSEClient.open(port) for _ in range(40)]

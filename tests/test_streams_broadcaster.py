@@ -46,7 +46,7 @@ async def settle(broadcaster: Broadcaster) -> None:
 
 
 async def test_event_committed_mid_pass_reaches_the_slices_already_served(hub: Hub, catalogue):
-    b = Broadcaster(hub, StreamConfig(chunk=1, burst_gap=0))
+    b = Broadcaster(hub, StreamConfig(chunk=1, slice_time=0, burst_gap=0))
     region = catalogue.oblasts[0].id
     transports = [BufferTransport() for _ in range(6)]
     for t in transports:
@@ -61,7 +61,7 @@ async def test_event_committed_mid_pass_reaches_the_slices_already_served(hub: H
 
 
 async def test_subscriber_joining_mid_pass_is_served(hub: Hub, catalogue):
-    b = Broadcaster(hub, StreamConfig(chunk=1, burst_gap=0))
+    b = Broadcaster(hub, StreamConfig(chunk=1, slice_time=0, burst_gap=0))
     region = catalogue.oblasts[0].id
     first = [BufferTransport() for _ in range(4)]
     for t in first:
@@ -75,6 +75,34 @@ async def test_subscriber_joining_mid_pass_is_served(hub: Hub, catalogue):
     await settle(b)
     assert ids(late) == [1]
     assert [ids(t) for t in first] == [[1]] * 4
+
+
+@pytest.mark.parametrize(("slice_time", "slices"), [(60.0, 1), (0.0, 4)])
+async def test_a_pass_yields_to_the_loop_after_its_slice_time(
+    hub: Hub, catalogue, slice_time: float, slices: int
+):
+    """Within `slice_time` a pass goes on chunk after chunk without a turn of the loop between
+    them, so nothing queued meanwhile (the answers to the commands that made it) runs before
+    its last subscriber; past it, the pass yields after each chunk."""
+    b = Broadcaster(hub, StreamConfig(chunk=3, slice_time=slice_time, burst_gap=0))
+    transports = [BufferTransport() for _ in range(12)]
+    for t in transports:
+        b.accept(t, StreamSpec(), False, b"")
+        t.take()
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.ensure_future(count_turns())
+    b.publish(event(1, catalogue.oblasts[0].id))
+    await settle(b)
+    counter.cancel()
+    assert [ids(t) for t in transports] == [[1]] * 12
+    assert turns <= slices + 1  # the turn that starts the pass, then one per slice
 
 
 async def test_burst_is_coalesced_into_one_write(hub: Hub, catalogue):

@@ -364,7 +364,23 @@ class Broadcaster:
         self._step()
 
     def _step(self) -> None:
-        """Serve one slice of subscribers, then yield to the loop so I/O and requests go on."""
+        """Serve one slice of the pass, `StreamConfig.slice_time` of writing, then yield to the
+        loop so I/O and requests go on (the answers to the commands that made the pass come
+        after the subscribers of a slice, not between them)."""
+        started = time.perf_counter()
+        budget = self.config.slice_time
+        total = len(self._pass)
+        while True:
+            self._serve_chunk()
+            if self._pass_pos >= total:
+                self._finish_pass()
+                return
+            if time.perf_counter() - started >= budget:
+                self._ensure_loop().call_soon(self._step)
+                return
+
+    def _serve_chunk(self) -> None:
+        """Write to the pass's next `StreamConfig.chunk` subscribers what each has not had yet."""
         subs = self._pass
         start = self._pass_pos
         end = min(start + self.config.chunk, len(subs))
@@ -407,10 +423,6 @@ class Broadcaster:
         if run:
             reached[run_key] = reached.get(run_key, 0) + run
         self._pass_pos = end
-        if end < len(subs):
-            self._ensure_loop().call_soon(self._step)
-            return
-        self._finish_pass()
 
     def _finish_pass(self) -> None:
         head = self._pass_head

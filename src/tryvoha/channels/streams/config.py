@@ -17,8 +17,13 @@ class StreamConfig:
     """Kernel send buffer of a stream socket: with `max_buffer`, what one slow reader can hold."""
     heartbeat: float = 15.0
     """Seconds between heartbeats (SSE comment, WebSocket ping + heartbeat message)."""
-    chunk: int = 256
-    """Subscribers served per slice of a pass before the loop attends to other work."""
+    chunk: int = 128
+    """Subscribers written between two looks at the clock during a pass (and per slice of a
+    heartbeat)."""
+    slice_time: float = 0.010
+    """Seconds a pass writes before the loop attends to other work (then it goes on in the next
+    turn): a pass over a few thousand subscribers goes out whole, ahead of the answers to the
+    commands that made it; at tens of thousands, polls and new requests wait at most this."""
     burst_gap: float = 0.005
     coalesce: float = 0.002
     """When an event follows the previous one within `burst_gap` (a burst), the next pass waits
